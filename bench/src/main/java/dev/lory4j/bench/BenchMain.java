@@ -1,0 +1,474 @@
+package dev.lory4j.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+
+/**
+ * Side-by-side benchmarks from the command line: {@code gemm} (our GEMM against OpenBLAS) and
+ * {@code elementwise} (our memory-bound kernels against {@code System.arraycopy}).
+ *
+ * <p>Each thread count runs in its own child JVM started with {@code -Dlory4j.threads=N} and
+ * {@code OPENBLAS_NUM_THREADS=N}: our thread pool is sized once per JVM, and the child's environment also sets
+ * {@code OPENBLAS_THREAD_TIMEOUT=4} so that OpenBLAS's idle workers go to sleep at once instead of spinning on a
+ * core our next sample needs. Inside a child both sides alternate sample by sample ({@link PairTimer}).
+ */
+public final class BenchMain {
+    private BenchMain() {}
+
+    /** Prefix of a result line on a child's standard output. */
+    static final String ROW = "@@row\t";
+
+    static final String USAGE = """
+            usage: BenchMain <command> [options]
+
+            commands:
+              gemm          lory4j Gemm.sgemm against OpenBLAS cblas_sgemm, GFLOP/s
+                --threads LIST   thread counts, comma-separated (default 1,2); each runs in its own JVM with
+                                 -Dlory4j.threads=N and OpenBLAS set to N threads
+                --shapes LIST    comma-separated: all | N (N x N x N) | MxNxK | MxNxKT (B transposed)
+                                 (default all: 256,512,1024,2048,4096x688x256,4096x256x688,
+                                 4096x256x256,4096x4096x256T)
+                --seconds S      measuring time per shape and thread count (default 4)
+                --warmup S       warm-up time per shape and thread count (default 3)
+                --json FILE      also write the rows as JSON
+              elementwise   add, exp, silu and softmax rows against System.arraycopy, GB/s
+                --threads LIST   thread counts (default 1,2)
+                --sizes LIST     element counts, suffix K or M allowed (default 1M,16M)
+                --ops LIST       add,exp,silu,softmax (default all four)
+                --seconds S      measuring time per row (default 2)
+                --warmup S       warm-up time per row (default 3)
+                --json FILE      also write the rows as JSON
+              --help        this text
+
+            Results go to standard output, progress to standard error. Ratio = ours / peer, the median of
+            per-pair ratios (pairs of back-to-back samples); the p25-p75 column shows their spread.
+            JMH benchmarks (GemmBench, ElementwiseBench, StorageBench) run with org.openjdk.jmh.Main on the
+            same class path.
+            """;
+
+    /** Runs the command line; exits 0 on success, 2 on bad arguments, 1 on a failed run. */
+    public static void main(String[] args) {
+        int code;
+        try {
+            code = run(args, System.out, System.err);
+        } catch (UsageException e) {
+            System.err.println("BenchMain: " + e.getMessage());
+            System.err.println("run with --help for the options");
+            code = 2;
+        } catch (RunFailedException e) {
+            System.err.println("BenchMain: " + e.getMessage());
+            code = 1;
+        }
+        System.exit(code);
+    }
+
+    /** Bad command line; the message names the argument at fault. */
+    static final class UsageException extends RuntimeException {
+        UsageException(String message) {
+            super(message);
+        }
+    }
+
+    /** A benchmark that could not complete (a child failed, a result was wrong, a file was not written). */
+    static final class RunFailedException extends RuntimeException {
+        RunFailedException(String message) {
+            super(message);
+        }
+    }
+
+    /** Parses {@code args} and runs the command, writing the table to {@code out}; returns the exit status. */
+    static int run(String[] args, PrintStream out, PrintStream err) {
+        if (args.length == 0) {
+            throw new UsageException("no command given (expected gemm or elementwise)");
+        }
+        String cmd = args[0];
+        switch (cmd) {
+            case "--help", "-h", "help" -> {
+                out.print(USAGE);
+                return 0;
+            }
+            case "gemm" -> {
+                requireVectorApi();
+                Map<String, String> o = options(cmd, args, Set.of("threads", "shapes", "seconds", "warmup", "json"));
+                List<GemmCompare.Row> rows = gemm(o, err);
+                out.print(gemmTable(rows));
+                writeJson(o, rows.stream().map(GemmCompare.Row::toJson).toList());
+                return 0;
+            }
+            case "elementwise" -> {
+                requireVectorApi();
+                Map<String, String> o = options(cmd, args,
+                        Set.of("threads", "sizes", "ops", "seconds", "warmup", "json"));
+                List<ElementwiseCompare.Row> rows = elementwise(o, err);
+                out.print(elementwiseTable(rows));
+                writeJson(o, rows.stream().map(ElementwiseCompare.Row::toJson).toList());
+                return 0;
+            }
+            case "gemm-worker" -> {
+                Map<String, String> o = options(cmd, args, Set.of("threads", "shapes", "seconds", "warmup"));
+                int threads = parseInt("--threads", o.get("threads"));
+                err.println("gemm: threads=" + threads + ", lory4j.threads=" + System.getProperty("lory4j.threads")
+                        + ", peer " + peerDescription(threads) + ", " + Runtime.getRuntime().availableProcessors()
+                        + " cores, Java " + Runtime.version());
+                for (GemmShape s : GemmShape.parseList(o.get("shapes"))) {
+                    err.println("gemm: " + s.name() + " threads=" + threads + " ...");
+                    GemmCompare.Row r;
+                    try {
+                        r = GemmCompare.run(s, threads, parseSeconds("--warmup", o.get("warmup")),
+                                parseSeconds("--seconds", o.get("seconds")));
+                    } catch (GemmCompare.MismatchException e) {
+                        err.println(e.getMessage());
+                        return 3;
+                    }
+                    out.println(ROW + r.toLine());
+                    out.flush();
+                }
+                return 0;
+            }
+            case "elementwise-worker" -> {
+                Map<String, String> o = options(cmd, args, Set.of("threads", "sizes", "ops", "seconds", "warmup"));
+                int threads = parseInt("--threads", o.get("threads"));
+                err.println("elementwise: threads=" + threads + ", lory4j.threads="
+                        + System.getProperty("lory4j.threads") + ", " + Runtime.getRuntime().availableProcessors()
+                        + " cores, Java " + Runtime.version());
+                for (int size : parseList("--sizes", o.get("sizes"), s -> parseSize("--sizes", s))) {
+                    for (ElementwiseCompare.Op op : parseList("--ops", o.get("ops"), ElementwiseCompare.Op::parse)) {
+                        err.println("elementwise: " + op.label() + " size=" + size + " threads=" + threads + " ...");
+                        ElementwiseCompare.Row r;
+                        try {
+                            r = ElementwiseCompare.run(op, size, threads, parseSeconds("--warmup", o.get("warmup")),
+                                    parseSeconds("--seconds", o.get("seconds")));
+                        } catch (IllegalStateException e) {
+                            err.println(e.getMessage());
+                            return 3;
+                        }
+                        out.println(ROW + r.toLine());
+                        out.flush();
+                    }
+                }
+                return 0;
+            }
+            default -> throw new UsageException("unknown command '" + cmd + "' (expected gemm or elementwise)");
+        }
+    }
+
+    private static String peerDescription(int threads) {
+        OpenBlas.setThreads(threads);
+        return OpenBlas.describe();
+    }
+
+    // ---------------------------------------------------------------- gemm
+
+    private static List<GemmCompare.Row> gemm(Map<String, String> o, PrintStream err) {
+        List<Integer> threads = parseThreads(o.getOrDefault("threads", "1,2"));
+        String shapes = o.getOrDefault("shapes", "all");
+        List<GemmShape> parsed = GemmShape.parseList(shapes);
+        String seconds = fmt(parseSeconds("--seconds", o.getOrDefault("seconds", "4")));
+        String warmup = fmt(parseSeconds("--warmup", o.getOrDefault("warmup", "3")));
+        String shapeArg = String.join(",", parsed.stream().map(GemmShape::name).toList());
+        List<GemmCompare.Row> rows = new ArrayList<>();
+        for (int t : threads) {
+            List<String> lines = child("gemm-worker", t, err, "--threads", Integer.toString(t), "--shapes", shapeArg,
+                    "--seconds", seconds, "--warmup", warmup);
+            for (String line : lines) {
+                rows.add(GemmCompare.Row.fromLine(line));
+            }
+        }
+        // Group by shape (in the order given), then threads.
+        List<GemmCompare.Row> sorted = new ArrayList<>();
+        for (GemmShape s : parsed) {
+            for (GemmCompare.Row r : rows) {
+                if (r.shape().equals(s.name())) {
+                    sorted.add(r);
+                }
+            }
+        }
+        return sorted;
+    }
+
+    /** The GEMM results as a text table. */
+    static String gemmTable(List<GemmCompare.Row> rows) {
+        TextTable t = new TextTable("shape", "threads", "ours GFLOP/s", "OpenBLAS GFLOP/s", "ratio",
+                "ratio p25-p75", "pairs");
+        for (GemmCompare.Row r : rows) {
+            t.addRow(r.shape(), Integer.toString(r.threads()), fmt1(r.oursGflops()), fmt1(r.peerGflops()),
+                    fmt2(r.ratio()), fmt2(r.ratioP25()) + "-" + fmt2(r.ratioP75()), Integer.toString(r.pairs()));
+        }
+        return t.render();
+    }
+
+    // ---------------------------------------------------------------- elementwise
+
+    private static List<ElementwiseCompare.Row> elementwise(Map<String, String> o, PrintStream err) {
+        List<Integer> threads = parseThreads(o.getOrDefault("threads", "1,2"));
+        List<Integer> sizes = parseList("--sizes", o.getOrDefault("sizes", "1M,16M"), s -> parseSize("--sizes", s));
+        List<ElementwiseCompare.Op> ops = parseList("--ops", o.getOrDefault("ops", "add,exp,silu,softmax"),
+                ElementwiseCompare.Op::parse);
+        if (ops.contains(ElementwiseCompare.Op.SOFTMAX)) {
+            for (int s : sizes) {
+                if (s % ElementwiseCompare.SOFTMAX_COLS != 0) {
+                    throw new UsageException("--sizes: softmax needs sizes divisible by "
+                            + ElementwiseCompare.SOFTMAX_COLS + ", got " + s);
+                }
+            }
+        }
+        String seconds = fmt(parseSeconds("--seconds", o.getOrDefault("seconds", "2")));
+        String warmup = fmt(parseSeconds("--warmup", o.getOrDefault("warmup", "3")));
+        String sizeArg = String.join(",", sizes.stream().map(String::valueOf).toList());
+        String opArg = String.join(",", ops.stream().map(ElementwiseCompare.Op::label).toList());
+        List<ElementwiseCompare.Row> rows = new ArrayList<>();
+        for (int t : threads) {
+            for (String line : child("elementwise-worker", t, err, "--threads", Integer.toString(t), "--sizes", sizeArg,
+                    "--ops", opArg, "--seconds", seconds, "--warmup", warmup)) {
+                rows.add(ElementwiseCompare.Row.fromLine(line));
+            }
+        }
+        List<ElementwiseCompare.Row> sorted = new ArrayList<>();
+        for (ElementwiseCompare.Op op : ops) {
+            for (int size : sizes) {
+                for (ElementwiseCompare.Row r : rows) {
+                    if (r.op().equals(op.label()) && r.size() == size) {
+                        sorted.add(r);
+                    }
+                }
+            }
+        }
+        return sorted;
+    }
+
+    /** The elementwise results as a text table. */
+    static String elementwiseTable(List<ElementwiseCompare.Row> rows) {
+        TextTable t = new TextTable("op", "size", "threads", "ours GB/s", "arraycopy GB/s", "ratio",
+                "ratio p25-p75", "pairs");
+        for (ElementwiseCompare.Row r : rows) {
+            t.addRow(r.op(), sizeLabel(r.size()), Integer.toString(r.threads()), fmt1(r.oursGbps()),
+                    fmt1(r.peerGbps()), fmt2(r.ratio()), fmt2(r.ratioP25()) + "-" + fmt2(r.ratioP75()),
+                    Integer.toString(r.pairs()));
+        }
+        return t.render();
+    }
+
+    // ---------------------------------------------------------------- child JVMs
+
+    /**
+     * Runs {@code BenchMain <worker> args} in a child JVM with {@code threads} threads for us and OpenBLAS;
+     * returns its result lines (without the prefix). Its standard error is passed through.
+     */
+    private static List<String> child(String worker, int threads, PrintStream err, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        List<String> jvm = new ArrayList<>(ManagementFactory.getRuntimeMXBean().getInputArguments());
+        jvm.removeIf(a -> a.startsWith("-Dlory4j.threads="));
+        if (jvm.stream().noneMatch(a -> a.contains("jdk.incubator.vector"))) {
+            cmd.add("--add-modules");
+            cmd.add("jdk.incubator.vector");
+        }
+        cmd.addAll(jvm);
+        if (jvm.stream().noneMatch(a -> a.startsWith("--enable-native-access"))) {
+            cmd.add("--enable-native-access=ALL-UNNAMED"); // javacpp loads OpenBLAS with System.loadLibrary
+        }
+        cmd.add("-Dlory4j.threads=" + threads);
+        cmd.add("-cp");
+        cmd.add(System.getProperty("java.class.path"));
+        cmd.add(BenchMain.class.getName());
+        cmd.add(worker);
+        cmd.addAll(List.of(args));
+
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+        Map<String, String> env = pb.environment();
+        env.put("OPENBLAS_NUM_THREADS", Integer.toString(threads));
+        env.put("OMP_NUM_THREADS", Integer.toString(threads));
+        env.putIfAbsent("OPENBLAS_THREAD_TIMEOUT", "4");
+        err.println(worker.replace("-worker", "") + ": starting a JVM for threads=" + threads);
+        List<String> rows = new ArrayList<>();
+        int status;
+        try {
+            Process p = pb.start();
+            p.getOutputStream().close();
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(),
+                    StandardCharsets.UTF_8))) {
+                for (String line = r.readLine(); line != null; line = r.readLine()) {
+                    if (line.startsWith(ROW)) {
+                        rows.add(line.substring(ROW.length()));
+                    } else {
+                        err.println(line);
+                    }
+                }
+            }
+            status = p.waitFor();
+        } catch (IOException e) {
+            throw new RunFailedException("could not start a child JVM (" + cmd.getFirst() + "): " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RunFailedException("interrupted while waiting for the child JVM (threads=" + threads + ")");
+        }
+        if (status != 0) {
+            throw new RunFailedException(worker.replace("-worker", "") + " with threads=" + threads
+                    + " failed (child JVM exit status " + status + "; its message is above)");
+        }
+        return rows;
+    }
+
+    // ---------------------------------------------------------------- arguments
+
+    /** Options after the command: {@code --name value} or {@code --name=value}, names limited to {@code allowed}. */
+    static Map<String, String> options(String cmd, String[] args, Set<String> allowed) {
+        Map<String, String> o = new LinkedHashMap<>();
+        for (int i = 1; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("--help") || a.equals("-h")) {
+                throw new UsageException(cmd + ": see the usage (BenchMain --help)");
+            }
+            if (!a.startsWith("--")) {
+                throw new UsageException(cmd + ": unexpected argument '" + a + "' (options start with --)");
+            }
+            String name = a.substring(2);
+            String value = null;
+            int eq = name.indexOf('=');
+            if (eq >= 0) {
+                value = name.substring(eq + 1);
+                name = name.substring(0, eq);
+            }
+            if (!allowed.contains(name)) {
+                throw new UsageException(cmd + ": unknown argument '" + a + "' (known: "
+                        + String.join(", ", allowed.stream().sorted().map(s -> "--" + s).toList()) + ")");
+            }
+            if (value == null) {
+                if (i + 1 >= args.length) {
+                    throw new UsageException(cmd + ": --" + name + " needs a value");
+                }
+                value = args[++i];
+            }
+            if (o.put(name, value) != null) {
+                throw new UsageException(cmd + ": --" + name + " given twice");
+            }
+        }
+        return o;
+    }
+
+    private static List<Integer> parseThreads(String spec) {
+        List<Integer> t = parseList("--threads", spec, s -> parseInt("--threads", s));
+        for (int n : t) {
+            if (n < 1 || n > 1024) {
+                throw new UsageException("--threads: " + n + " is not a thread count in 1..1024");
+            }
+        }
+        return t;
+    }
+
+    private static <T> List<T> parseList(String option, String spec, Function<String, T> item) {
+        if (spec == null || spec.isBlank()) {
+            throw new UsageException(option + ": empty list");
+        }
+        LinkedHashSet<T> out = new LinkedHashSet<>();
+        for (String s : spec.split(",")) {
+            try {
+                out.add(item.apply(s.strip()));
+            } catch (UsageException e) {
+                throw e;
+            } catch (IllegalArgumentException e) {
+                throw new UsageException(e.getMessage());
+            }
+        }
+        return new ArrayList<>(out);
+    }
+
+    static int parseInt(String option, String s) {
+        try {
+            return Integer.parseInt(s.strip());
+        } catch (NumberFormatException | NullPointerException e) {
+            throw new UsageException(option + ": '" + s + "' is not an integer");
+        }
+    }
+
+    /** An element count such as {@code 65536}, {@code 64K} or {@code 16M} (binary multiples). */
+    static int parseSize(String option, String s) {
+        String t = s.strip().toUpperCase(Locale.ROOT);
+        long mult = 1;
+        if (t.endsWith("K")) {
+            mult = 1 << 10;
+            t = t.substring(0, t.length() - 1);
+        } else if (t.endsWith("M")) {
+            mult = 1 << 20;
+            t = t.substring(0, t.length() - 1);
+        }
+        long v;
+        try {
+            v = Long.parseLong(t) * mult;
+        } catch (NumberFormatException e) {
+            throw new UsageException(option + ": '" + s + "' is not a size (like 65536, 64K or 16M)");
+        }
+        if (v < 1 || v > (1L << 28)) {
+            throw new UsageException(option + ": " + s + " is outside 1..256M elements");
+        }
+        return (int) v;
+    }
+
+    static double parseSeconds(String option, String s) {
+        double v;
+        try {
+            v = Double.parseDouble(s.strip());
+        } catch (NumberFormatException | NullPointerException e) {
+            throw new UsageException(option + ": '" + s + "' is not a number of seconds");
+        }
+        if (!(v >= 0 && v <= 3600)) {
+            throw new UsageException(option + ": " + s + " is outside 0..3600 seconds");
+        }
+        return v;
+    }
+
+    private static void writeJson(Map<String, String> o, List<Map<String, Object>> rows) {
+        String file = o.get("json");
+        if (file == null) {
+            return;
+        }
+        try {
+            Json.write(Path.of(file), rows);
+        } catch (IOException | RuntimeException e) {
+            throw new RunFailedException("--json: could not write '" + file + "': " + e);
+        }
+    }
+
+    private static void requireVectorApi() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            throw new RunFailedException("the Vector API is missing: add --add-modules jdk.incubator.vector to the "
+                    + "java command line (JDK 25 or newer)");
+        }
+    }
+
+    static String sizeLabel(int size) {
+        if (size % (1 << 20) == 0) {
+            return (size >> 20) + "M";
+        }
+        if (size % (1 << 10) == 0) {
+            return (size >> 10) + "K";
+        }
+        return Integer.toString(size);
+    }
+
+    private static String fmt(double v) {
+        return Double.toString(v);
+    }
+
+    static String fmt1(double v) {
+        return String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    static String fmt2(double v) {
+        return String.format(Locale.ROOT, "%.2f", v);
+    }
+}

@@ -1,0 +1,8 @@
+/** Lory mixture-of-experts, training, generation and the lory4j command-line program. */
+module dev.lory4j.moe {
+    requires transitive dev.lory4j.tensor;
+    requires transitive dev.lory4j.autograd;
+    requires transitive dev.lory4j.data;
+    requires jdk.incubator.vector;
+    exports dev.lory4j.moe.cli;
+}
