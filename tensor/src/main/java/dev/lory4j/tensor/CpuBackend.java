@@ -33,7 +33,7 @@ public final class CpuBackend implements Backend {
         Tensor out = Tensor.zeros(s);
         float[] xd = x.data();
         float[] od = out.data();
-        Iter.rows(s, new int[][] {x.strides(), out.strides()}, new int[] {x.offset(), 0},
+        Iter.rows(s, new int[][] {x.strides(), out.strides()}, new int[] {x.offset(), 0}, true,
                 (off, n, inc) -> Elementwise.unary(op, xd, off[0], inc[0], od, off[1], n));
         return out;
     }
@@ -48,7 +48,7 @@ public final class CpuBackend implements Backend {
         float[] yd = y.data();
         float[] od = out.data();
         Iter.rows(s, new int[][] {x.strides(), y.strides(), out.strides()}, new int[] {x.offset(), y.offset(), 0},
-                (off, n, inc) -> Elementwise.binary(op, xd, off[0], inc[0], yd, off[1], inc[1], od, off[2], n));
+                true, (off, n, inc) -> Elementwise.binary(op, xd, off[0], inc[0], yd, off[1], inc[1], od, off[2], n));
         return out;
     }
 

@@ -21,7 +21,7 @@ public final class Elementwise {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Below this many elements a run is done by the calling thread alone. */
-    static final int PARALLEL_THRESHOLD = 1 << 16;
+    public static final int PARALLEL_THRESHOLD = 1 << 16;
     private static final int CHUNK = 1 << 14;
 
     /** out[i] = op(a[aOff + i*aInc], b[bOff + i*bInc]) for i in [0, n); increments 0 broadcast one value. */
