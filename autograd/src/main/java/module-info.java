@@ -1,4 +1,7 @@
-/** Reverse-mode autograd, nn layers, optimizers and checkpoints (issue #4 fills this module). */
+/** Reverse-mode autograd, nn layers, optimizers and checkpoints. */
 module dev.lory4j.autograd {
     requires transitive dev.lory4j.tensor;
+    exports dev.lory4j.autograd;
+    exports dev.lory4j.autograd.nn;
+    exports dev.lory4j.autograd.optim;
 }

@@ -1,0 +1,200 @@
+package dev.lory4j.autograd;
+
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Shapes;
+import dev.lory4j.tensor.Tensor;
+import java.util.Arrays;
+
+/** Matmul, softmax, norms, embedding, cross-entropy, attention and dropout with their hand-written gradients. */
+final class NnOps {
+    private NnOps() {}
+
+    static Var matmul(Var a, Var b) {
+        if (a.rank() == 1 && b.rank() == 1) {
+            return matmul(a.unsqueeze(0), b.unsqueeze(1)).reshape();
+        }
+        if (a.rank() == 1 && b.rank() >= 1) {
+            return matmul(a.unsqueeze(0), b).squeeze(-2);
+        }
+        if (b.rank() == 1 && a.rank() >= 1) {
+            return matmul(a, b.unsqueeze(1)).squeeze(-1);
+        }
+        Tensor x = a.data();
+        Tensor y = b.data();
+        Tensor out = x.matmul(y);
+        return Var.result("matmul", out, new Var[] {a, b}, (g, needs) -> new Tensor[] {
+            needs[0] ? Pointwise.unbroadcast(g.matmul(y.transpose(-1, -2)), x.shape()) : null,
+            needs[1] ? Pointwise.unbroadcast(x.transpose(-1, -2).matmul(g), y.shape()) : null});
+    }
+
+    static Var softmax(Var a, int axis, boolean log) {
+        Tensor x = a.data();
+        int ax = Shapes.axis(log ? "logSoftmax" : "softmax", axis, x.rank(), x.shape());
+        Tensor y = log ? x.logSoftmax(ax) : x.softmax(ax);
+        return Var.result(log ? "logSoftmax" : "softmax", y, new Var[] {a}, (g, needs) -> new Tensor[] {log
+            ? g.sub(y.exp().mul(g.sum(true, ax)))
+            : y.mul(g.sub(g.mul(y).sum(true, ax)))});
+    }
+
+    /** Sum over every axis but the last (the gradient of a per-feature weight). */
+    private static Tensor sumToLast(Tensor t) {
+        int r = t.rank();
+        if (r == 1) {
+            return t;
+        }
+        int[] axes = new int[r - 1];
+        Arrays.setAll(axes, i -> i);
+        return t.sum(false, axes);
+    }
+
+    static Var rmsNorm(Var a, Var weight, float eps) {
+        Tensor x = a.data();
+        Tensor w = weight == null ? null : weight.data();
+        Tensor out = x.rmsNorm(w, eps);
+        Var[] inputs = weight == null ? new Var[] {a} : new Var[] {a, weight};
+        return Var.result("rmsNorm", out, inputs, (g, needs) -> {
+            Tensor r = x.square().mean(true, -1).add(eps).rsqrt();
+            Tensor xhat = x.mul(r);
+            Tensor dxhat = w == null ? g : g.mul(w);
+            Tensor dx = needs[0] ? r.mul(dxhat.sub(xhat.mul(dxhat.mul(xhat).mean(true, -1)))) : null;
+            return w == null ? new Tensor[] {dx} : new Tensor[] {dx, needs[1] ? sumToLast(g.mul(xhat)) : null};
+        });
+    }
+
+    static Var layerNorm(Var a, Var weight, Var bias, float eps) {
+        Tensor x = a.data();
+        Tensor w = weight == null ? null : weight.data();
+        Tensor b = bias == null ? null : bias.data();
+        Tensor out = x.layerNorm(w, b, eps);
+        Var[] inputs = {a, weight == null ? Var.scalar(0) : weight, bias == null ? Var.scalar(0) : bias};
+        return Var.result("layerNorm", out, inputs, (g, needs) -> {
+            Tensor mu = x.mean(true, -1);
+            Tensor centered = x.sub(mu);
+            Tensor r = centered.square().mean(true, -1).add(eps).rsqrt();
+            Tensor xhat = centered.mul(r);
+            Tensor dxhat = w == null ? g : g.mul(w);
+            Tensor dx = needs[0] ? r.mul(dxhat.sub(dxhat.mean(true, -1)).sub(xhat.mul(dxhat.mul(xhat).mean(true, -1))))
+                    : null;
+            return new Tensor[] {dx, needs[1] && w != null ? sumToLast(g.mul(xhat)) : null,
+                needs[2] && b != null ? sumToLast(g) : null};
+        });
+    }
+
+    static Var embedding(Var weight, int[] ids, int[] idShape) {
+        Tensor w = weight.data();
+        if (w.rank() != 2) {
+            throw new IllegalArgumentException("embedding: weight must be [vocab, dim], got " + Shapes.str(w.shape()));
+        }
+        if (Shapes.numel(idShape) != ids.length) {
+            throw new IllegalArgumentException("embedding: id shape " + Shapes.str(idShape) + " holds "
+                    + Shapes.numel(idShape) + " ids but " + ids.length + " were given");
+        }
+        for (int id : ids) {
+            if (id < 0 || id >= w.dim(0)) {
+                throw new IndexOutOfBoundsException("embedding: token id " + id + " out of range for vocabulary of "
+                        + w.dim(0));
+            }
+        }
+        int d = w.dim(1);
+        int[] outShape = Arrays.copyOf(idShape, idShape.length + 1);
+        outShape[idShape.length] = d;
+        Tensor out = w.indexSelect(0, ids).reshape(outShape);
+        int[] ws = w.shape();
+        return Var.result("embedding", out, new Var[] {weight}, (g, needs) -> new Tensor[] {
+            Tensor.zeros(ws).indexAdd(0, ids, g.reshape(ids.length, d))});
+    }
+
+    static Var crossEntropy(Var logits, int[] targets, int ignoreIndex) {
+        Tensor z = logits.data();
+        if (z.rank() < 1) {
+            throw new IllegalArgumentException("crossEntropy: logits must have a class axis, got a scalar");
+        }
+        int v = z.dim(-1);
+        int n = z.numel() / Math.max(v, 1);
+        if (targets.length != n) {
+            throw new IllegalArgumentException("crossEntropy: logits " + Shapes.str(z.shape()) + " have " + n
+                    + " rows but " + targets.length + " targets were given");
+        }
+        Tensor lsm = z.reshape(n, v).logSoftmax(1);
+        float[] l = lsm.data();
+        int base = lsm.offset();
+        double total = 0;
+        int count = 0;
+        float[] rowWeight = new float[n];
+        for (int i = 0; i < n; i++) {
+            int t = targets[i];
+            if (t == ignoreIndex) {
+                continue;
+            }
+            if (t < 0 || t >= v) {
+                throw new IndexOutOfBoundsException("crossEntropy: target " + t + " at row " + i
+                        + " out of range for " + v + " classes");
+            }
+            total -= l[base + i * v + t];
+            count++;
+            rowWeight[i] = 1;
+        }
+        float loss = count == 0 ? Float.NaN : (float) (total / count);
+        int valid = count;
+        int[] zs = z.shape();
+        return Var.result("crossEntropy", Tensor.scalar(loss), new Var[] {logits}, (g, needs) -> {
+            float scale = g.item() / valid;
+            Tensor p = lsm.exp().mul(Tensor.wrap(rowWeight, n, 1)).mul(scale);
+            float[] pd = p.data();
+            for (int i = 0; i < n; i++) {
+                if (rowWeight[i] != 0) {
+                    pd[i * v + targets[i]] -= scale;
+                }
+            }
+            return new Tensor[] {p.reshape(zs)};
+        });
+    }
+
+    /** Additive causal mask [lq, lk]: -inf where key j lies after query i (queries aligned to the last keys). */
+    static Tensor causalMask(int lq, int lk) {
+        float[] m = new float[lq * lk];
+        int shift = lk - lq;
+        for (int i = 0; i < lq; i++) {
+            for (int j = i + shift + 1; j < lk; j++) {
+                m[i * lk + j] = 1f;
+            }
+        }
+        return Tensor.wrap(m, lq, lk);
+    }
+
+    static Var attention(Var q, Var k, Var v, boolean causal, float scale) {
+        Tensor qt = q.data();
+        Tensor kt = k.data();
+        Tensor vt = v.data();
+        if (qt.rank() < 2 || kt.rank() != qt.rank() || vt.rank() != qt.rank() || qt.dim(-1) != kt.dim(-1)
+                || kt.dim(-2) != vt.dim(-2) || (causal && qt.dim(-2) > kt.dim(-2))) {
+            throw new IllegalArgumentException("attention: q " + Shapes.str(qt.shape()) + ", k " + Shapes.str(kt.shape())
+                    + ", v " + Shapes.str(vt.shape()) + ": need [..., Lq, D], [..., Lk, D], [..., Lk, Dv]"
+                    + (causal ? " with Lq <= Lk" : ""));
+        }
+        Tensor s = qt.matmul(kt.transpose(-1, -2)).mul(scale);
+        if (causal) {
+            s = s.maskedFill(causalMask(qt.dim(-2), kt.dim(-2)), Float.NEGATIVE_INFINITY);
+        }
+        Tensor p = s.softmax(-1);
+        Tensor out = p.matmul(vt);
+        return Var.result("attention", out, new Var[] {q, k, v}, (g, needs) -> {
+            Tensor dp = g.matmul(vt.transpose(-1, -2));
+            Tensor ds = p.mul(dp.sub(dp.mul(p).sum(true, -1))).mul(scale);
+            return new Tensor[] {needs[0] ? ds.matmul(kt) : null,
+                needs[1] ? ds.transpose(-1, -2).matmul(qt) : null,
+                needs[2] ? p.transpose(-1, -2).matmul(g) : null};
+        });
+    }
+
+    static Var dropout(Var a, float p, Rng rng) {
+        if (!(p >= 0 && p < 1)) {
+            throw new IllegalArgumentException("dropout: probability " + p + " must be in [0, 1)");
+        }
+        if (p == 0) {
+            return a;
+        }
+        Tensor keep = rng.uniform(0f, 1f, a.shape()).ge(Tensor.scalar(p)).mul(1f / (1 - p));
+        return Var.result("dropout", a.data().mul(keep), new Var[] {a}, (g, needs) -> new Tensor[] {g.mul(keep)});
+    }
+}

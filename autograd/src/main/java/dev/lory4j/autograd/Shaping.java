@@ -1,0 +1,86 @@
+package dev.lory4j.autograd;
+
+import dev.lory4j.tensor.Shapes;
+import dev.lory4j.tensor.Tensor;
+
+/** View and joining ops; their gradients put the output gradient back where the input's elements came from. */
+final class Shaping {
+    private Shaping() {}
+
+    static Var reshape(Var a, int[] shape) {
+        int[] in = a.shape();
+        return Var.result("reshape", a.data().reshape(shape), new Var[] {a},
+                (g, needs) -> new Tensor[] {g.reshape(in)});
+    }
+
+    static Var transpose(Var a, int x, int y) {
+        return Var.result("transpose", a.data().transpose(x, y), new Var[] {a},
+                (g, needs) -> new Tensor[] {g.transpose(x, y)});
+    }
+
+    static Var permute(Var a, int[] order) {
+        Tensor out = a.data().permute(order);
+        int[] inverse = new int[order.length];
+        for (int i = 0; i < order.length; i++) {
+            inverse[Shapes.axis("permute", order[i], order.length, a.shape())] = i;
+        }
+        return Var.result("permute", out, new Var[] {a}, (g, needs) -> new Tensor[] {g.permute(inverse)});
+    }
+
+    static Var slice(Var a, int axis, int start, int end) {
+        Tensor out = a.data().slice(axis, start, end);
+        int[] in = a.shape();
+        return Var.result("slice", out, new Var[] {a}, (g, needs) -> {
+            Tensor z = Tensor.zeros(in);
+            z.slice(axis, start, end).copyFrom(g);
+            return new Tensor[] {z};
+        });
+    }
+
+    static Var select(Var a, int axis, int index) {
+        Tensor out = a.data().select(axis, index);
+        int[] in = a.shape();
+        return Var.result("select", out, new Var[] {a}, (g, needs) -> {
+            Tensor z = Tensor.zeros(in);
+            z.select(axis, index).copyFrom(g);
+            return new Tensor[] {z};
+        });
+    }
+
+    static Var expand(Var a, int[] shape) {
+        int[] in = a.shape();
+        return Var.result("expand", a.data().expand(shape), new Var[] {a},
+                (g, needs) -> new Tensor[] {Pointwise.unbroadcast(g, in)});
+    }
+
+    static Var unsqueeze(Var a, int axis) {
+        int[] in = a.shape();
+        return Var.result("unsqueeze", a.data().unsqueeze(axis), new Var[] {a},
+                (g, needs) -> new Tensor[] {g.reshape(in)});
+    }
+
+    static Var squeeze(Var a, int axis) {
+        int[] in = a.shape();
+        return Var.result("squeeze", a.data().squeeze(axis), new Var[] {a},
+                (g, needs) -> new Tensor[] {g.reshape(in)});
+    }
+
+    static Var concat(int axis, Var[] parts) {
+        Tensor[] ts = new Tensor[parts.length];
+        for (int i = 0; i < parts.length; i++) {
+            ts[i] = parts[i].data();
+        }
+        Tensor out = Tensor.concat(axis, ts);
+        int a = Shapes.axis("concat", axis, out.rank(), out.shape());
+        return Var.result("concat", out, parts, (g, needs) -> {
+            Tensor[] gs = new Tensor[parts.length];
+            int pos = 0;
+            for (int i = 0; i < parts.length; i++) {
+                int len = ts[i].dim(a);
+                gs[i] = needs[i] ? g.slice(a, pos, pos + len) : null;
+                pos += len;
+            }
+            return gs;
+        });
+    }
+}

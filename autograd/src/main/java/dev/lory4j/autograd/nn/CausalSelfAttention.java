@@ -1,0 +1,55 @@
+package dev.lory4j.autograd.nn;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Shapes;
+
+/** Multi-head causal self-attention with RoPE (q/k/v/o projections without bias, as in LLaMA). */
+public final class CausalSelfAttention extends Module {
+    private final Linear q;
+    private final Linear k;
+    private final Linear v;
+    private final Linear o;
+    private final int heads;
+    private final int headDim;
+    private final RoPE rope;
+
+    /** Attention over {@code hidden} features split into {@code heads} heads. */
+    public CausalSelfAttention(int hidden, int heads, RoPE rope, float std, float outStd, Rng rng) {
+        if (heads <= 0 || hidden % heads != 0) {
+            throw new IllegalArgumentException("CausalSelfAttention: hidden " + hidden + " not divisible by "
+                    + heads + " heads");
+        }
+        this.heads = heads;
+        this.headDim = hidden / heads;
+        this.rope = rope;
+        this.q = registerModule("q_proj", new Linear(hidden, hidden, false, std, rng));
+        this.k = registerModule("k_proj", new Linear(hidden, hidden, false, std, rng));
+        this.v = registerModule("v_proj", new Linear(hidden, hidden, false, std, rng));
+        this.o = registerModule("o_proj", new Linear(hidden, hidden, false, outStd, rng));
+    }
+
+    /** x [B, L, hidden] at positions start.. (with a cache: appended after the cached ones); returns [B, L, hidden]. */
+    public Var forward(Var x, int start, KvCache cache) {
+        if (x.rank() != 3) {
+            throw new IllegalArgumentException("CausalSelfAttention: input must be [B, L, hidden], got "
+                    + Shapes.str(x.shape()));
+        }
+        int b = x.dim(0);
+        int len = x.dim(1);
+        Var qh = rope.apply(split(q.forward(x), b, len), start);
+        Var kh = rope.apply(split(k.forward(x), b, len), start);
+        Var vh = split(v.forward(x), b, len);
+        if (cache != null) {
+            dev.lory4j.tensor.Tensor[] kv = cache.append(kh.data(), vh.data());
+            kh = Var.of(kv[0]);
+            vh = Var.of(kv[1]);
+        }
+        Var att = Var.attention(qh, kh, vh, true, (float) (1 / Math.sqrt(headDim)));
+        return o.forward(att.transpose(1, 2).reshape(b, len, heads * headDim));
+    }
+
+    private Var split(Var t, int b, int len) {
+        return t.reshape(b, len, heads, headDim).transpose(1, 2);
+    }
+}

@@ -1,0 +1,82 @@
+package dev.lory4j.autograd.nn;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * The shape of a LLaMA-style decoder. Keys of {@link #toMap()} follow Hugging Face's {@code config.json}
+ * ({@code vocab_size}, {@code hidden_size}, ...) so a checkpoint's metadata reads familiarly.
+ *
+ * @param initStd standard deviation of the normal init of embeddings and projections (HF: initializer_range)
+ * @param scaledInit when true, output projections (o_proj, down_proj) use initStd / sqrt(2 * layers) (GPT-2 style)
+ */
+public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int numHeads, int intermediateSize,
+                            float rmsNormEps, double ropeTheta, boolean tieWordEmbeddings, int maxPositions,
+                            float initStd, boolean scaledInit) {
+
+    /** Validates the sizes. */
+    public DecoderConfig {
+        if (vocabSize <= 0 || hiddenSize <= 0 || numLayers <= 0 || numHeads <= 0 || intermediateSize <= 0
+                || maxPositions <= 0) {
+            throw new IllegalArgumentException("DecoderConfig: sizes must be positive: " + this);
+        }
+        if (hiddenSize % numHeads != 0 || (hiddenSize / numHeads) % 2 != 0) {
+            throw new IllegalArgumentException("DecoderConfig: hidden_size " + hiddenSize + " must split into "
+                    + numHeads + " heads of even size");
+        }
+    }
+
+    /** The "tiny" benchmark configuration: vocab 256, hidden 256, 4 layers, 4 heads, intermediate 688. */
+    public static DecoderConfig tiny() {
+        return new DecoderConfig(256, 256, 4, 4, 688, 1e-5f, 10000, false, 2048, 0.02f, false);
+    }
+
+    /** Size of one attention head. */
+    public int headDim() {
+        return hiddenSize / numHeads;
+    }
+
+    /** The standard deviation for output projections. */
+    public float outputStd() {
+        return scaledInit ? (float) (initStd / Math.sqrt(2.0 * numLayers)) : initStd;
+    }
+
+    /** Hugging Face style keys (plus lory4j's own where HF has none). */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("vocab_size", vocabSize);
+        m.put("hidden_size", hiddenSize);
+        m.put("num_hidden_layers", numLayers);
+        m.put("num_attention_heads", numHeads);
+        m.put("intermediate_size", intermediateSize);
+        m.put("rms_norm_eps", rmsNormEps);
+        m.put("rope_theta", ropeTheta);
+        m.put("tie_word_embeddings", tieWordEmbeddings);
+        m.put("max_position_embeddings", maxPositions);
+        m.put("initializer_range", initStd);
+        m.put("lory4j_scaled_init", scaledInit);
+        return m;
+    }
+
+    /** Reads the keys of {@link #toMap()} (numbers may be any Number; missing optional keys take defaults). */
+    public static DecoderConfig fromMap(Map<String, ?> map) {
+        @SuppressWarnings("unchecked")
+        Map<String, Object> m = (Map<String, Object>) map;
+        return new DecoderConfig(intKey(m, "vocab_size"), intKey(m, "hidden_size"), intKey(m, "num_hidden_layers"),
+                intKey(m, "num_attention_heads"), intKey(m, "intermediate_size"),
+                ((Number) m.getOrDefault("rms_norm_eps", 1e-5)).floatValue(),
+                ((Number) m.getOrDefault("rope_theta", 10000)).doubleValue(),
+                (Boolean) m.getOrDefault("tie_word_embeddings", Boolean.FALSE),
+                ((Number) m.getOrDefault("max_position_embeddings", 2048)).intValue(),
+                ((Number) m.getOrDefault("initializer_range", 0.02)).floatValue(),
+                (Boolean) m.getOrDefault("lory4j_scaled_init", Boolean.FALSE));
+    }
+
+    private static int intKey(Map<String, ?> m, String key) {
+        Object v = m.get(key);
+        if (!(v instanceof Number n)) {
+            throw new IllegalArgumentException("DecoderConfig: key '" + key + "' missing or not a number (" + v + ")");
+        }
+        return n.intValue();
+    }
+}

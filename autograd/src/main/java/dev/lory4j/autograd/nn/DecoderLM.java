@@ -1,0 +1,85 @@
+package dev.lory4j.autograd.nn;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.tensor.Rng;
+import java.util.function.IntFunction;
+
+/**
+ * A LLaMA-style decoder language model with Hugging Face parameter names: {@code model.embed_tokens},
+ * {@code model.layers.{i}.*}, {@code model.norm}, and {@code lm_head} (absent when the embeddings are tied).
+ */
+public final class DecoderLM extends Module {
+    private final DecoderConfig config;
+    private final Inner model;
+    private final Linear lmHead;
+
+    /** The "model" part: embeddings, blocks and the final norm. */
+    private static final class Inner extends Module {
+        final Embedding embed;
+        final ModuleList<DecoderBlock> layers;
+        final RMSNorm norm;
+
+        Inner(DecoderConfig c, Rng rng, IntFunction<Layer> mlp) {
+            embed = registerModule("embed_tokens", new Embedding(c.vocabSize(), c.hiddenSize(), c.initStd(), rng));
+            layers = registerModule("layers", new ModuleList<>());
+            RoPE rope = new RoPE(c.headDim(), c.maxPositions(), c.ropeTheta());
+            for (int i = 0; i < c.numLayers(); i++) {
+                layers.add(new DecoderBlock(c, rope, mlp.apply(i), rng));
+            }
+            norm = registerModule("norm", new RMSNorm(c.hiddenSize(), c.rmsNormEps()));
+        }
+    }
+
+    /** A dense model: every block's mlp is a SwiGLU. */
+    public DecoderLM(DecoderConfig config, Rng rng) {
+        this(config, rng, i -> new SwiGLU(config.hiddenSize(), config.intermediateSize(), config.initStd(),
+                config.outputStd(), rng));
+    }
+
+    /** A model whose block i uses {@code mlp.apply(i)} as its feed-forward layer (e.g. mixture-of-experts). */
+    public DecoderLM(DecoderConfig config, Rng rng, IntFunction<Layer> mlp) {
+        this.config = config;
+        this.model = registerModule("model", new Inner(config, rng, mlp));
+        this.lmHead = config.tieWordEmbeddings() ? null
+                : registerModule("lm_head", new Linear(config.hiddenSize(), config.vocabSize(), false,
+                        config.initStd(), rng));
+    }
+
+    /** The configuration. */
+    public DecoderConfig config() {
+        return config;
+    }
+
+    /** The blocks. */
+    public ModuleList<DecoderBlock> layers() {
+        return model.layers;
+    }
+
+    /** Logits [B, L, vocab] for tokens laid out [B, L] row-major. */
+    public Var forward(int[] tokens, int batch, int seqLen) {
+        return forward(tokens, batch, seqLen, 0, null);
+    }
+
+    /** Logits for tokens at positions start.. with optional per-layer KV caches (generation). */
+    public Var forward(int[] tokens, int batch, int seqLen, int start, KvCache[] caches) {
+        if (tokens.length != batch * seqLen) {
+            throw new IllegalArgumentException("DecoderLM: " + tokens.length + " tokens for batch " + batch
+                    + " x length " + seqLen);
+        }
+        if (caches != null && caches.length != config.numLayers()) {
+            throw new IllegalArgumentException("DecoderLM: " + caches.length + " caches for " + config.numLayers()
+                    + " layers");
+        }
+        Var h = model.embed.forward(tokens, batch, seqLen);
+        for (int i = 0; i < model.layers.size(); i++) {
+            h = model.layers.get(i).forward(h, start, caches == null ? null : caches[i]);
+        }
+        h = model.norm.forward(h);
+        return lmHead == null ? h.matmul(model.embed.weight().t()) : lmHead.forward(h);
+    }
+
+    /** Mean next-token cross-entropy of the logits for {@code tokens} against {@code targets} (ignoreIndex skipped). */
+    public Var loss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
+        return forward(tokens, batch, seqLen).crossEntropy(targets, ignoreIndex);
+    }
+}

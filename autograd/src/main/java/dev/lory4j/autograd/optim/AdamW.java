@@ -1,0 +1,58 @@
+package dev.lory4j.autograd.optim;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.kernels.Optimizers;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** AdamW with decoupled weight decay and PyTorch's defaults (lr 1e-3, betas 0.9/0.999, eps 1e-8, wd 0.01). */
+public final class AdamW extends Optimizer {
+    private final float beta1;
+    private final float beta2;
+    private final float eps;
+    private final float weightDecay;
+    private final Map<String, Tensor> expAvg = new LinkedHashMap<>();
+    private final Map<String, Tensor> expAvgSq = new LinkedHashMap<>();
+
+    /** AdamW with PyTorch's defaults. */
+    public AdamW(Map<String, Var> params) {
+        this(params, 1e-3f, 0.9f, 0.999f, 1e-8f, 1e-2f);
+    }
+
+    /** AdamW with explicit hyper-parameters. */
+    public AdamW(Map<String, Var> params, float lr, float beta1, float beta2, float eps, float weightDecay) {
+        super(params, lr);
+        if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1) || !(eps > 0) || !(weightDecay >= 0)) {
+            throw new IllegalArgumentException("AdamW: betas (" + beta1 + ", " + beta2 + ") must be in [0, 1), eps "
+                    + eps + " > 0, weight decay " + weightDecay + " >= 0");
+        }
+        this.beta1 = beta1;
+        this.beta2 = beta2;
+        this.eps = eps;
+        this.weightDecay = weightDecay;
+        for (Map.Entry<String, Var> e : this.params.entrySet()) {
+            expAvg.put(e.getKey(), Tensor.zeros(e.getValue().shape()));
+            expAvgSq.put(e.getKey(), Tensor.zeros(e.getValue().shape()));
+        }
+    }
+
+    @Override
+    protected void update(String name, Tensor p, Tensor g) {
+        requireContiguous("AdamW", p);
+        Tensor m = expAvg.get(name);
+        Tensor v = expAvgSq.get(name);
+        float bc1 = (float) (1 - Math.pow(beta1, step));
+        float bc2 = (float) (1 - Math.pow(beta2, step));
+        Optimizers.adamw(p.data(), p.offset(), g.data(), g.offset(), m.data(), m.offset(), v.data(), v.offset(),
+                p.numel(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+    }
+
+    @Override
+    public Map<String, Tensor> stateTensors() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        expAvg.forEach((k, t) -> out.put("exp_avg." + k, t));
+        expAvgSq.forEach((k, t) -> out.put("exp_avg_sq." + k, t));
+        return out;
+    }
+}
