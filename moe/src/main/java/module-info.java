@@ -4,5 +4,6 @@ module dev.lory4j.moe {
     requires transitive dev.lory4j.autograd;
     requires transitive dev.lory4j.data;
     requires jdk.incubator.vector;
+    exports dev.lory4j.moe;
     exports dev.lory4j.moe.cli;
 }

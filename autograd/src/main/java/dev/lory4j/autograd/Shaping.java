@@ -83,4 +83,27 @@ final class Shaping {
             return gs;
         });
     }
+
+    static Var indexSelect(Var a, int axis, int[] index) {
+        Tensor x = a.data();
+        int ax = Shapes.axis("indexSelect", axis, x.rank(), x.shape());
+        int[] in = x.shape();
+        return Var.result("indexSelect", x.indexSelect(ax, index), new Var[] {a},
+                (g, needs) -> new Tensor[] {Tensor.zeros(in).indexAdd(ax, index, g)});
+    }
+
+    static Var indexAdd(Var a, int axis, int[] index, Var src) {
+        Tensor x = a.data();
+        int ax = Shapes.axis("indexAdd", axis, x.rank(), x.shape());
+        return Var.result("indexAdd", x.indexAdd(ax, index, src.data()), new Var[] {a, src},
+                (g, needs) -> new Tensor[] {needs[0] ? g : null, needs[1] ? g.indexSelect(ax, index) : null});
+    }
+
+    static Var gather(Var a, int axis, int[] index, int[] indexShape) {
+        Tensor x = a.data();
+        int ax = Shapes.axis("gather", axis, x.rank(), x.shape());
+        int[] in = x.shape();
+        return Var.result("gather", x.gather(ax, index, indexShape), new Var[] {a},
+                (g, needs) -> new Tensor[] {Tensor.zeros(in).scatterAdd(ax, index, indexShape, g)});
+    }
 }

@@ -429,6 +429,21 @@ public final class Var {
         return out;
     }
 
+    /** Slices along {@code axis} picked by {@code index} (repeats allowed); gradients are summed back. */
+    public Var indexSelect(int axis, int[] index) {
+        return Shaping.indexSelect(this, axis, index);
+    }
+
+    /** This plus {@code src}'s slice i added at slice {@code index[i]} along {@code axis} (repeats sum). */
+    public Var indexAdd(int axis, int[] index, Var src) {
+        return Shaping.indexAdd(this, axis, index, src);
+    }
+
+    /** torch.gather: out[..i..] = this[..index[..i..]..] along {@code axis}; index has this value's rank. */
+    public Var gather(int axis, int[] index, int... indexShape) {
+        return Shaping.gather(this, axis, index, indexShape);
+    }
+
     /** Joins values along an axis. */
     public static Var concat(int axis, Var... parts) {
         return Shaping.concat(axis, parts);

@@ -86,6 +86,9 @@ class OpsGradTest {
         GradCheck.check("stack", v -> Var.stack(0, v[0], v[1].mul(v[0])), rnd(2, 3), rnd(2, 3));
         GradCheck.check("split", v -> v[0].split(1, 2, 3)[1].square(), rnd(2, 5));
         GradCheck.check("t", v -> v[0].t().matmul(v[0]), rnd(3, 4));
+        GradCheck.check("indexSelect", v -> v[0].indexSelect(1, new int[] {2, 0, 2}).square(), rnd(3, 4));
+        GradCheck.check("indexAdd", v -> v[0].indexAdd(0, new int[] {1, 1, 0}, v[1].square()), rnd(2, 3), rnd(3, 3));
+        GradCheck.check("gather", v -> v[0].gather(1, new int[] {3, 0, 1, 1, 2, 2}, 3, 2).square(), rnd(3, 4));
     }
 
     @Test

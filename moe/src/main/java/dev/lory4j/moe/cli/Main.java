@@ -19,6 +19,9 @@ public final class Main {
             commands:
               demo [--size N] [--seed S]   a tour of the tensor core: views, broadcasting, softmax, norms,
                                           and a timed matrix product of N x N (default 1024)
+              dump --config FILE.json --out FILE.safetensors [--seed S] [--batch B] [--seq L]
+                                          one forward/backward pass of the model in FILE.json (Hugging Face
+                                          keys) on random tokens, written for tools/torch/crosscheck.py
               help                        this text
 
             JVM flags: -Dlory4j.threads=N sets the kernel threads (default: all cores);
@@ -45,6 +48,7 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         return switch (args[0]) {
             case "demo" -> demo(rest, out);
+            case "dump" -> dump(rest, out);
             default -> throw new IllegalArgumentException("unknown command '" + args[0] + "' (try: lory4j help)");
         };
     }
@@ -91,6 +95,34 @@ public final class Main {
                 size, size, size, size, reps, best * 1e3, flops / best / 1e9, Parallel.threads());
         out.println("For a side-by-side comparison with OpenBLAS run: ./lory4j bench gemm");
         return 0;
+    }
+
+    private static int dump(String[] args, PrintStream out) {
+        java.nio.file.Path config = null;
+        java.nio.file.Path file = null;
+        long seed = 1;
+        int batch = 2;
+        int seq = 8;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--config" -> config = java.nio.file.Path.of(value(args, ++i, "--config"));
+                case "--out" -> file = java.nio.file.Path.of(value(args, ++i, "--out"));
+                case "--seed" -> seed = Long.parseLong(value(args, ++i, "--seed"));
+                case "--batch" -> batch = positiveInt("--batch", value(args, ++i, "--batch"));
+                case "--seq" -> seq = positiveInt("--seq", value(args, ++i, "--seq"));
+                default -> throw new IllegalArgumentException("dump: unknown option '" + args[i] + "'");
+            }
+        }
+        if (config == null || file == null) {
+            throw new IllegalArgumentException("dump: --config and --out are required");
+        }
+        try {
+            float loss = Dump.write(config, seed, batch, seq, file);
+            out.printf(Locale.ROOT, "wrote %s (loss %.6f)%n", file, loss);
+            return 0;
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("dump: " + e.getMessage(), e);
+        }
     }
 
     private static String value(String[] args, int i, String opt) {

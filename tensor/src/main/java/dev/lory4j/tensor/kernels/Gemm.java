@@ -1,10 +1,811 @@
 package dev.lory4j.tensor.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * float32 matrix multiplication (GEMM) on the Vector API: {@code C = alpha * op(A) * op(B) + beta * C},
+ * row-major, pure Java.
+ *
+ * <h2>Blocking scheme</h2>
+ * A GEMM does {@code 2mnk} flops on {@code mk + kn + mn} numbers, so every number loaded must be reused many
+ * times from registers and caches. The loops, outermost first:
+ * <ol>
+ *   <li><b>Column blocks of B</b> (about {@code NC} = 1032 columns, fewer when k is large so that the block
+ *       stays under 8 MiB, split evenly): the whole k x nc slice of op(B) is <em>packed</em> once into a
+ *       buffer shared by all threads, in the order the micro-kernel reads it: for each K block, panels of
+ *       {@code NR} columns, each panel stored row after row ({@code NR} consecutive floats per k). Packing
+ *       also takes care of transB.</li>
+ *   <li><b>Row blocks of A</b> (at most {@code MC} = 96 rows, split evenly over the threads): the parallel
+ *       tasks. Each thread keeps its {@code MC x nc} tile of C in its own L2 cache while it runs through
+ *       <em>all</em> K blocks (the K loop is inside the row-block loop; walking K outermost instead would
+ *       stream C through L3 once per K block, which was the largest loss measured).</li>
+ *   <li><b>K blocks</b> (at most {@code KC} = 512, split evenly: k = 688 gives two blocks of 344): the thread
+ *       packs its {@code MC x kc} block of op(A) into panels of {@code MR} rows ({@code MR} consecutive
+ *       floats per k), which also takes care of transA.</li>
+ *   <li><b>Panels</b>: for each {@code kc x NR} panel of B (reused by every A panel of the row block while it
+ *       is in L1) and each {@code MR x kc} panel of A, the <b>micro-kernel</b> keeps an {@code MR x NR} tile
+ *       of C in registers: per k it loads 3 vectors of B, broadcasts 3 numbers of A and does 9 fused
+ *       multiply-adds. The tile then goes through a small buffer into C, where alpha and beta are applied.</li>
+ * </ol>
+ * Packed panels are padded with zeros, so edge tiles run the same micro-kernel; only their copy into C is
+ * element by element.
+ *
+ * <h2>Micro-kernel shape: 3 rows x 3 vectors</h2>
+ * AVX2 has 16 vector registers. C2 tends to load all A broadcasts and B vectors of one k step before the
+ * FMAs, so the live registers are about accumulators + B vectors + A broadcasts. Measured on this project's
+ * 2-core AMD EPYC (AVX2, Temurin 25), kernel alone, packed data in cache: 3 x 3 vectors (9 accumulators,
+ * 15 live registers) ran at the speed of a pure register FMA loop (~86 GFLOP/s); 4 x 2 vectors reached
+ * ~79, 2 x 4 ~81, 2 x 5 ~84; 4 x 3, 5 x 2, 6 x 2 and k unrolled by two spilled accumulators to the stack
+ * (38-50). More accumulators would help in principle (this CPU needs about ten FMAs in flight), but every
+ * such shape spilled under C2. {@code NR = 3 * V} where {@code V} is the lane count of
+ * {@code FloatVector.SPECIES_PREFERRED} (8 floats on AVX2), so the code also runs on 128- and 512-bit
+ * machines (correct there, though not tuned).
+ *
+ * <h2>Skinny products</h2>
+ * When op(A) has at most {@code SKINNY_M} = 16 rows (decoding, small batches) packing B would cost about as
+ * much as the product, so B is read in place: without transB by a 3 x 3-vector kernel that walks B's rows,
+ * with transB by dot products of A's rows with B's rows. Work is split over column ranges.
+ *
+ * <h2>Threads and determinism</h2>
+ * Work runs on {@link Parallel}: row blocks of one product (after the shared B block is packed in parallel),
+ * whole products of a batch when there are enough of them, or column ranges on the skinny path. K is cut into
+ * blocks that depend only on k, never on the thread count, and a sum over K is never split between threads:
+ * every element of C is computed by exactly the same sequence of float operations whatever the number of
+ * threads, so <b>results are bit-identical for any thread count</b>. (They do depend on the shape: e.g. a
+ * 16-row product takes the skinny path, a 17-row one the packed path.) Vector lanes are summed left to right,
+ * never with {@code reduceLanes}, whose order is unspecified.
+ *
+ * <h2>Memory</h2>
+ * Packing buffers live in a per-thread scratch object that grows when needed and is reused across calls, so
+ * after warm-up a call allocates only a few small objects (the argument object and task lambdas, ~0.6 KB).
+ */
 public final class Gemm {
-  public static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
-    for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) { double s = 0; for (int p = 0; p < k; p++) s += (double)(ta ? a[aOff+p*lda+i] : a[aOff+i*lda+p]) * (tb ? b[bOff+j*ldb+p] : b[bOff+p*ldb+j]);
-      int ci = cOff+i*ldc+j; c[ci] = (float)(alpha*s + (beta==0?0:beta*c[ci])); }
-  }
-  public static void sgemmBatched(int batch, boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int aOff, int sA, int lda, float[] b, int bOff, int sB, int ldb, float beta, float[] c, int cOff, int sC, int ldc) {
-    for (int t = 0; t < batch; t++) sgemm(ta, tb, m, n, k, alpha, a, aOff+t*sA, lda, b, bOff+t*sB, ldb, beta, c, cOff+t*sC, ldc);
-  }
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int V = S.length();
+
+    /** Micro-kernel rows (A broadcasts per k step). */
+    static final int MR = 3;
+    /** Micro-kernel columns: three vectors. */
+    static final int NR = 3 * V;
+    /** Largest K block; k is split into ceil(k / KC) blocks of equal size. */
+    static final int KC = 512;
+    /** Largest row block of A (a multiple of MR); the parallel unit. */
+    static final int MC = 96;
+    /** Largest column block of B (a multiple of NR). */
+    static final int NC = roundUp(1024, NR);
+    /** The packed k x NC block of B is kept under this many floats (8 MiB) by narrowing NC when k is large. */
+    static final int B_BLOCK_FLOATS = 1 << 21;
+    /** Products with at most this many rows take the skinny path that reads B in place. */
+    static final int SKINNY_M = 16;
+    /** Below this many multiply-adds a product runs in the calling thread only. */
+    private static final long SEQUENTIAL_FMAS = 1L << 18;
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+    private Gemm() {
+    }
+
+    /**
+     * C = alpha * op(A) * op(B) + beta * C, row-major; op(A) is m x k, op(B) is k x n, C is m x n.
+     * transA=false: op(A)[i][p] = a[aOff + i*lda + p]; transA=true: op(A)[i][p] = a[aOff + p*lda + i]
+     * (likewise for B with ldb); C[i][j] = c[cOff + i*ldc + j]. beta == 0 overwrites C without reading it.
+     *
+     * @throws IllegalArgumentException for negative sizes or offsets, a leading dimension smaller than the
+     *     stored row width, or an array too short; the message names sgemm and the values
+     */
+    public static void sgemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
+                             float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                             float beta, float[] c, int cOff, int ldc) {
+        sgemmBatched(1, transA, transB, m, n, k, alpha, a, aOff, 0, lda, b, bOff, 0, ldb, beta, c, cOff, 0, ldc);
+    }
+
+    /**
+     * The same for {@code batch} independent products; matrix t starts at aOff + t*strideA (resp. b, c).
+     * Threads share out whole products or, for few products, the tiles of each; strideB may be 0 (one B for
+     * all), the C matrices must not overlap.
+     */
+    public static void sgemmBatched(int batch, boolean transA, boolean transB, int m, int n, int k, float alpha,
+                                    float[] a, int aOff, int strideA, int lda, float[] b, int bOff, int strideB,
+                                    int ldb, float beta, float[] c, int cOff, int strideC, int ldc) {
+        Call call = new Call(batch, transA, transB, m, n, k, alpha, a, aOff, strideA, lda, b, bOff, strideB, ldb,
+                beta, c, cOff, strideC, ldc);
+        call.validate();
+        if (batch == 0 || m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0 || alpha == 0f) {
+            for (int t = 0; t < batch; t++) {
+                scaleC(call, t);
+            }
+            return;
+        }
+        boolean small = (long) batch * m * n * k < SEQUENTIAL_FMAS;
+        int threads = Parallel.threads();
+        if (m <= SKINNY_M) {
+            skinny(call, small);
+        } else if (small) {
+            for (int t = 0; t < batch; t++) {
+                packedInOneThread(call, t);
+            }
+        } else if (batch >= threads && (batch % threads == 0 || batch >= 4 * threads)) {
+            // Enough products to keep every thread busy on whole products (each packs its own B).
+            Parallel.parallelFor(batch, t -> packedInOneThread(call, t));
+        } else {
+            for (int t = 0; t < batch; t++) {
+                packedInParallel(call, t);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Packed path: drivers
+
+    /** Product t with all threads: B column blocks packed together, then row blocks as parallel tasks. */
+    private static void packedInParallel(Call call, int t) {
+        int threads = Parallel.threads();
+        float[] packedB = SCRATCH.get().packedB(call.packedBSize());
+        int rowBlock = call.rowBlock(threads);
+        int rowBlocks = ceilDiv(call.m, rowBlock);
+        for (int j0 = 0; j0 < call.n; j0 += call.nc) {
+            int cols = Math.min(call.nc, call.n - j0);
+            int panels = ceilDiv(cols, NR);
+            int packTasks = Math.min(threads, panels);
+            int col0 = j0;
+            Parallel.parallelFor(packTasks, task -> packB(call, t, col0, cols,
+                    task * panels / packTasks, (task + 1) * panels / packTasks, packedB));
+            Parallel.parallelFor(rowBlocks, blk -> {
+                int i0 = blk * rowBlock;
+                computeRowBlock(call, t, i0, Math.min(rowBlock, call.m - i0), col0, cols, packedB,
+                        SCRATCH.get());
+            });
+        }
+    }
+
+    /** Product t entirely in the calling thread (a task of a batched call, or a small product). */
+    private static void packedInOneThread(Call call, int t) {
+        Scratch scratch = SCRATCH.get();
+        float[] packedB = scratch.packedB(call.packedBSize());
+        int rowBlock = call.rowBlock(1);
+        for (int j0 = 0; j0 < call.n; j0 += call.nc) {
+            int cols = Math.min(call.nc, call.n - j0);
+            packB(call, t, j0, cols, 0, ceilDiv(cols, NR), packedB);
+            for (int i0 = 0; i0 < call.m; i0 += rowBlock) {
+                computeRowBlock(call, t, i0, Math.min(rowBlock, call.m - i0), j0, cols, packedB, scratch);
+            }
+        }
+    }
+
+    /**
+     * Rows [i0, i0+rows) x columns [j0, j0+cols) of C for product t, through all K blocks: the C tile stays in
+     * this thread's cache while A's block is packed and multiplied with the packed B panels.
+     */
+    private static void computeRowBlock(Call call, int t, int i0, int rows, int j0, int cols, float[] packedB,
+                                        Scratch scratch) {
+        float[] packedA = scratch.packedA(roundUp(rows, MR) * call.kc);
+        int panels = ceilDiv(cols, NR);
+        int cBase = call.cOff + t * call.strideC + i0 * call.ldc + j0;
+        for (int q = 0; q < call.kBlocks; q++) {
+            int p0 = q * call.kc;
+            int kq = Math.min(call.kc, call.k - p0);
+            packA(call, t, i0, rows, p0, kq, packedA);
+            float beta = q == 0 ? call.beta : 1f;
+            int bBlock = p0 * panels * NR;
+            // Each B panel (kq x NR, L1-sized) is reused by every A panel of the block before moving on.
+            for (int jp = 0; jp < panels; jp++) {
+                for (int ip = 0; ip * MR < rows; ip++) {
+                    tile(call, packedA, packedB, scratch, ip, jp, rows, cols, kq, bBlock, cBase, beta);
+                }
+            }
+        }
+    }
+
+    /** One MR x NR tile of C: the micro-kernel into the scratch tile, then alpha/beta into C. */
+    private static void tile(Call call, float[] packedA, float[] packedB, Scratch scratch, int ip, int jp, int rows,
+                             int cols, int kq, int bBlock, int cBase, float beta) {
+        int w = Math.min(NR, cols - jp * NR);
+        int h = Math.min(MR, rows - ip * MR);
+        kernel(packedA, ip * kq * MR, packedB, bBlock + jp * kq * NR, kq, scratch.tile);
+        storeTile(scratch.tile, h, w, call.c, cBase + ip * MR * call.ldc + jp * NR, call.ldc, call.alpha, beta);
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Packed path: the micro-kernel
+
+    /**
+     * The MR x NR micro-kernel: tile = A panel . B panel, where the A panel holds MR floats per k and the B
+     * panel NR floats per k; tile receives MR rows of NR floats.
+     *
+     * <p>It does nothing but loads and FMAs, and the result goes to a small buffer instead of C. Applying
+     * alpha and beta to C here made the compiled method so large (every vector operation is inlined) that C2
+     * sometimes gave up on intrinsics inside the loop and boxed vectors on the heap (measured: 1.4 GB
+     * allocated per 1024³ call and 4x slower, depending on JIT timing).
+     */
+    static void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ia = aIdx + p * MR;
+            int ib = bIdx + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, ib);
+            FloatVector b1 = FloatVector.fromArray(S, pb, ib + V);
+            FloatVector b2 = FloatVector.fromArray(S, pb, ib + 2 * V);
+            FloatVector a0 = FloatVector.broadcast(S, pa[ia]);
+            c00 = a0.fma(b0, c00);
+            c01 = a0.fma(b1, c01);
+            c02 = a0.fma(b2, c02);
+            FloatVector a1 = FloatVector.broadcast(S, pa[ia + 1]);
+            c10 = a1.fma(b0, c10);
+            c11 = a1.fma(b1, c11);
+            c12 = a1.fma(b2, c12);
+            FloatVector a2 = FloatVector.broadcast(S, pa[ia + 2]);
+            c20 = a2.fma(b0, c20);
+            c21 = a2.fma(b1, c21);
+            c22 = a2.fma(b2, c22);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, V);
+        c02.intoArray(tile, 2 * V);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + V);
+        c12.intoArray(tile, NR + 2 * V);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + V);
+        c22.intoArray(tile, 2 * NR + 2 * V);
+    }
+
+    /**
+     * C[r][j] = alpha * tile[r][j] + beta * C[r][j] for the top-left h x w corner of a tile (row stride NR):
+     * vectorized for a full tile, element by element (same operations, same rounding) on the edges.
+     */
+    private static void storeTile(float[] tile, int h, int w, float[] c, int cIdx, int ldc, float alpha,
+                                  float beta) {
+        if (h == MR && w == NR) {
+            for (int r = 0; r < MR; r++) {
+                for (int v = 0; v < NR; v += V) {
+                    store(FloatVector.fromArray(S, tile, r * NR + v), c, cIdx + r * ldc + v, alpha, beta);
+                }
+            }
+            return;
+        }
+        for (int r = 0; r < h; r++) {
+            for (int j = 0; j < w; j++) {
+                int ci = cIdx + r * ldc + j;
+                c[ci] = combine(tile[r * NR + j], c[ci], alpha, beta);
+            }
+        }
+    }
+
+    /** c[i..i+V) = alpha * acc + beta * c[i..i+V), computed as fma(acc, alpha, beta * c); beta == 0 skips C. */
+    private static void store(FloatVector acc, float[] c, int i, float alpha, float beta) {
+        if (beta == 0f) {
+            acc.mul(alpha).intoArray(c, i);
+        } else {
+            FloatVector old = FloatVector.fromArray(S, c, i);
+            if (beta != 1f) {
+                old = old.mul(beta);
+            }
+            acc.fma(FloatVector.broadcast(S, alpha), old).intoArray(c, i);
+        }
+    }
+
+    /** Scalar twin of {@link #store} for one element: the same operations, so the same rounding. */
+    private static float combine(float acc, float old, float alpha, float beta) {
+        if (beta == 0f) {
+            return acc * alpha;
+        }
+        return Math.fma(acc, alpha, beta == 1f ? old : old * beta);
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Packed path: packing
+
+    /**
+     * Packs panels [panelFrom, panelTo) of columns [j0, j0+cols) of op(B), all K blocks, into dst: K block q
+     * starts at p0 * panels * NR, and inside it panel jp holds kq rows of NR floats (zero-padded).
+     */
+    private static void packB(Call call, int t, int j0, int cols, int panelFrom, int panelTo, float[] dst) {
+        int panels = ceilDiv(cols, NR);
+        int bBase = call.bOff + t * call.strideB;
+        for (int q = 0; q < call.kBlocks; q++) {
+            int p0 = q * call.kc;
+            int kq = Math.min(call.kc, call.k - p0);
+            for (int jp = panelFrom; jp < panelTo; jp++) {
+                int d = p0 * panels * NR + jp * kq * NR;
+                int j = j0 + jp * NR;
+                int w = Math.min(NR, cols - jp * NR);
+                if (call.transB) {
+                    packPanelTransposed(call.b, bBase + j * call.ldb + p0, call.ldb, kq, w, NR, dst, d);
+                } else {
+                    packPanel(call.b, bBase + p0 * call.ldb + j, call.ldb, kq, w, NR, dst, d);
+                }
+            }
+        }
+    }
+
+    /** Packs rows [i0, i0+rows) x K range [p0, p0+kq) of op(A) into panels of MR rows (MR floats per k). */
+    private static void packA(Call call, int t, int i0, int rows, int p0, int kq, float[] dst) {
+        int aBase = call.aOff + t * call.strideA;
+        for (int ip = 0; ip * MR < rows; ip++) {
+            int i = i0 + ip * MR;
+            int h = Math.min(MR, rows - ip * MR);
+            int d = ip * kq * MR;
+            if (call.transA) {
+                int s = aBase + p0 * call.lda + i;
+                if (h == MR) {
+                    packThreeColumns(call.a, s, call.lda, kq, dst, d);
+                } else {
+                    packPanel(call.a, s, call.lda, kq, h, MR, dst, d);
+                }
+            } else {
+                int s = aBase + i * call.lda + p0;
+                if (h == MR) {
+                    interleaveThreeRows(call.a, s, s + call.lda, s + 2 * call.lda, kq, dst, d);
+                } else {
+                    packPanelTransposed(call.a, s, call.lda, kq, h, MR, dst, d);
+                }
+            }
+        }
+    }
+
+    /** A full panel of op(A) from rows of A: dst[d + 3p + r] = src[s_r + p] (MR == 3). */
+    private static void interleaveThreeRows(float[] src, int s0, int s1, int s2, int kq, float[] dst, int d) {
+        for (int p = 0; p < kq; p++) {
+            dst[d + 3 * p] = src[s0 + p];
+            dst[d + 3 * p + 1] = src[s1 + p];
+            dst[d + 3 * p + 2] = src[s2 + p];
+        }
+    }
+
+    /** A full panel of op(A) from a transposed A: dst[d + 3p + r] = src[s + p*ld + r] (MR == 3). */
+    private static void packThreeColumns(float[] src, int s, int ld, int kq, float[] dst, int d) {
+        for (int p = 0; p < kq; p++) {
+            int row = s + p * ld;
+            dst[d + 3 * p] = src[row];
+            dst[d + 3 * p + 1] = src[row + 1];
+            dst[d + 3 * p + 2] = src[row + 2];
+        }
+    }
+
+    /**
+     * Panel from a source whose k-th row holds the panel's w columns contiguously (src + p*ld + j):
+     * dst[d + p*width + j] for j < w, zeros for w <= j < width.
+     */
+    private static void packPanel(float[] src, int s, int ld, int kq, int w, int width, float[] dst, int d) {
+        if (w == NR && width == NR) {
+            for (int p = 0; p < kq; p++) {
+                int from = s + p * ld;
+                int to = d + p * NR;
+                FloatVector.fromArray(S, src, from).intoArray(dst, to);
+                FloatVector.fromArray(S, src, from + V).intoArray(dst, to + V);
+                FloatVector.fromArray(S, src, from + 2 * V).intoArray(dst, to + 2 * V);
+            }
+            return;
+        }
+        for (int p = 0; p < kq; p++) {
+            int row = d + p * width;
+            System.arraycopy(src, s + p * ld, dst, row, w);
+            java.util.Arrays.fill(dst, row + w, row + width, 0f);
+        }
+    }
+
+    /**
+     * Panel from a source whose j-th row holds column j of the panel along k (src + j*ld + p):
+     * dst[d + p*width + j] for j < w, zeros for w <= j < width.
+     */
+    private static void packPanelTransposed(float[] src, int s, int ld, int kq, int w, int width, float[] dst,
+                                            int d) {
+        for (int j = 0; j < w; j++) {
+            int row = s + j * ld;
+            for (int p = 0; p < kq; p++) {
+                dst[d + p * width + j] = src[row + p];
+            }
+        }
+        for (int j = w; j < width; j++) {
+            for (int p = 0; p < kq; p++) {
+                dst[d + p * width + j] = 0f;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Skinny path (m <= SKINNY_M): B read in place
+
+    /** Splits every product's columns into ranges and runs them as tasks. */
+    private static void skinny(Call call, boolean small) {
+        int threads = Parallel.threads();
+        int ranges = small ? 1 : Math.max(1, Math.min(2 * threads, call.n / NR));
+        int width = roundUp(ceilDiv(call.n, ranges), NR);
+        int perProduct = ceilDiv(call.n, width);
+        if (call.transB) {
+            Parallel.parallelFor(call.batch * perProduct, task -> {
+                int t = task / perProduct;
+                int j0 = task % perProduct * width;
+                skinnyDots(call, t, j0, Math.min(call.n, j0 + width), SCRATCH.get());
+            });
+        } else {
+            Parallel.parallelFor(call.batch * perProduct, task -> {
+                int t = task / perProduct;
+                int j0 = task % perProduct * width;
+                skinnyRows(call, t, j0, Math.min(call.n, j0 + width), SCRATCH.get());
+            });
+        }
+    }
+
+    /** Columns [j0, j1) of product t without transB: MR x NR tiles that walk B's rows in place. */
+    private static void skinnyRows(Call call, int t, int j0, int j1, Scratch scratch) {
+        int aBase = call.aOff + t * call.strideA;
+        int rowStep = call.transA ? 1 : call.lda;
+        int kStep = call.transA ? call.lda : 1;
+        int bBase = call.bOff + t * call.strideB;
+        int cBase = call.cOff + t * call.strideC;
+        for (int j = j0; j < j1; j += NR) {
+            int w = Math.min(NR, j1 - j);
+            for (int i = 0; i < call.m; i += MR) {
+                int h = Math.min(MR, call.m - i);
+                // Rows past m repeat the last row (their results are not stored), so the kernel is always MR rows.
+                int a0 = aBase + i * rowStep;
+                int a1 = aBase + Math.min(i + 1, call.m - 1) * rowStep;
+                int a2 = aBase + Math.min(i + 2, call.m - 1) * rowStep;
+                if (w == NR) {
+                    rowsKernel(call.a, a0, a1, a2, kStep, call.b, bBase + j, call.ldb, call.k, scratch.tile);
+                } else {
+                    rowsKernelMasked(call.a, a0, a1, a2, kStep, call.b, bBase + j, call.ldb, call.k, w,
+                            scratch.tile);
+                }
+                storeTile(scratch.tile, h, w, call.c, cBase + i * call.ldc + j, call.ldc, call.alpha, call.beta);
+            }
+        }
+    }
+
+    /**
+     * The skinny twin of {@link #kernel}: A rows a0..a2 (element p at a_r + p*kStep) times B rows read in place
+     * (row p at bIdx + p*ldb) into tile.
+     */
+    private static void rowsKernel(float[] a, int a0, int a1, int a2, int kStep, float[] b, int bIdx, int ldb,
+                                   int k, float[] tile) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        for (int p = 0; p < k; p++) {
+            int ib = bIdx + p * ldb;
+            int ia = p * kStep;
+            FloatVector b0 = FloatVector.fromArray(S, b, ib);
+            FloatVector b1 = FloatVector.fromArray(S, b, ib + V);
+            FloatVector b2 = FloatVector.fromArray(S, b, ib + 2 * V);
+            FloatVector v0 = FloatVector.broadcast(S, a[a0 + ia]);
+            c00 = v0.fma(b0, c00);
+            c01 = v0.fma(b1, c01);
+            c02 = v0.fma(b2, c02);
+            FloatVector v1 = FloatVector.broadcast(S, a[a1 + ia]);
+            c10 = v1.fma(b0, c10);
+            c11 = v1.fma(b1, c11);
+            c12 = v1.fma(b2, c12);
+            FloatVector v2 = FloatVector.broadcast(S, a[a2 + ia]);
+            c20 = v2.fma(b0, c20);
+            c21 = v2.fma(b1, c21);
+            c22 = v2.fma(b2, c22);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, V);
+        c02.intoArray(tile, 2 * V);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + V);
+        c12.intoArray(tile, NR + 2 * V);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + V);
+        c22.intoArray(tile, 2 * NR + 2 * V);
+    }
+
+    /**
+     * {@link #rowsKernel} for the last, narrower column range of width w: B's lanes past w are not read (masked
+     * loads); the tile's lanes past w are left zero.
+     */
+    private static void rowsKernelMasked(float[] a, int a0, int a1, int a2, int kStep, float[] b, int bIdx,
+                                         int ldb, int k, int w, float[] tile) {
+        VectorMask<Float> m0 = S.indexInRange(0, w);
+        VectorMask<Float> m1 = S.indexInRange(V, w);
+        VectorMask<Float> m2 = S.indexInRange(2 * V, w);
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        for (int p = 0; p < k; p++) {
+            int ib = bIdx + p * ldb;
+            int ia = p * kStep;
+            FloatVector b0 = FloatVector.fromArray(S, b, ib, m0);
+            FloatVector b1 = FloatVector.fromArray(S, b, ib + V, m1);
+            FloatVector b2 = FloatVector.fromArray(S, b, ib + 2 * V, m2);
+            FloatVector v0 = FloatVector.broadcast(S, a[a0 + ia]);
+            c00 = v0.fma(b0, c00);
+            c01 = v0.fma(b1, c01);
+            c02 = v0.fma(b2, c02);
+            FloatVector v1 = FloatVector.broadcast(S, a[a1 + ia]);
+            c10 = v1.fma(b0, c10);
+            c11 = v1.fma(b1, c11);
+            c12 = v1.fma(b2, c12);
+            FloatVector v2 = FloatVector.broadcast(S, a[a2 + ia]);
+            c20 = v2.fma(b0, c20);
+            c21 = v2.fma(b1, c21);
+            c22 = v2.fma(b2, c22);
+        }
+        c00.intoArray(tile, 0);
+        c01.intoArray(tile, V);
+        c02.intoArray(tile, 2 * V);
+        c10.intoArray(tile, NR);
+        c11.intoArray(tile, NR + V);
+        c12.intoArray(tile, NR + 2 * V);
+        c20.intoArray(tile, 2 * NR);
+        c21.intoArray(tile, 2 * NR + V);
+        c22.intoArray(tile, 2 * NR + 2 * V);
+    }
+
+    /**
+     * Columns [j0, j1) of product t with transB: C[i][j] is the dot product of A's row i and B's row j, both
+     * contiguous along k (A is first copied into rows when transA).
+     */
+    private static void skinnyDots(Call call, int t, int j0, int j1, Scratch scratch) {
+        float[] a;
+        int aBase;
+        int lda;
+        if (call.transA) {
+            a = scratch.packedA(call.m * call.k);
+            copyTransposed(call.a, call.aOff + t * call.strideA, call.lda, call.m, call.k, a);
+            aBase = 0;
+            lda = call.k;
+        } else {
+            a = call.a;
+            aBase = call.aOff + t * call.strideA;
+            lda = call.lda;
+        }
+        int bBase = call.bOff + t * call.strideB;
+        int cBase = call.cOff + t * call.strideC;
+        float[] dots = scratch.tile;
+        for (int j = j0; j < j1; j += 4) {
+            int w = Math.min(4, j1 - j);
+            int b0 = bBase + j * call.ldb;
+            int b1 = bBase + Math.min(j + 1, j1 - 1) * call.ldb;
+            int b2 = bBase + Math.min(j + 2, j1 - 1) * call.ldb;
+            int b3 = bBase + Math.min(j + 3, j1 - 1) * call.ldb;
+            for (int i = 0; i < call.m; i += 2) {
+                int h = Math.min(2, call.m - i);
+                int r0 = aBase + i * lda;
+                int r1 = aBase + Math.min(i + 1, call.m - 1) * lda;
+                dotsKernel(a, r0, r1, call.b, b0, b1, b2, b3, call.k, dots, scratch.lanes);
+                for (int r = 0; r < h; r++) {
+                    for (int jj = 0; jj < w; jj++) {
+                        int ci = cBase + (i + r) * call.ldc + j + jj;
+                        call.c[ci] = combine(dots[4 * r + jj], call.c[ci], call.alpha, call.beta);
+                    }
+                }
+            }
+        }
+    }
+
+    /** dots[4r + j] = sum over p of a[r_r + p] * b[b_j + p] for 2 A rows and 4 B rows, in a fixed order. */
+    private static void dotsKernel(float[] a, int r0, int r1, float[] b, int b0, int b1, int b2, int b3, int k,
+                                   float[] dots, float[] lanes) {
+        FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S);
+        FloatVector s02 = FloatVector.zero(S), s03 = FloatVector.zero(S);
+        FloatVector s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
+        FloatVector s12 = FloatVector.zero(S), s13 = FloatVector.zero(S);
+        int kv = S.loopBound(k);
+        for (int p = 0; p < kv; p += V) {
+            FloatVector x0 = FloatVector.fromArray(S, a, r0 + p);
+            FloatVector x1 = FloatVector.fromArray(S, a, r1 + p);
+            FloatVector y = FloatVector.fromArray(S, b, b0 + p);
+            s00 = x0.fma(y, s00);
+            s10 = x1.fma(y, s10);
+            y = FloatVector.fromArray(S, b, b1 + p);
+            s01 = x0.fma(y, s01);
+            s11 = x1.fma(y, s11);
+            y = FloatVector.fromArray(S, b, b2 + p);
+            s02 = x0.fma(y, s02);
+            s12 = x1.fma(y, s12);
+            y = FloatVector.fromArray(S, b, b3 + p);
+            s03 = x0.fma(y, s03);
+            s13 = x1.fma(y, s13);
+        }
+        dots[0] = finishDot(s00, a, r0, b, b0, kv, k, lanes);
+        dots[1] = finishDot(s01, a, r0, b, b1, kv, k, lanes);
+        dots[2] = finishDot(s02, a, r0, b, b2, kv, k, lanes);
+        dots[3] = finishDot(s03, a, r0, b, b3, kv, k, lanes);
+        dots[4] = finishDot(s10, a, r1, b, b0, kv, k, lanes);
+        dots[5] = finishDot(s11, a, r1, b, b1, kv, k, lanes);
+        dots[6] = finishDot(s12, a, r1, b, b2, kv, k, lanes);
+        dots[7] = finishDot(s13, a, r1, b, b3, kv, k, lanes);
+    }
+
+    /**
+     * Sums the lanes of acc left to right (not {@code reduceLanes}, whose order is unspecified), then adds
+     * the scalar tail p in [kv, k).
+     */
+    private static float finishDot(FloatVector acc, float[] a, int ai, float[] b, int bi, int kv, int k,
+                                   float[] lanes) {
+        acc.intoArray(lanes, 0);
+        float s = 0f;
+        for (int l = 0; l < V; l++) {
+            s += lanes[l];
+        }
+        for (int p = kv; p < k; p++) {
+            s = Math.fma(a[ai + p], b[bi + p], s);
+        }
+        return s;
+    }
+
+    /** dst[i*k + p] = op(A)[i][p] for a transposed A (stored k x m with row stride lda). */
+    private static void copyTransposed(float[] a, int aBase, int lda, int m, int k, float[] dst) {
+        for (int p = 0; p < k; p++) {
+            for (int i = 0; i < m; i++) {
+                dst[i * k + p] = a[aBase + p * lda + i];
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------
+    // Helpers
+
+    /** C = beta * C for product t (k == 0 or alpha == 0); beta == 0 writes zeros without reading C. */
+    private static void scaleC(Call call, int t) {
+        int base = call.cOff + t * call.strideC;
+        for (int i = 0; i < call.m; i++) {
+            int row = base + i * call.ldc;
+            for (int j = 0; j < call.n; j++) {
+                call.c[row + j] = call.beta == 0f ? 0f : call.beta * call.c[row + j];
+            }
+        }
+    }
+
+    private static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
+    }
+
+    private static int roundUp(int x, int multiple) {
+        return ceilDiv(x, multiple) * multiple;
+    }
+
+    /** Per-thread buffers, grown on demand and reused across calls. */
+    private static final class Scratch {
+        float[] packedA = new float[0];
+        float[] packedB = new float[0];
+        final float[] tile = new float[MR * NR];
+        final float[] lanes = new float[V];
+
+        float[] packedA(int size) {
+            if (packedA.length < size) {
+                packedA = new float[size];
+            }
+            return packedA;
+        }
+
+        float[] packedB(int size) {
+            if (packedB.length < size) {
+                packedB = new float[size];
+            }
+            return packedB;
+        }
+    }
+
+    /** The arguments of one call, its K blocking and its column block width. */
+    private static final class Call {
+        final int batch;
+        final boolean transA;
+        final boolean transB;
+        final int m;
+        final int n;
+        final int k;
+        final float alpha;
+        final float[] a;
+        final int aOff;
+        final int strideA;
+        final int lda;
+        final float[] b;
+        final int bOff;
+        final int strideB;
+        final int ldb;
+        final float beta;
+        final float[] c;
+        final int cOff;
+        final int strideC;
+        final int ldc;
+        /** Number of K blocks and their size (the last one may be shorter): a function of k only. */
+        final int kBlocks;
+        final int kc;
+        /** Column block width: NC, narrowed so the packed k x nc block of B stays under B_BLOCK_FLOATS. */
+        final int nc;
+
+        Call(int batch, boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff,
+             int strideA, int lda, float[] b, int bOff, int strideB, int ldb, float beta, float[] c, int cOff,
+             int strideC, int ldc) {
+            this.batch = batch;
+            this.transA = transA;
+            this.transB = transB;
+            this.m = m;
+            this.n = n;
+            this.k = k;
+            this.alpha = alpha;
+            this.a = a;
+            this.aOff = aOff;
+            this.strideA = strideA;
+            this.lda = lda;
+            this.b = b;
+            this.bOff = bOff;
+            this.strideB = strideB;
+            this.ldb = ldb;
+            this.beta = beta;
+            this.c = c;
+            this.cOff = cOff;
+            this.strideC = strideC;
+            this.ldc = ldc;
+            this.kBlocks = Math.max(1, ceilDiv(k, KC));
+            this.kc = Math.max(1, ceilDiv(k, kBlocks));
+            int widest = Math.min(NC, Math.max(NR, B_BLOCK_FLOATS / Math.max(1, k) / NR * NR));
+            int columnBlocks = Math.max(1, ceilDiv(n, widest));
+            this.nc = roundUp(Math.max(1, ceilDiv(n, columnBlocks)), NR);
+        }
+
+        /** Floats in the packed k x nc block of B (panels zero-padded to NR columns). */
+        int packedBSize() {
+            return k * roundUp(nc, NR);
+        }
+
+        /** Row block height for {@code threads} threads: at most MC, a multiple of MR, blocks of even size. */
+        int rowBlock(int threads) {
+            int blocks = ceilDiv(m, MC);
+            if (threads > 1) {
+                blocks = Math.min(roundUp(blocks, threads), ceilDiv(m, MR));
+            }
+            return roundUp(ceilDiv(m, blocks), MR);
+        }
+
+        void validate() {
+            if (batch < 0 || m < 0 || n < 0 || k < 0) {
+                throw new IllegalArgumentException("sgemm: negative size: batch " + batch + ", m " + m + ", n "
+                        + n + ", k " + k);
+            }
+            checkMatrix("A", a, aOff, strideA, lda, transA, m, k, "m", "k");
+            checkMatrix("B", b, bOff, strideB, ldb, transB, k, n, "k", "n");
+            checkMatrix("C", c, cOff, strideC, ldc, false, m, n, "m", "n");
+            if (batch > 1 && m > 0 && n > 0 && strideC < (long) (m - 1) * ldc + n) {
+                throw new IllegalArgumentException("sgemm: strideC " + strideC + " < " + ((long) (m - 1) * ldc + n)
+                        + ": the " + batch + " matrices C (" + m + "x" + n + ", ldc " + ldc + ") would overlap");
+            }
+        }
+
+        /**
+         * Checks one operand whose op() is rows x cols: stored rows x cols (or cols x rows when transposed)
+         * with row stride ld, batch copies stride apart, all inside the array.
+         */
+        private void checkMatrix(String name, float[] x, int off, int stride, int ld, boolean trans, int rows,
+                                 int cols, String rowsName, String colsName) {
+            int storedRows = trans ? cols : rows;
+            int storedCols = trans ? rows : cols;
+            String widthName = trans ? rowsName : colsName;
+            String ldName = "ld" + name.toLowerCase(java.util.Locale.ROOT);
+            String shape = (name.equals("C") ? "" : trans ? "transposed, " : "not transposed, ") + storedRows + "x"
+                    + storedCols;
+            if (ld < storedCols) {
+                throw new IllegalArgumentException("sgemm: " + ldName + " " + ld + " < " + widthName + " "
+                        + storedCols + " for " + name + " (" + shape + ")");
+            }
+            if (off < 0 || stride < 0) {
+                throw new IllegalArgumentException("sgemm: negative offset " + off + " or stride " + stride
+                        + " for " + name);
+            }
+            if (batch == 0 || storedRows == 0 || storedCols == 0) {
+                return;
+            }
+            if (x == null) {
+                throw new IllegalArgumentException("sgemm: array " + name + " is null (" + shape + ")");
+            }
+            long end = off + (long) (batch - 1) * stride + (long) (storedRows - 1) * ld + storedCols;
+            if (end > x.length) {
+                throw new IllegalArgumentException("sgemm: array " + name + " too short: length " + x.length
+                        + " < " + end + " needed (" + shape + ", " + ldName + " " + ld + ", offset " + off
+                        + (batch > 1 ? ", " + batch + " matrices stride " + stride : "") + ")");
+            }
+        }
+    }
 }

@@ -1,0 +1,70 @@
+package dev.lory4j.moe;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.nn.Layer;
+import dev.lory4j.autograd.nn.Linear;
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Tensor;
+
+/**
+ * Token-level Expert Choice (Zhou et al. 2022), the paper's strongest baseline (spec §2.11, §7.4): in training,
+ * each expert picks the {@code capacity = n · cf / E} tokens of the batch with the highest router probability
+ * (softmax over experts) and adds its output weighted by that probability; with capacity factor 1 a token gets
+ * one expert on average. Choosing among all tokens of the batch is not causal (a later token can take an
+ * expert's slot), which is inherent to Expert Choice; in eval mode each token instead uses its top-k experts by
+ * probability ({@code topK}, default 1), as the paper evaluates it.
+ */
+public final class ExpertChoiceLayer extends Layer {
+    private final int topK;
+    private final float capacityFactor;
+    private final Linear router;
+    private final ExpertBank experts;
+
+    /** A layer with E experts, capacity factor {@code cf} in training and top-k routing in eval mode. */
+    public ExpertChoiceLayer(int hidden, int intermediate, int experts, float cf, int topK, boolean routerBias,
+                             float std, float downStd, float routerStd, Rng rng) {
+        if (!(cf > 0) || topK <= 0 || topK > experts) {
+            throw new IllegalArgumentException("ExpertChoiceLayer: capacity factor " + cf + " must be > 0 and top_k "
+                    + topK + " in [1, " + experts + "]");
+        }
+        this.topK = topK;
+        this.capacityFactor = cf;
+        this.router = registerModule("router", new Linear(hidden, experts, routerBias, routerStd, rng));
+        this.experts = registerModule("experts", new ExpertBank(experts, hidden, intermediate, std, downStd, rng));
+    }
+
+    @Override
+    public Var forward(Var x) {
+        int[] shape = x.shape();
+        int d = shape[shape.length - 1];
+        int n = x.data().numel() / d;
+        int e = experts.count();
+        Var xf = x.reshape(n, d);
+        Var probs = router.forward(xf).softmax(-1); // [n, E]
+        Var out = Var.of(Tensor.zeros(n, d));
+        if (isTraining()) {
+            int capacity = Math.max(1, Math.round(n * capacityFactor / e));
+            for (int i = 0; i < e; i++) {
+                int[] rows = TokenRouting.topRowsOfColumn(probs.data(), i, capacity);
+                Var w = probs.select(1, i).indexSelect(0, rows).reshape(rows.length, 1);
+                out = out.indexAdd(0, rows, experts.apply(i, xf.indexSelect(0, rows)).mul(w));
+            }
+        } else {
+            int[] top = TokenRouting.topK(probs.data(), topK);
+            Var flatProbs = probs.gather(1, top, n, topK).reshape(n * topK, 1);
+            int[][][] routes = TokenRouting.byExpert(top, topK, e);
+            for (int i = 0; i < e; i++) {
+                if (routes[i][0].length > 0) {
+                    Var yi = experts.apply(i, xf.indexSelect(0, routes[i][0]));
+                    out = out.indexAdd(0, routes[i][0], yi.mul(flatProbs.indexSelect(0, routes[i][1])));
+                }
+            }
+        }
+        return out.reshape(shape);
+    }
+
+    /** The experts. */
+    public ExpertBank experts() {
+        return experts;
+    }
+}

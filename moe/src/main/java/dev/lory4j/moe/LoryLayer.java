@@ -1,0 +1,190 @@
+package dev.lory4j.moe;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.nn.Layer;
+import dev.lory4j.autograd.nn.Linear;
+import dev.lory4j.autograd.nn.SwiGLU;
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Shapes;
+import dev.lory4j.tensor.Tensor;
+
+/**
+ * The Lory mixture-of-experts layer: a fully differentiable MoE that merges its experts in parameter space once
+ * per segment and routes causally (Zhong et al. 2024; spec = {@code lory-spec.md}). For input x [B, L, d]:
+ *
+ * <pre>
+ *   segments   S_k = rows kT .. kT+T-1 of a row                         (§1; the last one may be shorter)
+ *   h̄_k        = mean of the rows of S_k                                (§2.4, Eq. 3)
+ *   e_k        = softmax(W_r h̄_k (+ b_r))                               (§2.3; no top-k, noise or aux loss)
+ *   e_used[0]  = stopgrad(e_0);  e_used[k] = e_{k-1} for k ≥ 1           (§2.5–2.6, causal segment routing)
+ *   θ̄_k        = Σ_i e_used[k]_i θ_i   for θ = (W1, W3, W2)              (§2.4, {@link ExpertMerge})
+ *   y[S_k]     = W̄2_k (SiLU(W̄1_k x) ⊙ W̄3_k x)                          (§2.2, SwiGLU with the merged weights)
+ * </pre>
+ *
+ * The shift is built per row ({@code concat(detach(e[:, :1]), e[:, :N-1])} along the segment axis), never by a
+ * flattened roll, so rows stay independent (§2.5 note, fact F6). Gradients (§3) come from the autograd ops:
+ * the merge's two products, the softmax backward, and the mean's 1/T spread into the previous segment (§3.4).
+ *
+ * <p><b>Lengths that are not a multiple of T</b> (spec §10.5, our decision): the last segment is shorter; its
+ * mean averages only its real rows (it routes nothing anyway), and a row shorter than T is one segment that
+ * routes itself under the stop-gradient. Internally the input is zero-padded to a multiple of T and the padded
+ * rows' outputs are dropped; the padding never enters a mean.
+ *
+ * <p>Other routing modes ({@link RoutingMode}): prompt-only (inference default: one merge per row from the mean
+ * of the whole prompt, cached so that generated tokens reuse it), per-segment inference, and prefix routing.
+ */
+public final class LoryLayer extends Layer {
+    private final int layerIndex;
+    private final int segmentLength;
+    private final Linear router;
+    private final ExpertBank experts;
+    private RoutingMode mode = RoutingMode.CAUSAL_SEGMENT;
+    private RoutingTrace trace;
+    /** Prompt-only routing state: the per-row merged SwiGLU weights, fixed after the prompt pass. */
+    private Var[] promptMerged;
+
+    /**
+     * A layer with E experts of shape hidden -> intermediate -> hidden, segment length T, and a router drawn
+     * from N(0, routerStd^2) (random, never zero: fact F9).
+     */
+    public LoryLayer(int layerIndex, int hidden, int intermediate, int experts, int segmentLength, boolean routerBias,
+                     float std, float downStd, float routerStd, Rng rng) {
+        if (segmentLength <= 0) {
+            throw new IllegalArgumentException("LoryLayer: segment length " + segmentLength + " must be positive");
+        }
+        this.layerIndex = layerIndex;
+        this.segmentLength = segmentLength;
+        this.router = registerModule("router", new Linear(hidden, experts, routerBias, routerStd, rng));
+        this.experts = registerModule("experts", new ExpertBank(experts, hidden, intermediate, std, downStd, rng));
+    }
+
+    /** Sets the routing mode; clears any prompt-only state. */
+    public void setMode(RoutingMode mode) {
+        this.mode = mode;
+        this.promptMerged = null;
+    }
+
+    /** The routing mode. */
+    public RoutingMode mode() {
+        return mode;
+    }
+
+    /** Attaches a trace that records the weights used (null detaches). */
+    public void setTrace(RoutingTrace trace) {
+        this.trace = trace;
+    }
+
+    /** Forgets the prompt-only routing of the previous prompt (call before a new generation). */
+    public void resetPromptState() {
+        promptMerged = null;
+    }
+
+    /** The router (a linear layer hidden -> E). */
+    public Linear router() {
+        return router;
+    }
+
+    /** The stacked experts. */
+    public ExpertBank experts() {
+        return experts;
+    }
+
+    /** Segment length T. */
+    public int segmentLength() {
+        return segmentLength;
+    }
+
+    /** Upcycling (spec §2.8): every expert becomes a copy of {@code dense}; the router is re-drawn at random. */
+    public void upcycleFrom(SwiGLU dense, float routerStd, Rng rng) {
+        experts.copyFromDense(dense);
+        router.weight().data().copyFrom(rng.normal(0f, routerStd, router.weight().shape()));
+        if (router.bias() != null) {
+            router.bias().data().fill(0f);
+        }
+    }
+
+    @Override
+    public Var forward(Var x) {
+        if (x.rank() != 3) {
+            throw new IllegalArgumentException("LoryLayer: input must be [B, L, d], got " + Shapes.str(x.shape()));
+        }
+        if (mode == RoutingMode.PROMPT_ONLY) {
+            return forwardPromptOnly(x);
+        }
+        int b = x.dim(0);
+        int len = x.dim(1);
+        int d = x.dim(2);
+        int t = segmentLength;
+        int n = (len + t - 1) / t;
+        int padded = n * t;
+        Var xp = padded == len ? x : Var.concat(1, x, Var.of(Tensor.zeros(b, padded - len, d)));
+        Var segments = xp.reshape(b, n, t, d);
+
+        // §2.4, Eq. 3: h̄_k, the mean of the real rows of each segment.
+        Var means = segments.sum(false, 2).mul(Var.of(inverseCounts(len, n, t)));
+        // §2.3: routing distribution of every segment from its own mean.
+        Var eAll = router.forward(means).softmax(-1);
+        // §2.5–2.6 (or the ablation of §2.11): the weights each segment actually uses.
+        Var eUsed = mode == RoutingMode.PREFIX ? prefixRouting(eAll) : causalSegmentRouting(eAll);
+        record(eUsed, b, n);
+
+        // §2.4: one merged FFN per (row, segment), applied to that segment's T rows (§2.2).
+        Var w = eUsed.reshape(b * n, experts.count());
+        Var h = segments.reshape(b * n, t, d);
+        Var y = swiGlu(h, w).reshape(b, padded, d);
+        return padded == len ? y : y.slice(1, 0, len);
+    }
+
+    /** [1, n, 1] with 1 / (number of real rows) of each segment. */
+    private static Tensor inverseCounts(int len, int n, int t) {
+        float[] inv = new float[n];
+        for (int k = 0; k < n; k++) {
+            inv[k] = 1f / Math.min(t, len - k * t);
+        }
+        return Tensor.wrap(inv, 1, n, 1);
+    }
+
+    /** §2.5: e_used[:, 0] = stopgrad(e[:, 0]); e_used[:, k] = e[:, k-1]; built per row, never rolled. */
+    static Var causalSegmentRouting(Var eAll) {
+        int n = eAll.dim(1);
+        Var first = eAll.slice(1, 0, 1).detach();
+        return n == 1 ? first : Var.concat(1, first, eAll.slice(1, 0, n - 1));
+    }
+
+    /** §2.11: every segment uses the first segment's weights (segment 0 itself under the stop-gradient). */
+    static Var prefixRouting(Var eAll) {
+        int b = eAll.dim(0);
+        int n = eAll.dim(1);
+        Var first = eAll.slice(1, 0, 1);
+        return n == 1 ? first.detach()
+                : Var.concat(1, first.detach(), first.expand(b, n - 1, eAll.dim(2)));
+    }
+
+    /** SwiGLU of h [S, T, d] with the experts merged by w [S, E] (one merged FFN per s). */
+    private Var swiGlu(Var h, Var w) {
+        Var gate = ExpertMerge.merge(w, experts.gate());
+        Var up = ExpertMerge.merge(w, experts.up());
+        Var down = ExpertMerge.merge(w, experts.down());
+        Var z = h.matmul(gate.transpose(-1, -2)).silu().mul(h.matmul(up.transpose(-1, -2)));
+        return z.matmul(down.transpose(-1, -2));
+    }
+
+    /** §2.7: one routing per row from the mean of the whole prompt, reused for every later token. */
+    private Var forwardPromptOnly(Var x) {
+        int b = x.dim(0);
+        if (promptMerged == null || promptMerged[0].dim(0) != b) {
+            Var e = router.forward(x.mean(false, 1)).softmax(-1); // [B, E]
+            record(e.unsqueeze(1), b, 1);
+            promptMerged = new Var[] {ExpertMerge.merge(e, experts.gate()), ExpertMerge.merge(e, experts.up()),
+                ExpertMerge.merge(e, experts.down())};
+        }
+        Var z = x.matmul(promptMerged[0].transpose(-1, -2)).silu().mul(x.matmul(promptMerged[1].transpose(-1, -2)));
+        return z.matmul(promptMerged[2].transpose(-1, -2));
+    }
+
+    private void record(Var eUsed, int b, int n) {
+        if (trace != null) {
+            trace.record(layerIndex, b, n, experts.count(), eUsed.data().toArray());
+        }
+    }
+}

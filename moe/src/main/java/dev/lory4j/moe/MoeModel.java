@@ -1,0 +1,102 @@
+package dev.lory4j.moe;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.nn.DecoderConfig;
+import dev.lory4j.autograd.nn.DecoderLM;
+import dev.lory4j.autograd.nn.Layer;
+import dev.lory4j.autograd.nn.SwiGLU;
+import dev.lory4j.tensor.Rng;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A decoder language model whose feed-forward blocks are dense SwiGLU or one of the MoE kinds
+ * ({@link MoeConfig#kind()}), with the routing controls the trainer, generator and reports need.
+ */
+public final class MoeModel {
+    private final MoeConfig config;
+    private final DecoderLM lm;
+
+    /** Builds a freshly initialised model. */
+    public MoeModel(MoeConfig config, Rng rng) {
+        this.config = config;
+        DecoderConfig d = config.decoder();
+        this.lm = new DecoderLM(d, rng, i -> feedForward(config, i, rng));
+    }
+
+    private static Layer feedForward(MoeConfig c, int layer, Rng rng) {
+        DecoderConfig d = c.decoder();
+        if (!c.isMoeLayer(layer)) {
+            return new SwiGLU(d.hiddenSize(), d.intermediateSize(), d.initStd(), d.outputStd(), rng);
+        }
+        return switch (c.kind()) {
+            case LORY -> new LoryLayer(layer, d.hiddenSize(), d.intermediateSize(), c.numExperts(), c.segmentLength(),
+                    c.routerBias(), d.initStd(), d.outputStd(), c.routerInitStd(), rng);
+            case TOPK -> new TopKMoeLayer(layer, d.hiddenSize(), d.intermediateSize(), c.numExperts(), c.topK(),
+                    c.routerBias(), d.initStd(), d.outputStd(), c.routerInitStd(), rng);
+            case EXPERT_CHOICE -> new ExpertChoiceLayer(d.hiddenSize(), d.intermediateSize(), c.numExperts(),
+                    c.capacityFactor(), 1, c.routerBias(), d.initStd(), d.outputStd(), c.routerInitStd(), rng);
+            case DENSE -> throw new IllegalStateException("unreachable");
+        };
+    }
+
+    /** The configuration. */
+    public MoeConfig config() {
+        return config;
+    }
+
+    /** The underlying decoder (parameters, state dict, forward). */
+    public DecoderLM lm() {
+        return lm;
+    }
+
+    /** The feed-forward layer of every block. */
+    public List<Layer> feedForwards() {
+        List<Layer> out = new ArrayList<>();
+        lm.layers().items().forEach(b -> out.add(b.mlp()));
+        return out;
+    }
+
+    /** The Lory layers (empty for other kinds). */
+    public List<LoryLayer> loryLayers() {
+        List<LoryLayer> out = new ArrayList<>();
+        for (Layer l : feedForwards()) {
+            if (l instanceof LoryLayer ll) {
+                out.add(ll);
+            }
+        }
+        return out;
+    }
+
+    /** Sets the routing mode of every Lory layer. */
+    public void setRoutingMode(RoutingMode mode) {
+        loryLayers().forEach(l -> l.setMode(mode));
+    }
+
+    /** Attaches a routing trace to every MoE layer (null detaches). */
+    public void setTrace(RoutingTrace trace) {
+        for (Layer l : feedForwards()) {
+            if (l instanceof LoryLayer ll) {
+                ll.setTrace(trace);
+            } else if (l instanceof TopKMoeLayer tk) {
+                tk.setTrace(trace);
+            }
+        }
+    }
+
+    /** Mean next-token loss plus (for top-k) the auxiliary load-balancing loss times its coefficient. */
+    public Var loss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
+        return loss(lm.forward(tokens, batch, seqLen), targets, ignoreIndex);
+    }
+
+    /** The loss of {@link #loss(int[], int[], int, int, int)} from logits of the last forward pass. */
+    public Var loss(Var logits, int[] targets, int ignoreIndex) {
+        Var loss = logits.crossEntropy(targets, ignoreIndex);
+        for (Layer l : feedForwards()) {
+            if (l instanceof AuxLossLayer a && a.auxLoss() != null) {
+                loss = loss.add(a.auxLoss().mul(config.auxLossCoef()));
+            }
+        }
+        return loss;
+    }
+}
