@@ -1183,6 +1183,37 @@ public final class Tensor {
         return true;
     }
 
+    /** ||this - reference|| / ||reference|| (L2 over all elements, in double); shapes must match. */
+    public double relativeErrorTo(Tensor reference) {
+        if (!Arrays.equals(shape, reference.shape)) {
+            throw new IllegalArgumentException("relativeErrorTo: shapes " + Shapes.str(shape) + " and "
+                    + Shapes.str(reference.shape) + " differ");
+        }
+        float[] a = toArray();
+        float[] e = reference.toArray();
+        double diff = 0;
+        double norm = 0;
+        for (int i = 0; i < a.length; i++) {
+            double d = (double) a[i] - e[i];
+            diff += d * d;
+            norm += (double) e[i] * e[i];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+
+    /** The elements as ints (row-major); each must be an integer value, else the error names the first that is not. */
+    public int[] toIntArray() {
+        float[] f = toArray();
+        int[] out = new int[f.length];
+        for (int i = 0; i < f.length; i++) {
+            if (f[i] != Math.rint(f[i]) || Math.abs(f[i]) > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("toIntArray: element " + i + " = " + f[i] + " is not an integer");
+            }
+            out[i] = (int) f[i];
+        }
+        return out;
+    }
+
     /** Prints like PyTorch: nested brackets (long dimensions elided), then the shape. */
     @Override
     public String toString() {

@@ -17,27 +17,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** lory4j against PyTorch on committed golden files (see src/test/resources/golden/README.md). */
 class GoldenCrossCheckTest {
 
-    private static double relativeError(Tensor actual, Tensor expected) {
-        float[] a = actual.toArray();
-        float[] e = expected.toArray();
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < a.length; i++) {
-            diff += (a[i] - (double) e[i]) * (a[i] - (double) e[i]);
-            norm += (double) e[i] * e[i];
-        }
-        return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-30);
-    }
-
-    private static int[] ints(Tensor t) {
-        float[] f = t.toArray();
-        int[] out = new int[f.length];
-        for (int i = 0; i < f.length; i++) {
-            out[i] = (int) f[i];
-        }
-        return out;
-    }
-
     @ParameterizedTest
     @ValueSource(strings = {"tiny-a", "tiny-b"})
     void lossLogitsAndEveryGradientMatchPyTorch(String name) throws Exception {
@@ -52,15 +31,15 @@ class GoldenCrossCheckTest {
         int batch = tokens.dim(0);
         int seq = tokens.dim(1);
         int ignore = Integer.parseInt(golden.metadata().get("ignore_index"));
-        Var logits = model.forward(ints(tokens), batch, seq);
-        Var loss = logits.crossEntropy(ints(golden.require("input.targets")), ignore);
+        Var logits = model.forward(tokens.toIntArray(), batch, seq);
+        Var loss = logits.crossEntropy(golden.require("input.targets").toIntArray(), ignore);
         loss.backward();
         // 1e-4 is the bar; both sides compute in float32, so agreement is ~1e-6 in practice.
-        assertThat(relativeError(loss.data(), golden.require("output.loss").reshape())).isLessThan(1e-4);
-        assertThat(relativeError(logits.data(), golden.require("output.logits"))).isLessThan(1e-4);
+        assertThat(loss.data().relativeErrorTo(golden.require("output.loss").reshape())).isLessThan(1e-4);
+        assertThat(logits.data().relativeErrorTo(golden.require("output.logits"))).isLessThan(1e-4);
         int checked = 0;
         for (Map.Entry<String, Var> e : model.namedParameters().entrySet()) {
-            double err = relativeError(e.getValue().grad(), golden.require("grad." + e.getKey()));
+            double err = e.getValue().grad().relativeErrorTo(golden.require("grad." + e.getKey()));
             assertThat(err).as("gradient of %s", e.getKey()).isLessThan(1e-4);
             checked++;
         }
