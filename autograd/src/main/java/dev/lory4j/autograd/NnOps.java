@@ -31,9 +31,10 @@ final class NnOps {
         Tensor x = a.data();
         int ax = Shapes.axis(log ? "logSoftmax" : "softmax", axis, x.rank(), x.shape());
         Tensor y = log ? x.logSoftmax(ax) : x.softmax(ax);
+        boolean last = ax == x.rank() - 1;
         return Var.result(log ? "logSoftmax" : "softmax", y, new Var[] {a}, (g, needs) -> new Tensor[] {log
             ? g.sub(y.exp().mul(g.sum(true, ax)))
-            : y.mul(g.sub(g.mul(y).sum(true, ax)))});
+            : last ? y.softmaxBackward(g, 1f) : y.mul(g.sub(g.mul(y).sum(true, ax)))});
     }
 
     /** Sum over every axis but the last (the gradient of a per-feature weight). */
@@ -172,15 +173,14 @@ final class NnOps {
                     + ", v " + Shapes.str(vt.shape()) + ": need [..., Lq, D], [..., Lk, D], [..., Lk, Dv]"
                     + (causal ? " with Lq <= Lk" : ""));
         }
-        Tensor s = qt.matmul(kt.transpose(-1, -2)).mul(scale);
-        if (causal) {
-            s = s.maskedFill(causalMask(qt.dim(-2), kt.dim(-2)), Float.NEGATIVE_INFINITY);
-        }
-        Tensor p = s.softmax(-1);
+        // The scale goes onto q ([.., Lq, D]) rather than the scores ([.., Lq, Lk]); the causal mask is applied
+        // inside the softmax kernel, so no mask or -inf tensor is built.
+        Tensor s = qt.mul(scale).matmul(kt.transpose(-1, -2));
+        Tensor p = causal ? s.causalSoftmax() : s.softmax(-1);
         Tensor out = p.matmul(vt);
         return Var.result("attention", out, new Var[] {q, k, v}, (g, needs) -> {
             Tensor dp = g.matmul(vt.transpose(-1, -2));
-            Tensor ds = p.mul(dp.sub(dp.mul(p).sum(true, -1))).mul(scale);
+            Tensor ds = p.softmaxBackward(dp, scale);
             return new Tensor[] {needs[0] ? ds.matmul(kt) : null,
                 needs[1] ? ds.transpose(-1, -2).matmul(qt) : null,
                 needs[2] ? p.transpose(-1, -2).matmul(g) : null};

@@ -261,6 +261,35 @@ public final class CpuBackend implements Backend {
         return axis == last ? out : out.transpose(axis, last).contiguous();
     }
 
+    @Override
+    public Tensor causalSoftmax(Tensor x) {
+        if (x.rank() < 2 || x.dim(-2) > x.dim(-1)) {
+            throw new IllegalArgumentException("causalSoftmax: need [..., Lq, Lk] with Lq <= Lk, got "
+                    + Shapes.str(x.shape()));
+        }
+        Tensor c = x.contiguous();
+        int cols = x.dim(-1);
+        Tensor out = Tensor.zeros(x.shape());
+        int rows = cols == 0 ? 0 : c.numel() / cols;
+        Softmax.causalSoftmaxRows(c.data(), c.offset(), out.data(), 0, rows, cols, x.dim(-2));
+        return out;
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor g, float scale) {
+        if (!Arrays.equals(y.shape(), g.shape()) || y.rank() == 0) {
+            throw new IllegalArgumentException("softmaxBackward: shapes " + Shapes.str(y.shape()) + " and "
+                    + Shapes.str(g.shape()) + " must be equal and not scalar");
+        }
+        Tensor yc = y.contiguous();
+        Tensor gc = g.contiguous();
+        int cols = y.dim(-1);
+        Tensor out = Tensor.zeros(y.shape());
+        int rows = cols == 0 ? 0 : yc.numel() / cols;
+        Softmax.backwardRows(yc.data(), yc.offset(), gc.data(), gc.offset(), out.data(), 0, rows, cols, scale);
+        return out;
+    }
+
     private static Tensor normParam(String op, String what, Tensor p, int[] xs) {
         if (p == null) {
             return null;

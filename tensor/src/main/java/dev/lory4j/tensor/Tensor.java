@@ -1009,6 +1009,16 @@ public final class Tensor {
         return backend().softmax(this, Shapes.axis("logSoftmax", axis, shape.length, shape), true);
     }
 
+    /** Causal softmax over the last axis of [..., Lq, Lk]: query i sees keys j <= i + Lk - Lq; the rest become 0. */
+    public Tensor causalSoftmax() {
+        return backend().causalSoftmax(this);
+    }
+
+    /** Gradient of a softmax along the last axis: scale * y * (g - sum(g * y)), with this = y = softmax(x). */
+    public Tensor softmaxBackward(Tensor gradOutput, float scale) {
+        return backend().softmaxBackward(this, gradOutput, scale);
+    }
+
     /** RMSNorm over the last axis: x * rsqrt(mean(x^2) + eps) * weight (weight [last] or null). */
     public Tensor rmsNorm(Tensor weight, float eps) {
         return backend().rmsNorm(this, weight, eps);

@@ -56,6 +56,29 @@ class SoftmaxNormTest {
     }
 
     @Test
+    void causalSoftmaxEqualsMaskedSoftmaxAndBackwardMatchesComposition() {
+        Random r = new Random(13);
+        for (int[] s : new int[][] {{2, 3, 5, 5}, {1, 2, 3, 7}, {4, 1, 1}, {2, 17, 17}}) {
+            Tensor x = Ref.random(r, s).mul(4f);
+            int lq = s[s.length - 2];
+            int lk = s[s.length - 1];
+            float[] m = new float[lq * lk];
+            for (int i = 0; i < lq; i++) {
+                for (int j = i + lk - lq + 1; j < lk; j++) {
+                    m[i * lk + j] = 1;
+                }
+            }
+            Tensor masked = x.maskedFill(Tensor.wrap(m, lq, lk), Float.NEGATIVE_INFINITY).softmax(-1);
+            Ref.assertClose(Ref.strided(x).causalSoftmax(), masked, 1e-6, 1e-7);
+            Tensor g = Ref.random(r, s);
+            Tensor composed = masked.mul(g.sub(g.mul(masked).sum(true, -1))).mul(0.5f);
+            Ref.assertClose(masked.softmaxBackward(g, 0.5f), composed, 1e-5, 1e-6);
+        }
+        assertThatThrownBy(() -> Tensor.zeros(3, 2).causalSoftmax())
+                .hasMessage("causalSoftmax: need [..., Lq, Lk] with Lq <= Lk, got [3,2]");
+    }
+
+    @Test
     void softmaxIsStableForHugeLogitsAndMasks() {
         Tensor x = Tensor.fromArray(new float[] {1000f, 1001f, Float.NEGATIVE_INFINITY, -1000f}, 1, 4);
         float[] p = x.softmax(-1).toArray();

@@ -64,4 +64,49 @@ public final class Softmax {
             Elementwise.scale(1 / sum, out, oo, n);
         }
     }
+
+    /**
+     * Causal softmax over rows of {@code cols} keys, in blocks of {@code blockRows} query rows aligned to the last
+     * keys: row r (query q = r mod blockRows) normalises its first q + cols - blockRows + 1 entries and writes 0
+     * to the rest (the masked future), so no mask tensor is ever built.
+     */
+    public static void causalSoftmaxRows(float[] x, int xOff, float[] out, int outOff, int rows, int cols,
+                                         int blockRows) {
+        int shift = cols - blockRows;
+        Rows.forRows(rows, cols, r -> {
+            int valid = Math.min(cols, r % blockRows + shift + 1);
+            int o = outOff + r * cols;
+            softmaxRow(x, xOff + r * cols, out, o, valid, false);
+            java.util.Arrays.fill(out, o + valid, o + cols, 0f);
+        });
+    }
+
+    /** Softmax backward over rows: dx = scale * y * (dy - sum(dy * y)) for rows of {@code cols}. */
+    public static void backwardRows(float[] y, int yOff, float[] dy, int dyOff, float[] dx, int dxOff, int rows,
+                                    int cols, float scale) {
+        Rows.forRows(rows, cols, r -> {
+            int yo = yOff + r * cols;
+            int go = dyOff + r * cols;
+            int xo = dxOff + r * cols;
+            FloatVector acc = FloatVector.zero(S);
+            int i = 0;
+            int bound = S.loopBound(cols);
+            for (; i < bound; i += L) {
+                acc = FloatVector.fromArray(S, y, yo + i).fma(FloatVector.fromArray(S, dy, go + i), acc);
+            }
+            float dot = acc.reduceLanes(VectorOperators.ADD);
+            for (; i < cols; i++) {
+                dot += y[yo + i] * dy[go + i];
+            }
+            FloatVector vdot = FloatVector.broadcast(S, dot);
+            FloatVector vs = FloatVector.broadcast(S, scale);
+            for (i = 0; i < bound; i += L) {
+                FloatVector.fromArray(S, dy, go + i).sub(vdot).mul(FloatVector.fromArray(S, y, yo + i)).mul(vs)
+                        .intoArray(dx, xo + i);
+            }
+            for (; i < cols; i++) {
+                dx[xo + i] = (dy[go + i] - dot) * y[yo + i] * scale;
+            }
+        });
+    }
 }

@@ -38,6 +38,15 @@ public interface Backend {
     /** Softmax (or log-softmax) along {@code axis} (already normalised to [0, rank)). */
     Tensor softmax(Tensor x, int axis, boolean log);
 
+    /**
+     * Softmax over the last axis of x [..., Lq, Lk] where query i sees keys j <= i + Lk - Lq (causal attention
+     * aligned to the last keys); masked entries are 0.
+     */
+    Tensor causalSoftmax(Tensor x);
+
+    /** The softmax backward along the last axis: scale * y * (g - sum(g * y, last)) for y = softmax(x). */
+    Tensor softmaxBackward(Tensor y, Tensor g, float scale);
+
     /** RMSNorm over the last axis; weight is [last] or null. */
     Tensor rmsNorm(Tensor x, Tensor weight, float eps);
 

@@ -50,6 +50,16 @@ class BackendsTest {
         }
 
         @Override
+        public Tensor causalSoftmax(Tensor x) {
+            return CPU.causalSoftmax(x);
+        }
+
+        @Override
+        public Tensor softmaxBackward(Tensor y, Tensor g, float scale) {
+            return CPU.softmaxBackward(y, g, scale);
+        }
+
+        @Override
         public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
             return CPU.rmsNorm(x, weight, eps);
         }
