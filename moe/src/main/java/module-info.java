@@ -6,4 +6,5 @@ module dev.lory4j.moe {
     requires jdk.incubator.vector;
     exports dev.lory4j.moe;
     exports dev.lory4j.moe.cli;
+    exports dev.lory4j.moe.train;
 }

@@ -73,6 +73,21 @@ public abstract class Optimizer {
         this.step = steps;
     }
 
+    /**
+     * Takes over the step count and every state tensor whose name also exists in {@code other} (same shape);
+     * the others keep their fresh values. Used when a model grows (dense warm-up, then experts).
+     */
+    public void copyStateFrom(Optimizer other) {
+        Map<String, Tensor> theirs = other.stateTensors();
+        for (Map.Entry<String, Tensor> e : stateTensors().entrySet()) {
+            Tensor t = theirs.get(e.getKey());
+            if (t != null && java.util.Arrays.equals(t.shape(), e.getValue().shape())) {
+                e.getValue().copyFrom(t);
+            }
+        }
+        this.step = other.step;
+    }
+
     protected static void requireContiguous(String op, Tensor t) {
         if (!t.isContiguous()) {
             throw new IllegalStateException(op + ": parameter tensor must be contiguous");

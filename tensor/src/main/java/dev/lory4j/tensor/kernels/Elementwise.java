@@ -170,7 +170,7 @@ public final class Elementwise {
     private static void exp(float[] x, int xo, float[] o, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
-            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.EXP).intoArray(o, oo + i);
+            VMath.exp(FloatVector.fromArray(S, x, xo + i)).intoArray(o, oo + i);
         }
         for (; i < n; i++) {
             o[oo + i] = (float) Math.exp(x[xo + i]);
@@ -181,7 +181,7 @@ public final class Elementwise {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xo + i);
-            v.div(ONE.add(v.neg().lanewise(VectorOperators.EXP))).intoArray(o, oo + i);
+            v.div(ONE.add(VMath.exp(v.neg()))).intoArray(o, oo + i);
         }
         for (; i < n; i++) {
             o[oo + i] = apply(UnaryOp.SILU, x[xo + i]);
@@ -192,7 +192,7 @@ public final class Elementwise {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += L) {
             FloatVector v = FloatVector.fromArray(S, x, xo + i);
-            ONE.div(ONE.add(v.neg().lanewise(VectorOperators.EXP))).intoArray(o, oo + i);
+            ONE.div(ONE.add(VMath.exp(v.neg()))).intoArray(o, oo + i);
         }
         for (; i < n; i++) {
             o[oo + i] = apply(UnaryOp.SIGMOID, x[xo + i]);
@@ -274,13 +274,13 @@ public final class Elementwise {
         return switch (op) {
             case NEG -> v.neg();
             case ABS -> v.abs();
-            case EXP -> v.lanewise(VectorOperators.EXP);
+            case EXP -> VMath.exp(v);
             case LOG -> v.lanewise(VectorOperators.LOG);
             case SQRT -> v.sqrt();
             case RSQRT -> ONE.div(v.sqrt());
-            case TANH -> v.lanewise(VectorOperators.TANH);
-            case SIGMOID -> ONE.div(ONE.add(v.neg().lanewise(VectorOperators.EXP)));
-            case SILU -> v.div(ONE.add(v.neg().lanewise(VectorOperators.EXP)));
+            case TANH -> VMath.tanh(v);
+            case SIGMOID -> ONE.div(ONE.add(VMath.exp(v.neg())));
+            case SILU -> v.div(ONE.add(VMath.exp(v.neg())));
             case GELU -> v.mul(HALF).mul(ONE.add(erf(v.mul(INV_SQRT2))));
             case RELU -> v.max(ZERO);
             case SQUARE -> v.mul(v);
@@ -323,7 +323,7 @@ public final class Elementwise {
         poly = t.fma(poly, FloatVector.broadcast(S, A2));
         poly = t.fma(poly, FloatVector.broadcast(S, A1));
         poly = poly.mul(t);
-        FloatVector y = ONE.sub(poly.mul(ax.mul(ax).neg().lanewise(VectorOperators.EXP)));
+        FloatVector y = ONE.sub(poly.mul(VMath.exp(ax.mul(ax).neg())));
         return y.blend(y.neg(), x.compare(VectorOperators.LT, 0f));
     }
 

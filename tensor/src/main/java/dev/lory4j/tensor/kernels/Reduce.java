@@ -25,7 +25,7 @@ public final class Reduce {
         for (; i < bound; i += L) {
             acc0 = acc0.add(FloatVector.fromArray(S, x, off + i));
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = VMath.sumLanes(acc0.add(acc1));
         for (; i < n; i++) {
             s += x[off + i];
         }
@@ -42,7 +42,7 @@ public final class Reduce {
             FloatVector d = FloatVector.fromArray(S, x, off + i).sub(c);
             acc = d.fma(d, acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VMath.sumLanes(acc);
         for (; i < n; i++) {
             float d = x[off + i] - center;
             s += d * d;

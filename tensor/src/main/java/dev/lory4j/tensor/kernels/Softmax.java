@@ -35,9 +35,9 @@ public final class Softmax {
         int bound = S.loopBound(n);
         if (log) {
             for (; i < bound; i += L) {
-                acc = acc.add(FloatVector.fromArray(S, x, xo + i).sub(vmax).lanewise(VectorOperators.EXP));
+                acc = acc.add(VMath.exp(FloatVector.fromArray(S, x, xo + i).sub(vmax)));
             }
-            float sum = acc.reduceLanes(VectorOperators.ADD);
+            float sum = VMath.sumLanes(acc);
             for (; i < n; i++) {
                 sum += (float) Math.exp(x[xo + i] - max);
             }
@@ -51,11 +51,11 @@ public final class Softmax {
             }
         } else {
             for (; i < bound; i += L) {
-                FloatVector e = FloatVector.fromArray(S, x, xo + i).sub(vmax).lanewise(VectorOperators.EXP);
+                FloatVector e = VMath.exp(FloatVector.fromArray(S, x, xo + i).sub(vmax));
                 e.intoArray(out, oo + i);
                 acc = acc.add(e);
             }
-            float sum = acc.reduceLanes(VectorOperators.ADD);
+            float sum = VMath.sumLanes(acc);
             for (; i < n; i++) {
                 float e = (float) Math.exp(x[xo + i] - max);
                 out[oo + i] = e;
@@ -94,7 +94,7 @@ public final class Softmax {
             for (; i < bound; i += L) {
                 acc = FloatVector.fromArray(S, y, yo + i).fma(FloatVector.fromArray(S, dy, go + i), acc);
             }
-            float dot = acc.reduceLanes(VectorOperators.ADD);
+            float dot = VMath.sumLanes(acc);
             for (; i < cols; i++) {
                 dot += y[yo + i] * dy[go + i];
             }

@@ -1,0 +1,27 @@
+package dev.lory4j.moe.train;
+
+/** Receives what a training run does, step by step. */
+public interface ProgressListener {
+    /** After each optimizer step; {@code etaSeconds} estimates the time left. */
+    void onStep(Trainer.StepLog step, int totalSteps, double etaSeconds);
+
+    /** After each evaluation. */
+    void onEval(Trainer.EvalResult eval);
+
+    /** A notable event (upcycling, checkpoint, resume). */
+    void onMessage(String message);
+
+    /** A listener that ignores everything. */
+    static ProgressListener silent() {
+        return new ProgressListener() {
+            @Override
+            public void onStep(Trainer.StepLog step, int totalSteps, double etaSeconds) {}
+
+            @Override
+            public void onEval(Trainer.EvalResult eval) {}
+
+            @Override
+            public void onMessage(String message) {}
+        };
+    }
+}

@@ -1,0 +1,272 @@
+package dev.lory4j.moe.train;
+
+import dev.lory4j.autograd.Anomaly;
+import dev.lory4j.autograd.NoGrad;
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.io.Checkpoint;
+import dev.lory4j.autograd.nn.Layer;
+import dev.lory4j.autograd.nn.SwiGLU;
+import dev.lory4j.autograd.optim.AdamW;
+import dev.lory4j.autograd.optim.GradClip;
+import dev.lory4j.autograd.optim.WarmupCosine;
+import dev.lory4j.moe.ExpertChoiceLayer;
+import dev.lory4j.moe.LoryLayer;
+import dev.lory4j.moe.MoeConfig;
+import dev.lory4j.moe.MoeKind;
+import dev.lory4j.moe.MoeModel;
+import dev.lory4j.moe.RoutingMode;
+import dev.lory4j.moe.TopKMoeLayer;
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Tensor;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Trains a {@link MoeModel}: AdamW, linear warm-up then cosine decay, gradient clipping, periodic held-out
+ * evaluation (loss and perplexity per domain), atomic checkpoints with exact resume, progress with tokens/s and
+ * ETA, and a clear stop on a non-finite loss.
+ *
+ * <p>MoE models start with a dense warm-up (spec §2.8): for the first {@link TrainConfig#upcycleStep()} steps a
+ * parameter-matched dense model is trained; then every MoE layer's experts become copies of that layer's FFN,
+ * its router is drawn at random (never zero, spec F9), all other weights carry over, and the optimizer keeps
+ * the moments of the carried-over weights (the experts and routers start with fresh moments).
+ */
+public final class Trainer {
+    /** One optimizer step. */
+    public record StepLog(int step, float loss, double lr, double gradNorm, double tokensPerSecond, String phase) {}
+
+    /** Held-out loss and perplexity per domain (key "all" for the token-weighted total). */
+    public record EvalResult(int step, Map<String, Double> loss, Map<String, Double> perplexity) {}
+
+    /** Thrown when the loss stops being finite; names the step and (when found) the op that produced it. */
+    public static final class NonFiniteLossException extends IllegalStateException {
+        NonFiniteLossException(String message) {
+            super(message);
+        }
+    }
+
+    /** What a run produced. */
+    public record Result(MoeModel model, List<StepLog> steps, List<EvalResult> evals) {}
+
+    private static final String PHASE_DENSE = "dense";
+    private static final String PHASE_MOE = "moe";
+    private static final int IGNORE = -100;
+
+    private final MoeConfig target;
+    private final TrainConfig tc;
+    private final BatchSource data;
+    private final Map<String, List<Batch>> evalSets;
+    private final ProgressListener progress;
+    private final WarmupCosine schedule;
+
+    private MoeModel model;
+    private AdamW optimizer;
+    private String phase;
+    private int step;
+
+    /** A trainer for {@code target} on {@code data}, evaluating on {@code evalSets} (domain -> batches). */
+    public Trainer(MoeConfig target, TrainConfig tc, BatchSource data, Map<String, List<Batch>> evalSets,
+                   ProgressListener progress) {
+        this.target = target;
+        this.tc = tc;
+        this.data = data;
+        this.evalSets = evalSets == null ? Map.of() : evalSets;
+        this.progress = progress == null ? ProgressListener.silent() : progress;
+        this.schedule = new WarmupCosine(tc.lr(), tc.minLr(), Math.round(tc.steps() * tc.warmupFraction()),
+                tc.steps());
+    }
+
+    private boolean warmsUpDense() {
+        return target.kind() != MoeKind.DENSE && tc.upcycleStep() > 0;
+    }
+
+    private MoeConfig phaseConfig(String p) {
+        return p.equals(PHASE_DENSE) ? MoeConfig.dense(target.decoder()) : target;
+    }
+
+    private AdamW newOptimizer(MoeModel m) {
+        return new AdamW(m.lm().namedParameters(), tc.lr(), tc.beta1(), tc.beta2(), 1e-8f, tc.weightDecay());
+    }
+
+    /** Trains from scratch. */
+    public Result run() {
+        phase = warmsUpDense() ? PHASE_DENSE : PHASE_MOE;
+        model = new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
+        optimizer = newOptimizer(model);
+        step = 0;
+        data.seek(0);
+        return loop();
+    }
+
+    /** Continues the run saved in {@code checkpoint}: same model, optimizer moments, step and data position. */
+    public Result resume(Path checkpoint) throws IOException {
+        Checkpoint.Loaded c = Checkpoint.load(checkpoint);
+        String p = c.state().extra().get("phase");
+        if (p == null || !(p.equals(PHASE_DENSE) || p.equals(PHASE_MOE))) {
+            throw new IOException("resume: " + checkpoint + " has no valid training phase (" + p + ")");
+        }
+        phase = p;
+        model = new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
+        optimizer = newOptimizer(model);
+        c.restore(model.lm(), optimizer);
+        step = (int) c.state().step();
+        data.seek(Long.parseLong(c.state().extra().getOrDefault("data_position", "0")));
+        progress.onMessage("resumed from " + checkpoint + " at step " + step + " (" + phase + ")");
+        return loop();
+    }
+
+    private Result loop() {
+        List<StepLog> logs = new ArrayList<>();
+        List<EvalResult> evals = new ArrayList<>();
+        long started = System.nanoTime();
+        int firstStep = step;
+        model.lm().train(true);
+        model.setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
+        while (step < tc.steps()) {
+            if (phase.equals(PHASE_DENSE) && step >= tc.upcycleStep()) {
+                upcycle();
+            }
+            long t0 = System.nanoTime();
+            Batch b = data.next();
+            double lr = schedule.lr(step);
+            optimizer.setLr((float) lr);
+            optimizer.zeroGrad();
+            Var loss = model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE);
+            float value = loss.item();
+            if (!Float.isFinite(value)) {
+                throw new NonFiniteLossException("training stopped at step " + step + ": loss is " + value
+                        + " (lr " + lr + ")" + locateAnomaly(b));
+            }
+            loss.backward();
+            double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
+            optimizer.step();
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            StepLog log = new StepLog(step, value, lr, norm, b.batch() * b.seqLen() / seconds, phase);
+            logs.add(log);
+            step++;
+            double perStep = (System.nanoTime() - started) / 1e9 / (step - firstStep);
+            progress.onStep(log, tc.steps(), perStep * (tc.steps() - step));
+            if (tc.evalEvery() > 0 && step % tc.evalEvery() == 0 && step < tc.steps()) {
+                evals.add(evaluate());
+            }
+            if (tc.checkpointDir() != null && tc.checkpointEvery() > 0 && step % tc.checkpointEvery() == 0) {
+                save(tc.checkpointDir().resolve("latest.safetensors"));
+            }
+        }
+        if (!evalSets.isEmpty()) {
+            evals.add(evaluate());
+        }
+        if (tc.checkpointDir() != null) {
+            save(tc.checkpointDir().resolve("latest.safetensors"));
+        }
+        return new Result(model, logs, evals);
+    }
+
+    /** Re-runs the failing batch in anomaly mode to name the first op that produced NaN/Inf. */
+    private String locateAnomaly(Batch b) {
+        try (Anomaly a = Anomaly.enable(); NoGrad ng = NoGrad.enter()) {
+            model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE);
+            return "";
+        } catch (Anomaly.AnomalyException e) {
+            return "; first non-finite value from op '" + e.op() + "': " + e.getMessage();
+        }
+    }
+
+    /** Dense warm-up is over: grow the MoE model from the dense one (spec §2.8). */
+    private void upcycle() {
+        MoeModel grown = new MoeModel(target, new Rng(tc.seed() + 1));
+        Map<String, Tensor> dense = model.lm().stateDict();
+        Map<String, Tensor> next = new LinkedHashMap<>(grown.lm().stateDict());
+        dense.forEach((k, v) -> {
+            if (next.containsKey(k)) {
+                next.put(k, v);
+            }
+        });
+        grown.lm().loadStateDict(next, true);
+        Rng routerRng = new Rng(tc.seed() + 2);
+        List<Layer> denseFfn = model.feedForwards();
+        List<Layer> moeFfn = grown.feedForwards();
+        for (int i = 0; i < moeFfn.size(); i++) {
+            Layer l = moeFfn.get(i);
+            SwiGLU d = (SwiGLU) denseFfn.get(i);
+            if (l instanceof LoryLayer lory) {
+                lory.upcycleFrom(d, target.routerInitStd(), routerRng);
+            } else if (l instanceof TopKMoeLayer tk) {
+                tk.experts().copyFromDense(d);
+            } else if (l instanceof ExpertChoiceLayer ec) {
+                ec.experts().copyFromDense(d);
+            }
+        }
+        AdamW grownOpt = newOptimizer(grown);
+        grownOpt.copyStateFrom(optimizer);
+        model = grown;
+        optimizer = grownOpt;
+        phase = PHASE_MOE;
+        model.lm().train(true);
+        model.setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
+        progress.onMessage("step " + step + ": dense warm-up done, FFNs copied into " + target.numExperts()
+                + " experts per MoE layer (" + target.kind().key() + ")");
+    }
+
+    /** Held-out loss per domain with training-style routing (causal segments), without recording a graph. */
+    public EvalResult evaluate() {
+        model.lm().eval();
+        Map<String, Double> loss = new LinkedHashMap<>();
+        Map<String, Double> ppl = new LinkedHashMap<>();
+        double total = 0;
+        long tokens = 0;
+        try (NoGrad ng = NoGrad.enter()) {
+            for (Map.Entry<String, List<Batch>> e : evalSets.entrySet()) {
+                double sum = 0;
+                long n = 0;
+                for (Batch b : e.getValue()) {
+                    Var l = model.lm().forward(b.tokens(), b.batch(), b.seqLen()).crossEntropy(b.targets(), IGNORE);
+                    int counted = 0;
+                    for (int t : b.targets()) {
+                        counted += t == IGNORE ? 0 : 1;
+                    }
+                    sum += l.item() * (double) counted;
+                    n += counted;
+                }
+                if (n > 0) {
+                    loss.put(e.getKey(), sum / n);
+                    ppl.put(e.getKey(), Math.exp(sum / n));
+                    total += sum;
+                    tokens += n;
+                }
+            }
+        }
+        if (tokens > 0) {
+            loss.put("all", total / tokens);
+            ppl.put("all", Math.exp(total / tokens));
+        }
+        model.lm().train(true);
+        EvalResult r = new EvalResult(step, loss, ppl);
+        progress.onEval(r);
+        return r;
+    }
+
+    private void save(Path file) {
+        try {
+            Files.createDirectories(file.getParent());
+            Map<String, String> extra = new LinkedHashMap<>();
+            extra.put("phase", phase);
+            extra.put("data_position", Long.toString(data.position()));
+            Checkpoint.save(file, model.lm(), model.config().toMap(), optimizer,
+                    new Checkpoint.TrainState(step, tc.seed(), 0, extra));
+        } catch (IOException e) {
+            throw new UncheckedIOException("checkpoint at step " + step + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** The model being trained (after {@link #run()}: the final one). */
+    public MoeModel model() {
+        return model;
+    }
+}

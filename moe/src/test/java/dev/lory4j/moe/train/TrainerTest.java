@@ -1,0 +1,98 @@
+package dev.lory4j.moe.train;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lory4j.autograd.nn.DecoderConfig;
+import dev.lory4j.moe.MoeConfig;
+import dev.lory4j.moe.MoeKind;
+import dev.lory4j.moe.RoutingTrace;
+import dev.lory4j.tensor.Rng;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+    static final DecoderConfig TINY = new DecoderConfig(16, 32, 2, 2, 48, 1e-5f, 10000, false, 64, 0.02f, true);
+
+    static Map<String, List<Batch>> evalSets() {
+        Batch b = SyntheticSource.make(16, 4, 16, new Rng(99));
+        return Map.of("synthetic", List.of(b));
+    }
+
+    @Test
+    void loryTrainsWithDenseWarmupAndLossFalls() {
+        List<String> messages = new ArrayList<>();
+        ProgressListener listen = new ProgressListener() {
+            @Override
+            public void onStep(Trainer.StepLog s, int total, double eta) {}
+
+            @Override
+            public void onEval(Trainer.EvalResult e) {}
+
+            @Override
+            public void onMessage(String m) {
+                messages.add(m);
+            }
+        };
+        TrainConfig tc = TrainConfig.defaults(40, 1e-2f).withDenseWarmup(0.1f).withEvalEvery(20);
+        Trainer t = new Trainer(MoeConfig.lory(TINY, 4, 4), tc, new SyntheticSource(16, 4, 16, 1, -1), evalSets(),
+                listen);
+        Trainer.Result r = t.run();
+        assertThat(r.steps()).hasSize(40);
+        assertThat(r.steps().get(0).phase()).isEqualTo("dense");
+        assertThat(r.steps().get(39).phase()).isEqualTo("moe");
+        assertThat(messages).anyMatch(m -> m.contains("dense warm-up done"));
+        assertThat(r.steps().get(0).loss()).isGreaterThan(2.5f); // ln 16 = 2.77 at init
+        assertThat(r.steps().get(39).loss()).isLessThan(1.0f);
+        assertThat(r.evals()).hasSize(2);
+        assertThat(r.evals().get(1).perplexity().get("all")).isLessThan(r.evals().get(0).perplexity().get("all") * 1.5);
+        // Experts have diverged from each other after upcycling (different routing -> different gradients).
+        var gate = r.model().loryLayers().get(0).experts().gate().data();
+        assertThat(gate.select(0, 0).allClose(gate.select(0, 1), 1e-6f, 1e-7f)).isFalse();
+        RoutingTrace trace = new RoutingTrace();
+        r.model().setTrace(trace);
+        Batch b = SyntheticSource.make(16, 2, 16, new Rng(5));
+        r.model().lm().forward(b.tokens(), b.batch(), b.seqLen());
+        assertThat(trace.entries()).hasSize(2 * 2 * 4); // layers x rows x segments
+    }
+
+    @Test
+    void everyKindTrains() {
+        for (MoeKind kind : MoeKind.values()) {
+            MoeConfig c = MoeConfig.lory(TINY, 4, 4).withKind(kind);
+            TrainConfig tc = TrainConfig.defaults(12, 1e-2f).withDenseWarmup(0.25f);
+            Trainer.Result r = new Trainer(c, tc, new SyntheticSource(16, 4, 16, 2, -1), null, null).run();
+            assertThat(r.steps().get(11).loss()).as(kind.key()).isLessThan(r.steps().get(0).loss());
+        }
+    }
+
+    @Test
+    void resumeReproducesTheLossCurveExactly(@TempDir Path dir) throws Exception {
+        MoeConfig c = MoeConfig.lory(TINY, 3, 4);
+        TrainConfig tc = TrainConfig.defaults(10, 5e-3f).withDenseWarmup(0.3f).withCheckpoints(dir, 5);
+        Trainer.Result whole = new Trainer(c, tc.withCheckpoints(null, 0), new SyntheticSource(16, 2, 8, 3, -1),
+                null, null).run();
+        // A run that crashes when asked for batch 6 (after the checkpoint at step 5, and after upcycling at 3).
+        Trainer crashing = new Trainer(c, tc, new SyntheticSource(16, 2, 8, 3, 6), null, null);
+        assertThatThrownBy(crashing::run).hasMessageContaining("simulated crash at batch 6");
+        Trainer.Result resumed = new Trainer(c, tc, new SyntheticSource(16, 2, 8, 3, -1), null, null)
+                .resume(dir.resolve("latest.safetensors"));
+        assertThat(resumed.steps()).hasSize(5);
+        for (int i = 0; i < 5; i++) {
+            assertThat(resumed.steps().get(i).loss()).as("step %d", 5 + i).isEqualTo(whole.steps().get(5 + i).loss());
+        }
+    }
+
+    @Test
+    void nonFiniteLossStopsWithTheStep() {
+        // Decoupled weight decay with lr * wd = 1000 multiplies every weight by -999 per step: overflow.
+        TrainConfig tc = new TrainConfig(30, 1e4f, 1e4f, 0f, 0.1f, 0.9f, 0.95f, 1e30f, 0f, 0, 0, null, 1);
+        Trainer t = new Trainer(MoeConfig.dense(TINY), tc, new SyntheticSource(16, 2, 8, 4, -1), null, null);
+        assertThatThrownBy(t::run).isInstanceOf(Trainer.NonFiniteLossException.class)
+                .hasMessageMatching("(?s)training stopped at step \\d+: loss is (NaN|Infinity).*");
+    }
+}
