@@ -152,6 +152,38 @@ class LoryFactsTest {
     }
 
     @Test
+    void f7_causalityOfTheWholeModel() {
+        dev.lory4j.autograd.nn.DecoderConfig c = new dev.lory4j.autograd.nn.DecoderConfig(23, 12, 2, 2, 16, 1e-5f,
+                10000, false, 32, 0.3f, false);
+        MoeModel m = new MoeModel(MoeConfig.lory(c, 3, 4), new Rng(40));
+        int[] tokens = {1, 5, 9, 2, 7, 3, 8, 8, 0, 4, 6, 11};
+        float[] base;
+        try (NoGrad ng = NoGrad.enter()) {
+            base = m.lm().forward(tokens, 1, 12).data().toArray();
+            for (int q = 0; q < 12; q++) {
+                int[] changed = tokens.clone();
+                changed[q] = (changed[q] + 7) % 23;
+                float[] y = m.lm().forward(changed, 1, 12).data().toArray();
+                for (int p = 0; p < 12; p++) {
+                    boolean same = java.util.Arrays.equals(java.util.Arrays.copyOfRange(y, p * 23, p * 23 + 23),
+                            java.util.Arrays.copyOfRange(base, p * 23, p * 23 + 23));
+                    boolean mayDepend = q <= p || (q / 4 == 0 && p / 4 == 0); // spec §5, whole model
+                    if (!mayDepend) {
+                        assertThat(same).as("token %d must not reach logit %d", q, p).isTrue();
+                    }
+                }
+            }
+        }
+        // The forward leak inside segment 0 (spec §2.6) is real: a later token of S_0 changes an earlier logit.
+        int[] changed = tokens.clone();
+        changed[3] = 22;
+        try (NoGrad ng = NoGrad.enter()) {
+            float[] y = m.lm().forward(changed, 1, 12).data().toArray();
+            assertThat(java.util.Arrays.copyOfRange(y, 0, 23)).isNotEqualTo(java.util.Arrays.copyOfRange(base, 0, 23));
+        }
+    }
+
+    @Test
     void f8_stopGradient() {
         // N = 1: the router gets nothing.
         LoryLayer one = layer(3, 8, 16);
