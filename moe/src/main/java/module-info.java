@@ -6,5 +6,6 @@ module dev.lory4j.moe {
     requires jdk.incubator.vector;
     exports dev.lory4j.moe;
     exports dev.lory4j.moe.cli;
+    exports dev.lory4j.moe.inspect;
     exports dev.lory4j.moe.train;
 }

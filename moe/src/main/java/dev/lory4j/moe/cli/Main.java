@@ -17,7 +17,11 @@ public final class Main {
             usage: lory4j <command> [options]
 
             commands:
-              demo [--size N] [--seed S]   a tour of the tensor core: views, broadcasting, softmax, norms,
+              demo [--quick] [--steps N] [--experts E] [--segment T] [--seed S] [--out DIR]
+                                          the main job: similarity-batched training of a dense and a Lory
+                                          model on the bundled corpus, per-domain perplexity, HTML report
+                                          (defaults: ~10 minutes on 2 cores; --quick: ~2 minutes)
+              tour [--size N] [--seed S]   a tour of the tensor core: views, broadcasting, softmax, norms,
                                           and a timed matrix product of N x N (default 1024)
               dump --config FILE.json --out FILE.safetensors [--seed S] [--batch B] [--seq L]
                                           one forward/backward pass of the model in FILE.json (Hugging Face
@@ -48,19 +52,59 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         return switch (args[0]) {
             case "demo" -> demo(rest, out);
+            case "tour" -> tour(rest, out);
             case "dump" -> dump(rest, out);
             default -> throw new IllegalArgumentException("unknown command '" + args[0] + "' (try: lory4j help)");
         };
     }
 
     private static int demo(String[] args, PrintStream out) {
+        Demo.Options o = Demo.Options.defaults();
+        for (String a : args) {
+            if (a.equals("--quick")) {
+                o = Demo.Options.quick();
+            }
+        }
+        int steps = o.steps();
+        int experts = o.experts();
+        int segment = o.segment();
+        long seed = o.seed();
+        java.nio.file.Path dir = o.out();
+        int hidden = o.hidden();
+        int layers = o.layers();
+        int seq = o.seqLen();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--quick" -> { }
+                case "--steps" -> steps = positiveInt("--steps", value(args, ++i, "--steps"));
+                case "--experts" -> experts = positiveInt("--experts", value(args, ++i, "--experts"));
+                case "--segment" -> segment = positiveInt("--segment", value(args, ++i, "--segment"));
+                case "--seed" -> seed = Long.parseLong(value(args, ++i, "--seed"));
+                case "--out" -> dir = java.nio.file.Path.of(value(args, ++i, "--out"));
+                case "--hidden" -> hidden = positiveInt("--hidden", value(args, ++i, "--hidden"));
+                case "--layers" -> layers = positiveInt("--layers", value(args, ++i, "--layers"));
+                case "--seq" -> seq = positiveInt("--seq", value(args, ++i, "--seq"));
+                default -> throw new IllegalArgumentException("demo: unknown option '" + args[i] + "'");
+            }
+        }
+        Demo.Options run = new Demo.Options(steps, o.batch(), seq, hidden, layers, o.heads(),
+                Math.max(8, (hidden * 8 / 3 + 7) / 8 * 8), experts, segment, o.lr(), o.evalRows(), seed, dir);
+        try {
+            Demo.run(run, out);
+            return 0;
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException("demo: " + e.getMessage(), e);
+        }
+    }
+
+    private static int tour(String[] args, PrintStream out) {
         int size = 1024;
         long seed = 42;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--size" -> size = positiveInt("--size", value(args, ++i, "--size"));
                 case "--seed" -> seed = Long.parseLong(value(args, ++i, "--seed"));
-                default -> throw new IllegalArgumentException("demo: unknown option '" + args[i] + "'");
+                default -> throw new IllegalArgumentException("tour: unknown option '" + args[i] + "'");
             }
         }
         out.printf(Locale.ROOT, "lory4j tensor core: backend=%s, threads=%d, vector lanes=%d floats%n",

@@ -21,18 +21,32 @@ class MainTest {
     }
 
     @Test
-    void demoRunsOnSmallSizes() {
-        String out = run("demo", "--size", "48", "--seed", "3");
+    void tourRunsOnSmallSizes() {
+        String out = run("tour", "--size", "48", "--seed", "3");
         assertThat(out).contains("backend=cpu").contains("softmax(x, axis=-1)")
                 .containsPattern("matmul 48x48 \\. 48x48: best of \\d+ runs [0-9.]+ ms = [0-9.]+ GFLOP/s");
+    }
+
+    @Test
+    void tinyDemoRunsTheWholePipelineAndWritesTheReport(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        String out = run("demo", "--steps", "6", "--hidden", "16", "--layers", "2", "--seq", "32", "--experts", "3",
+                "--segment", "8", "--out", dir.toString());
+        assertThat(out).contains("similarity batching:").contains("domain").contains("dense ppl").contains("report:");
+        String html = java.nio.file.Files.readString(dir.resolve("report.html"));
+        assertThat(html).contains("<svg").contains("layer 1").contains("Expert usage");
+        assertThat(java.nio.file.Files.readString(dir.resolve("routing.csv"))).startsWith("layer,row,segment,domain,w0,w1,w2");
+        assertThat(dir.resolve("lory/latest.safetensors")).exists();
+        assertThat(dir.resolve("dense/latest.safetensors")).exists();
     }
 
     @Test
     void helpAndBadArguments() {
         assertThat(run("help")).contains("usage: lory4j <command>");
         assertThatThrownBy(() -> run("fly")).hasMessage("unknown command 'fly' (try: lory4j help)");
-        assertThatThrownBy(() -> run("demo", "--size", "0")).hasMessage("option --size needs a positive integer, got '0'");
-        assertThatThrownBy(() -> run("demo", "--size")).hasMessage("option --size needs a value");
+        assertThatThrownBy(() -> run("tour", "--size", "0")).hasMessage("option --size needs a positive integer, got '0'");
+        assertThatThrownBy(() -> run("tour", "--size")).hasMessage("option --size needs a value");
+        assertThatThrownBy(() -> run("tour", "--bogus")).hasMessage("tour: unknown option '--bogus'");
         assertThatThrownBy(() -> run("demo", "--bogus")).hasMessage("demo: unknown option '--bogus'");
     }
 

@@ -1,0 +1,176 @@
+package dev.lory4j.moe.cli;
+
+import dev.lory4j.autograd.NoGrad;
+import dev.lory4j.autograd.io.Json;
+import dev.lory4j.autograd.nn.DecoderConfig;
+import dev.lory4j.data.Corpus;
+import dev.lory4j.data.Document;
+import dev.lory4j.data.Split;
+import dev.lory4j.data.batch.PackedSequences;
+import dev.lory4j.data.batch.PackingMetrics;
+import dev.lory4j.data.batch.Packer;
+import dev.lory4j.data.batch.SimilarityBatching;
+import dev.lory4j.data.tokenizer.ByteTokenizer;
+import dev.lory4j.data.tokenizer.Tokenizer;
+import dev.lory4j.moe.MoeConfig;
+import dev.lory4j.moe.MoeModel;
+import dev.lory4j.moe.RoutingMode;
+import dev.lory4j.moe.RoutingTrace;
+import dev.lory4j.moe.inspect.DemoReport;
+import dev.lory4j.moe.train.Batch;
+import dev.lory4j.moe.train.ConsoleProgress;
+import dev.lory4j.moe.train.PackedBatchSource;
+import dev.lory4j.moe.train.TrainConfig;
+import dev.lory4j.moe.train.Trainer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The main job: on the bundled corpus, pack similarity-ordered training sequences, train a dense model and a
+ * Lory model (dense warm-up, then upcycling) on the same batches, evaluate held-out perplexity per domain, and
+ * write checkpoints, metrics and an HTML report with the loss curves, per-domain perplexity, routing heat maps
+ * per layer and domain, and expert usage.
+ */
+public final class Demo {
+    private Demo() {}
+
+    /** Settings of a demo run; {@link #defaults()} targets ~10 minutes on 2 cores, {@link #quick()} ~2. */
+    public record Options(int steps, int batch, int seqLen, int hidden, int layers, int heads, int intermediate,
+                          int experts, int segment, float lr, int evalRows, long seed, Path out) {
+        /** About 10 minutes on 2 cores. */
+        public static Options defaults() {
+            return new Options(400, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 16, 42, Path.of("runs", "demo"));
+        }
+
+        /** About 2 minutes on 2 cores. */
+        public static Options quick() {
+            return new Options(80, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 8, 42, Path.of("runs", "demo-quick"));
+        }
+    }
+
+    /** Runs the demo, printing progress and the final table to {@code out}; returns the per-domain table. */
+    public static Map<String, double[]> run(Options o, PrintStream out) throws IOException {
+        long t0 = System.nanoTime();
+        Files.createDirectories(o.out());
+        Tokenizer tok = new ByteTokenizer();
+        Corpus corpus = Corpus.bundled();
+        List<Document> train = corpus.split(Split.TRAIN).load();
+        List<Document> held = corpus.split(Split.HELDOUT).load();
+        out.printf(Locale.ROOT, "corpus: %d training and %d held-out documents in %d domains%n", train.size(),
+                held.size(), corpus.domainCounts().size());
+
+        // Similarity batching (spec §6): embed, kNN, greedy walk, dedup; then pack L + 1 token rows.
+        SimilarityBatching.Result order = SimilarityBatching.defaults().order(train);
+        Packer packer = new Packer(tok, o.seqLen() + 1);
+        PackedSequences packed = packer.pack(train, order.order());
+        PackedSequences random = packer.packRandom(train, o.seed());
+        Map<String, Integer> rowOf = PackingMetrics.rowsById(train.stream().map(Document::id).toList());
+        PackingMetrics similar = PackingMetrics.measure(packed, order.embeddings(), rowOf);
+        PackingMetrics shuffled = PackingMetrics.measure(random, order.embeddings(), rowOf);
+        out.printf(Locale.ROOT, "similarity batching: %d sequences of %d tokens; adjacent-document cosine %.3f "
+                        + "(random packing %.3f), domain purity %.3f (random %.3f)%n", packed.size(), o.seqLen(),
+                similar.meanAdjacentCosine(), shuffled.meanAdjacentCosine(), similar.meanPurity(), shuffled.meanPurity());
+
+        Map<String, List<Batch>> eval = evalSets(held, tok, o);
+        DecoderConfig dc = new DecoderConfig(tok.vocabSize(), o.hidden(), o.layers(), o.heads(), o.intermediate(),
+                1e-5f, 10000, false, o.seqLen(), 0.02f, true);
+        MoeConfig denseCfg = MoeConfig.dense(dc);
+        MoeConfig loryCfg = MoeConfig.lory(dc, o.experts(), o.segment());
+        TrainConfig tc = TrainConfig.defaults(o.steps(), o.lr()).withEvalEvery(Math.max(1, o.steps() / 4))
+                .withCheckpoints(null, 0);
+
+        int every = Math.max(1, o.steps() / 20);
+        out.printf(Locale.ROOT, "dense: %,d parameters; lory: %,d parameters (%d experts, segment %d), same "
+                        + "active size%n", new MoeModel(denseCfg, new dev.lory4j.tensor.Rng(0)).lm().parameterCount(),
+                new MoeModel(loryCfg, new dev.lory4j.tensor.Rng(0)).lm().parameterCount(), o.experts(), o.segment());
+        Trainer.Result dense = new Trainer(denseCfg, tc.withCheckpoints(o.out().resolve("dense"), o.steps()),
+                new PackedBatchSource(packed, o.batch(), o.seed()), eval, new ConsoleProgress(out, "dense", every)).run();
+        Trainer.Result lory = new Trainer(loryCfg, tc.withCheckpoints(o.out().resolve("lory"), o.steps()),
+                new PackedBatchSource(packed, o.batch(), o.seed()), eval, new ConsoleProgress(out, "lory ", every)).run();
+
+        // What the experts learned: routing weights on held-out text, per layer and domain.
+        RoutingTrace trace = new RoutingTrace();
+        lory.model().setTrace(trace);
+        lory.model().setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
+        try (NoGrad ng = NoGrad.enter()) {
+            for (List<Batch> batches : eval.values()) {
+                for (Batch b : batches) {
+                    trace.setRowDomains(b.domains());
+                    lory.model().lm().forward(b.tokens(), b.batch(), b.seqLen());
+                }
+            }
+        }
+        lory.model().setTrace(null);
+
+        Map<String, double[]> table = new TreeMap<>();
+        Map<String, Double> dp = dense.evals().get(dense.evals().size() - 1).perplexity();
+        Map<String, Double> lp = lory.evals().get(lory.evals().size() - 1).perplexity();
+        for (String d : dp.keySet()) {
+            table.put(d, new double[] {dp.get(d), lp.getOrDefault(d, Double.NaN)});
+        }
+        out.println();
+        out.printf(Locale.ROOT, "%-12s %12s %12s %8s%n", "domain", "dense ppl", "lory ppl", "change");
+        for (Map.Entry<String, double[]> e : table.entrySet()) {
+            double[] v = e.getValue();
+            out.printf(Locale.ROOT, "%-12s %12.3f %12.3f %+7.1f%%%n", e.getKey(), v[0], v[1], 100 * (v[1] / v[0] - 1));
+        }
+        Files.writeString(o.out().resolve("routing.csv"), trace.toCsv());
+        Map<String, Object> metrics = new LinkedHashMap<>();
+        metrics.put("options", o.toString());
+        metrics.put("adjacent_cosine_similarity_packing", similar.meanAdjacentCosine());
+        metrics.put("adjacent_cosine_random_packing", shuffled.meanAdjacentCosine());
+        metrics.put("purity_similarity_packing", similar.meanPurity());
+        metrics.put("purity_random_packing", shuffled.meanPurity());
+        Map<String, Object> ppl = new LinkedHashMap<>();
+        table.forEach((d, v) -> ppl.put(d, List.of(v[0], v[1])));
+        metrics.put("perplexity_dense_lory", ppl);
+        metrics.put("loss_dense", losses(dense));
+        metrics.put("loss_lory", losses(lory));
+        Files.writeString(o.out().resolve("metrics.json"), Json.write(metrics));
+        Path report = DemoReport.write(o.out(), dense, lory, table, trace, o.layers(), o.experts(),
+                new ArrayList<>(eval.keySet()), similar, shuffled);
+        out.printf(Locale.ROOT, "%nreport: %s (checkpoints, metrics.json and routing.csv beside it); %.1f minutes%n",
+                report, (System.nanoTime() - t0) / 60e9);
+        return table;
+    }
+
+    private static List<Double> losses(Trainer.Result r) {
+        List<Double> l = new ArrayList<>();
+        r.steps().forEach(s -> l.add((double) s.loss()));
+        return l;
+    }
+
+    /** Held-out documents of each domain packed into at most {@code evalRows} rows of L + 1 tokens. */
+    private static Map<String, List<Batch>> evalSets(List<Document> held, Tokenizer tok, Options o) {
+        Map<String, List<Document>> byDomain = new TreeMap<>();
+        held.forEach(d -> byDomain.computeIfAbsent(d.domain(), k -> new ArrayList<>()).add(d));
+        Map<String, List<Batch>> out = new LinkedHashMap<>();
+        for (Map.Entry<String, List<Document>> e : byDomain.entrySet()) {
+            PackedSequences p = new Packer(tok, o.seqLen() + 1).packRandom(e.getValue(), o.seed());
+            int rows = Math.min(p.size(), o.evalRows());
+            List<Batch> batches = new ArrayList<>();
+            for (int start = 0; start < rows; start += o.batch()) {
+                int n = Math.min(o.batch(), rows - start);
+                int[] tokens = new int[n * (o.seqLen() + 1)];
+                int[] seqs = new int[n];
+                for (int i = 0; i < n; i++) {
+                    seqs[i] = start + i;
+                    p.copyTokens(start + i, tokens, i * (o.seqLen() + 1));
+                }
+                batches.add(PackedBatchSource.toBatch(p, tokens, seqs, n, o.seqLen() + 1));
+            }
+            if (!batches.isEmpty()) {
+                out.put(e.getKey(), batches);
+            }
+        }
+        return out;
+    }
+}
