@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Training-step throughput of the lory4j "tiny" decoder in PyTorch (the peer of `./lory4j bench train`).
+"""Training-step throughput of the lory4j "tiny" decoder (dense or Lory) in PyTorch, the peer of `./lory4j bench train`.
 
     /usr/bin/python3 tools/torch/train_bench.py --threads 2 [--steps 5] [--warmup 2] [--batch 8] [--seq 512]
 
@@ -16,6 +16,27 @@ import torch
 from crosscheck import Llama
 
 
+class FastLlama(Llama):
+    """The same model; the Lory layer written for speed as spec 3.2 suggests: one matmul merges all (row,
+    segment) pairs (e @ Wflat), then batched matmuls apply each merged FFN to its segment."""
+
+    def lory(self, x, prefix):
+        cfg = self.cfg
+        t = cfg["segment_length"]
+        b, seq, d = x.shape
+        n = seq // t
+        e_count = cfg["num_experts"]
+        segs = x.view(b * n, t, d)
+        e = torch.softmax(segs.mean(1) @ self.w(prefix + "router.weight").t(), dim=-1).view(b, n, e_count)
+        e_used = torch.cat([e[:, :1].detach(), e[:, : n - 1]], dim=1).reshape(b * n, e_count)
+        def merged(name):
+            w = self.w(prefix + "experts." + name)
+            return (e_used @ w.reshape(e_count, -1)).view(b * n, w.shape[1], w.shape[2])
+        z = torch.nn.functional.silu(torch.bmm(segs, merged("gate_proj").transpose(1, 2))) * \
+            torch.bmm(segs, merged("up_proj").transpose(1, 2))
+        return torch.bmm(z, merged("down_proj").transpose(1, 2)).view(b, seq, d)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--threads", type=int, default=2)
@@ -28,12 +49,16 @@ def main():
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--heads", type=int, default=4)
     ap.add_argument("--intermediate", type=int, default=688)
+    ap.add_argument("--experts", type=int, default=0, help="0: dense; E > 0: Lory with E experts")
+    ap.add_argument("--segment", type=int, default=128)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     cfg = {"vocab_size": a.vocab, "hidden_size": a.hidden, "num_hidden_layers": a.layers,
            "num_attention_heads": a.heads, "intermediate_size": a.intermediate, "rms_norm_eps": 1e-5,
            "rope_theta": 10000.0, "tie_word_embeddings": False}
+    if a.experts > 0:
+        cfg.update({"moe_kind": "lory", "num_experts": a.experts, "segment_length": a.segment})
     h, inter, v = a.hidden, a.intermediate, a.vocab
     params = {"model.embed_tokens.weight": torch.randn(v, h) * 0.02, "model.norm.weight": torch.ones(h),
               "lm_head.weight": torch.randn(v, h) * 0.02}
@@ -43,10 +68,16 @@ def main():
         params[p + "post_attention_layernorm.weight"] = torch.ones(h)
         for n in "qkvo":
             params[p + "self_attn.%s_proj.weight" % n] = torch.randn(h, h) * 0.02
-        params[p + "mlp.gate_proj.weight"] = torch.randn(inter, h) * 0.02
-        params[p + "mlp.up_proj.weight"] = torch.randn(inter, h) * 0.02
-        params[p + "mlp.down_proj.weight"] = torch.randn(h, inter) * 0.02
-    model = Llama(cfg, params)
+        if a.experts > 0:
+            params[p + "mlp.router.weight"] = torch.randn(a.experts, h) * 0.02
+            params[p + "mlp.experts.gate_proj"] = torch.randn(a.experts, inter, h) * 0.02
+            params[p + "mlp.experts.up_proj"] = torch.randn(a.experts, inter, h) * 0.02
+            params[p + "mlp.experts.down_proj"] = torch.randn(a.experts, h, inter) * 0.02
+        else:
+            params[p + "mlp.gate_proj.weight"] = torch.randn(inter, h) * 0.02
+            params[p + "mlp.up_proj.weight"] = torch.randn(inter, h) * 0.02
+            params[p + "mlp.down_proj.weight"] = torch.randn(h, inter) * 0.02
+    model = FastLlama(cfg, params)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     times = []
     for step in range(a.warmup + a.steps):
@@ -64,6 +95,7 @@ def main():
     times.sort()
     median = times[len(times) // 2]
     print(json.dumps({"peer": "pytorch " + torch.__version__, "threads": a.threads,
+                      "model": "lory E=%d T=%d" % (a.experts, a.segment) if a.experts else "dense",
                       "tokens_per_s": a.batch * a.seq / median, "step_ms": [round(t * 1e3, 1) for t in times]}))
 
 

