@@ -23,8 +23,45 @@ final class NnOps {
         Tensor y = b.data();
         Tensor out = x.matmul(y);
         return Var.result("matmul", out, new Var[] {a, b}, (g, needs) -> new Tensor[] {
-            needs[0] ? Pointwise.unbroadcast(g.matmul(y.transpose(-1, -2)), x.shape()) : null,
-            needs[1] ? Pointwise.unbroadcast(x.transpose(-1, -2).matmul(g), y.shape()) : null});
+            needs[0] ? operandGrad(g, y, x, true) : null,
+            needs[1] ? operandGrad(g, x, y, false) : null});
+    }
+
+    /**
+     * The gradient of one matmul operand (dA = g Bᵀ, dB = Aᵀ g). When the operand is a transposed view of a
+     * contiguous tensor (weights used as {@code w.transpose(-1, -2)}), the gradient is computed directly in
+     * that storage layout ((g Bᵀ)ᵀ = B gᵀ, (Aᵀ g)ᵀ = gᵀ A) and returned as the same transposed view, so the
+     * backward of the transpose and of any reshape before it needs no copy.
+     */
+    private static Tensor operandGrad(Tensor g, Tensor other, Tensor operand, boolean left) {
+        int[] shape = operand.shape();
+        boolean sameBatch = java.util.Arrays.equals(g.shape(), outShapeFor(shape, other.shape(), left));
+        if (sameBatch && operand.rank() >= 2 && !operand.isContiguous()
+                && operand.transpose(-1, -2).isContiguous()) {
+            Tensor stored = left ? other.matmul(g.transpose(-1, -2)) : g.transpose(-1, -2).matmul(other);
+            return stored.transpose(-1, -2);
+        }
+        Tensor grad = left ? g.matmul(other.transpose(-1, -2)) : other.transpose(-1, -2).matmul(g);
+        return Pointwise.unbroadcast(grad, shape);
+    }
+
+    /** The product's shape when the operand needs no broadcasting (else null-like mismatch). */
+    private static int[] outShapeFor(int[] operand, int[] other, boolean left) {
+        if (operand.length != other.length) {
+            return new int[0];
+        }
+        int[] out = operand.clone();
+        if (left) {
+            out[out.length - 1] = other[other.length - 1];
+        } else {
+            out[out.length - 2] = other[other.length - 2];
+        }
+        for (int i = 0; i < out.length - 2; i++) {
+            if (operand[i] != other[i]) {
+                return new int[0];
+            }
+        }
+        return out;
     }
 
     static Var softmax(Var a, int axis, boolean log) {

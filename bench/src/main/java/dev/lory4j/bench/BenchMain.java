@@ -55,6 +55,18 @@ public final class BenchMain {
                 --seconds S      measuring time per row (default 2)
                 --warmup S       warm-up time per row (default 3)
                 --json FILE      also write the rows as JSON
+              train         a training step of the tiny decoder (dense and Lory) against the same model in
+                            PyTorch (tools/torch/train_bench.py, run right after ours), tokens/s
+                --models LIST    dense and/or lory (default dense,lory)
+                --threads LIST   thread counts (default 2)
+                --experts E      Lory experts (default 8)    --segment T   Lory segment length (default 128)
+                --batch B        rows per step (default 8)   --seq L       tokens per row (default 512)
+                --steps N        timed steps (default 5)     --warmup N    untimed steps first (default 2)
+                --json FILE      also write the rows as JSON
+              memory        trains the tiny decoder in a child JVM with -Xmx2g and prints the live heap after a
+                            full GC every --every steps (flat = no growth)
+                --model dense|lory (default dense)  --steps N (default 300)  --every N (default 25)
+                --experts E (default 8)  --segment T (default 128)  --batch B (default 8)  --seq L (default 512)
               --help        this text
 
             Results go to standard output, progress to standard error. Ratio = ours / peer, the median of
@@ -127,6 +139,60 @@ public final class BenchMain {
                 writeJson(o, rows.stream().map(ElementwiseCompare.Row::toJson).toList());
                 return 0;
             }
+            case "train" -> {
+                requireVectorApi();
+                Map<String, String> o = options(cmd, args, Set.of("models", "threads", "experts", "segment", "batch",
+                        "seq", "steps", "warmup", "json"));
+                List<TrainCompare.Row> rows = train(o, err);
+                out.print(TrainCompare.table(rows));
+                writeJson(o, rows.stream().map(TrainCompare.Row::toJson).toList());
+                return 0;
+            }
+            case "memory" -> {
+                requireVectorApi();
+                Map<String, String> o = options(cmd, args, Set.of("model", "steps", "every", "experts", "segment",
+                        "batch", "seq"));
+                String model = o.getOrDefault("model", "dense");
+                if (!model.equals("dense") && !model.equals("lory")) {
+                    throw new UsageException("--model: '" + model + "' is not dense or lory");
+                }
+                int steps = parseInt("--steps", o.getOrDefault("steps", "300"));
+                int every = parseInt("--every", o.getOrDefault("every", "25"));
+                List<String> rows = childWithHeap("memory-worker", "-Xmx2g", err, "--experts",
+                        model.equals("dense") ? "0" : o.getOrDefault("experts", "8"), "--segment",
+                        o.getOrDefault("segment", "128"), "--batch", o.getOrDefault("batch", "8"), "--seq",
+                        o.getOrDefault("seq", "512"), "--steps", Integer.toString(steps), "--every",
+                        Integer.toString(every));
+                out.println("step   live heap after GC (MB), -Xmx2g, " + model);
+                for (int i = 0; i < rows.size(); i++) {
+                    out.printf(Locale.ROOT, "%5d  %8.1f%n", (i + 1) * every, Double.parseDouble(rows.get(i)));
+                }
+                return 0;
+            }
+            case "memory-worker" -> {
+                Map<String, String> o = options(cmd, args, Set.of("experts", "segment", "batch", "seq", "steps",
+                        "every"));
+                for (double mb : TrainCompare.liveHeapMb(parseInt("--experts", o.get("experts")),
+                        parseInt("--segment", o.get("segment")), parseInt("--batch", o.get("batch")),
+                        parseInt("--seq", o.get("seq")), parseInt("--steps", o.get("steps")),
+                        parseInt("--every", o.get("every")))) {
+                    out.println(ROW + mb);
+                    out.flush();
+                }
+                return 0;
+            }
+            case "train-worker" -> {
+                Map<String, String> o = options(cmd, args, Set.of("threads", "experts", "segment", "batch", "seq",
+                        "steps", "warmup"));
+                int threads = parseInt("--threads", o.get("threads"));
+                checkOurThreads(threads);
+                double sec = TrainCompare.oursSecondsPerStep(parseInt("--experts", o.get("experts")),
+                        parseInt("--segment", o.get("segment")), parseInt("--batch", o.get("batch")),
+                        parseInt("--seq", o.get("seq")), parseInt("--warmup", o.get("warmup")),
+                        parseInt("--steps", o.get("steps")));
+                out.println(ROW + sec);
+                return 0;
+            }
             case "gemm-worker" -> {
                 Map<String, String> o = options(cmd, args, Set.of("threads", "shapes", "seconds", "warmup"));
                 int threads = parseInt("--threads", o.get("threads"));
@@ -176,6 +242,50 @@ public final class BenchMain {
             }
             default -> throw new UsageException("unknown command '" + cmd + "' (expected gemm or elementwise)");
         }
+    }
+
+    private static List<TrainCompare.Row> train(Map<String, String> o, PrintStream err) {
+        List<String> models = parseList("--models", o.getOrDefault("models", "dense,lory"), m -> {
+            if (!m.equals("dense") && !m.equals("lory")) {
+                throw new UsageException("--models: '" + m + "' is not dense or lory");
+            }
+            return m;
+        });
+        int experts = parseInt("--experts", o.getOrDefault("experts", "8"));
+        int segment = parseInt("--segment", o.getOrDefault("segment", "128"));
+        int batch = parseInt("--batch", o.getOrDefault("batch", "8"));
+        int seq = parseInt("--seq", o.getOrDefault("seq", "512"));
+        int steps = parseInt("--steps", o.getOrDefault("steps", "5"));
+        int warmup = parseInt("--warmup", o.getOrDefault("warmup", "2"));
+        Path script = Path.of(System.getenv().getOrDefault("LORY4J_ROOT", "."), "tools", "torch", "train_bench.py");
+        List<TrainCompare.Row> rows = new ArrayList<>();
+        for (int threads : parseThreads(o.getOrDefault("threads", "2"))) {
+            for (String m : models) {
+                int e = m.equals("dense") ? 0 : experts;
+                String name = TrainCompare.modelName(e, segment);
+                err.println("train: " + name + " threads=" + threads + ": lory4j ..." + loadNote());
+                List<String> out = child("train-worker", threads, err, "--threads", Integer.toString(threads),
+                        "--experts", Integer.toString(e), "--segment", Integer.toString(segment), "--batch",
+                        Integer.toString(batch), "--seq", Integer.toString(seq), "--steps", Integer.toString(steps),
+                        "--warmup", Integer.toString(warmup));
+                double ours = batch * seq / Double.parseDouble(out.getFirst());
+                err.println("train: " + name + " threads=" + threads + ": PyTorch ..." + loadNote());
+                double peer = Double.NaN;
+                String peerName = "unavailable";
+                try {
+                    Object[] p = TrainCompare.peer(script, e, segment, batch, seq, threads, warmup, steps);
+                    peer = (Double) p[0];
+                    peerName = (String) p[1];
+                } catch (IOException ex) {
+                    err.println("train: " + ex.getMessage());
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                    throw new RunFailedException("interrupted while the PyTorch peer ran");
+                }
+                rows.add(new TrainCompare.Row(name, threads, batch, seq, ours, peer, peerName));
+            }
+        }
+        return rows;
     }
 
     /** Fails when our pool did not pick up the thread count (the property is read once, at class init). */
@@ -294,6 +404,16 @@ public final class BenchMain {
      * returns its result lines (without the prefix). Its standard error is passed through.
      */
     private static List<String> child(String worker, int threads, PrintStream err, String... args) {
+        return child(worker, threads, null, err, args);
+    }
+
+    /** A child JVM with an explicit heap limit (for the memory check) and the default thread count. */
+    private static List<String> childWithHeap(String worker, String heapFlag, PrintStream err, String... args) {
+        return child(worker, Parallel.threads(), heapFlag, err, args);
+    }
+
+    private static List<String> child(String worker, int threads, String extraJvmFlag, PrintStream err,
+                                      String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> jvm = new ArrayList<>(ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -307,6 +427,11 @@ public final class BenchMain {
             cmd.add("--enable-native-access=ALL-UNNAMED"); // javacpp loads OpenBLAS with System.loadLibrary
         }
         cmd.add("-Dlory4j.threads=" + threads);
+        if (extraJvmFlag != null) {
+            jvm.removeIf(a -> a.startsWith("-Xmx"));
+            cmd.removeIf(a -> a.startsWith("-Xmx"));
+            cmd.add(extraJvmFlag);
+        }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(BenchMain.class.getName());
