@@ -103,6 +103,50 @@ public final class RoutingTrace {
         return n == 0 ? Double.NaN : total / n;
     }
 
+    /** The entries as JSON: a list of {layer, row, segment, domain, weights}. */
+    public synchronized String toJson() {
+        List<Object> rows = new ArrayList<>();
+        for (Entry e : entries) {
+            java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+            m.put("layer", e.layer());
+            m.put("row", e.row());
+            m.put("segment", e.segment());
+            m.put("domain", e.domain());
+            List<Object> w = new ArrayList<>();
+            for (float x : e.weights()) {
+                w.add(x);
+            }
+            m.put("weights", w);
+            rows.add(m);
+        }
+        return dev.lory4j.autograd.io.Json.write(rows);
+    }
+
+    /**
+     * Merged-weight statistics of a layer's experts: the cosine similarity of every pair of experts over their
+     * three flattened matrices ([E, E]; 1 everywhere right after upcycling, falling as experts specialise).
+     */
+    public static double[][] expertSimilarity(ExpertBank bank) {
+        int e = bank.count();
+        double[][] dot = new double[e][e];
+        for (dev.lory4j.autograd.Var p : new dev.lory4j.autograd.Var[] {bank.gate(), bank.up(), bank.down()}) {
+            dev.lory4j.tensor.Tensor flat = p.data().reshape(e, -1);
+            dev.lory4j.tensor.Tensor gram = flat.matmul(flat.t());
+            for (int i = 0; i < e; i++) {
+                for (int j = 0; j < e; j++) {
+                    dot[i][j] += gram.get(i, j);
+                }
+            }
+        }
+        double[][] cos = new double[e][e];
+        for (int i = 0; i < e; i++) {
+            for (int j = 0; j < e; j++) {
+                cos[i][j] = dot[i][j] / Math.sqrt(dot[i][i] * dot[j][j]);
+            }
+        }
+        return cos;
+    }
+
     /** The entries as CSV: layer,row,segment,domain,w0,...,wE-1. */
     public synchronized String toCsv() {
         StringBuilder sb = new StringBuilder("layer,row,segment,domain");

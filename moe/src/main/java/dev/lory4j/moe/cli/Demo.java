@@ -47,7 +47,7 @@ public final class Demo {
                           int experts, int segment, float lr, int evalRows, long seed, Path out) {
         /** About 10 minutes on 2 cores. */
         public static Options defaults() {
-            return new Options(400, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 16, 42, Path.of("runs", "demo"));
+            return new Options(800, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 16, 42, Path.of("runs", "demo"));
         }
 
         /** About 2 minutes on 2 cores. */
@@ -79,6 +79,9 @@ public final class Demo {
                         + "(random packing %.3f), domain purity %.3f (random %.3f)%n", packed.size(), o.seqLen(),
                 similar.meanAdjacentCosine(), shuffled.meanAdjacentCosine(), similar.meanPurity(), shuffled.meanPurity());
 
+        double unigram = unigramEntropy(packed);
+        out.printf(Locale.ROOT, "unigram entropy of the training tokens: %.3f nats/token (a model that beats it has "
+                + "learned more than token frequencies)%n", unigram);
         Map<String, List<Batch>> eval = evalSets(held, tok, o);
         DecoderConfig dc = new DecoderConfig(tok.vocabSize(), o.hidden(), o.layers(), o.heads(), o.intermediate(),
                 1e-5f, 10000, false, o.seqLen(), 0.02f, true);
@@ -123,6 +126,7 @@ public final class Demo {
             out.printf(Locale.ROOT, "%-12s %12.3f %12.3f %+7.1f%%%n", e.getKey(), v[0], v[1], 100 * (v[1] / v[0] - 1));
         }
         Files.writeString(o.out().resolve("routing.csv"), trace.toCsv());
+        Files.writeString(o.out().resolve("routing.json"), trace.toJson());
         Map<String, Object> metrics = new LinkedHashMap<>();
         metrics.put("options", o.toString());
         metrics.put("adjacent_cosine_similarity_packing", similar.meanAdjacentCosine());
@@ -132,14 +136,46 @@ public final class Demo {
         Map<String, Object> ppl = new LinkedHashMap<>();
         table.forEach((d, v) -> ppl.put(d, List.of(v[0], v[1])));
         metrics.put("perplexity_dense_lory", ppl);
+        metrics.put("unigram_entropy_nats", unigram);
         metrics.put("loss_dense", losses(dense));
         metrics.put("loss_lory", losses(lory));
         Files.writeString(o.out().resolve("metrics.json"), Json.write(metrics));
         Path report = DemoReport.write(o.out(), dense, lory, table, trace, o.layers(), o.experts(),
                 new ArrayList<>(eval.keySet()), similar, shuffled);
+        out.printf(Locale.ROOT, "%nfinal training loss (mean of the last 10 steps): dense %.3f, lory %.3f nats/token; "
+                + "unigram entropy %.3f%n", tail(dense), tail(lory), unigram);
         out.printf(Locale.ROOT, "%nreport: %s (checkpoints, metrics.json and routing.csv beside it); %.1f minutes%n",
                 report, (System.nanoTime() - t0) / 60e9);
         return table;
+    }
+
+    private static double tail(Trainer.Result r) {
+        int n = r.steps().size();
+        double s = 0;
+        for (int i = Math.max(0, n - 10); i < n; i++) {
+            s += r.steps().get(i).loss();
+        }
+        return s / Math.min(n, 10);
+    }
+
+    /** Entropy (nats) of the token frequencies of the packed training stream. */
+    static double unigramEntropy(PackedSequences packed) {
+        long[] counts = new long[1 << 16];
+        long total = 0;
+        for (int i = 0; i < packed.size(); i++) {
+            for (int t : packed.tokens(i)) {
+                counts[t]++;
+                total++;
+            }
+        }
+        double h = 0;
+        for (long c : counts) {
+            if (c > 0) {
+                double p = (double) c / total;
+                h -= p * Math.log(p);
+            }
+        }
+        return h;
     }
 
     private static List<Double> losses(Trainer.Result r) {

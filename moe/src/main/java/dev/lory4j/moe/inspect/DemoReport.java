@@ -74,6 +74,16 @@ public final class DemoReport {
             rows.add(String.format(Locale.ROOT, "layer %d (H %.2f)", l, trace.meanEntropy(l)));
         }
         h.append(Svg.heatmap("usage", rows, cols, usage, 1.0));
+        List<dev.lory4j.moe.LoryLayer> loryLayers = lory.model().loryLayers();
+        if (!loryLayers.isEmpty()) {
+            h.append("</div><h2>How far the experts moved apart</h2><p>Cosine similarity of expert pairs over their "
+                    + "merged-able weights (all three matrices). Right after upcycling every pair is 1.00; lower means "
+                    + "the experts have specialised.</p><div class='grid'>");
+            for (int l = 0; l < loryLayers.size(); l++) {
+                double[][] sim = RoutingTrace.expertSimilarity(loryLayers.get(l).experts());
+                h.append(Svg.heatmap("layer " + l, cols, cols, sim, 1.0));
+            }
+        }
         h.append("</div><p>Files beside this report: <code>metrics.json</code>, <code>routing.csv</code> (every "
                 + "routing decision), and the checkpoints <code>dense/latest.safetensors</code> and "
                 + "<code>lory/latest.safetensors</code>.</p></body></html>");

@@ -147,7 +147,8 @@ public final class Trainer {
             double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
             optimizer.step();
             double seconds = (System.nanoTime() - t0) / 1e9;
-            StepLog log = new StepLog(step, value, lr, norm, b.batch() * b.seqLen() / seconds, phase);
+            String label = phase.equals(PHASE_DENSE) ? "dense" : target.kind().key();
+            StepLog log = new StepLog(step, value, lr, norm, b.batch() * b.seqLen() / seconds, label);
             logs.add(log);
             step++;
             double perStep = (System.nanoTime() - started) / 1e9 / (step - firstStep);

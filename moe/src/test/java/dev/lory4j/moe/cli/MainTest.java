@@ -36,6 +36,9 @@ class MainTest {
         String html = java.nio.file.Files.readString(dir.resolve("report.html"));
         assertThat(html).contains("<svg").contains("layer 1").contains("Expert usage");
         assertThat(java.nio.file.Files.readString(dir.resolve("routing.csv"))).startsWith("layer,row,segment,domain,w0,w1,w2");
+        assertThat(java.nio.file.Files.readString(dir.resolve("routing.json"))).startsWith("[{\"layer\":0,");
+        assertThat(out).contains("unigram entropy of the training tokens");
+        assertThat(html).contains("How far the experts moved apart");
         assertThat(dir.resolve("lory/latest.safetensors")).exists();
         assertThat(dir.resolve("dense/latest.safetensors")).exists();
     }

@@ -44,7 +44,7 @@ class TrainerTest {
         Trainer.Result r = t.run();
         assertThat(r.steps()).hasSize(40);
         assertThat(r.steps().get(0).phase()).isEqualTo("dense");
-        assertThat(r.steps().get(39).phase()).isEqualTo("moe");
+        assertThat(r.steps().get(39).phase()).isEqualTo("lory");
         assertThat(messages).anyMatch(m -> m.contains("dense warm-up done"));
         assertThat(r.steps().get(0).loss()).isGreaterThan(2.5f); // ln 16 = 2.77 at init
         assertThat(r.steps().get(39).loss()).isLessThan(1.0f);
