@@ -90,22 +90,12 @@ public final class GemmCompare {
         }
     }
 
-    /** ||x - ref||_F / ||ref||_F (0 when both are zero). */
+    /** ||x - ref||_F / ||ref||_F, via {@link dev.lory4j.tensor.Tensor#relativeErrorTo}. */
     public static double relativeError(float[] x, float[] ref) {
         if (x.length != ref.length) {
             throw new IllegalArgumentException("relativeError: lengths " + x.length + " and " + ref.length + " differ");
         }
-        double diff = 0;
-        double norm = 0;
-        for (int i = 0; i < x.length; i++) {
-            double d = (double) x[i] - ref[i];
-            diff += d * d;
-            norm += (double) ref[i] * ref[i];
-        }
-        if (norm == 0) {
-            return diff == 0 ? 0 : Double.POSITIVE_INFINITY;
-        }
-        return Math.sqrt(diff / norm);
+        return dev.lory4j.tensor.Tensor.wrap(x, x.length).relativeErrorTo(dev.lory4j.tensor.Tensor.wrap(ref, ref.length));
     }
 
     /** Uniform values in [-1, 1) from a fixed seed. */

@@ -41,24 +41,25 @@ public final class ExpertChoiceLayer extends Layer {
         int e = experts.count();
         Var xf = x.reshape(n, d);
         Var probs = router.forward(xf).softmax(-1); // [n, E]
-        Var out = Var.of(Tensor.zeros(n, d));
+        Var out;
         if (isTraining()) {
+            // Expert i takes its `capacity` most probable tokens; slot (row r, expert i) is probs[r, i].
             int capacity = Math.max(1, Math.round(n * capacityFactor / e));
+            int[][][] routes = new int[e][2][];
             for (int i = 0; i < e; i++) {
                 int[] rows = TokenRouting.topRowsOfColumn(probs.data(), i, capacity);
-                Var w = probs.select(1, i).indexSelect(0, rows).reshape(rows.length, 1);
-                out = out.indexAdd(0, rows, experts.apply(i, xf.indexSelect(0, rows)).mul(w));
+                int[] slots = new int[rows.length];
+                for (int j = 0; j < rows.length; j++) {
+                    slots[j] = rows[j] * e + i;
+                }
+                routes[i][0] = rows;
+                routes[i][1] = slots;
             }
+            out = TokenRouting.dispatch(experts, xf, routes, probs.reshape(n * e, 1));
         } else {
             int[] top = TokenRouting.topK(probs.data(), topK);
-            Var flatProbs = probs.gather(1, top, n, topK).reshape(n * topK, 1);
-            int[][][] routes = TokenRouting.byExpert(top, topK, e);
-            for (int i = 0; i < e; i++) {
-                if (routes[i][0].length > 0) {
-                    Var yi = experts.apply(i, xf.indexSelect(0, routes[i][0]));
-                    out = out.indexAdd(0, routes[i][0], yi.mul(flatProbs.indexSelect(0, routes[i][1])));
-                }
-            }
+            Var slotProbs = probs.gather(1, top, n, topK).reshape(n * topK, 1);
+            out = TokenRouting.dispatch(experts, xf, TokenRouting.byExpert(top, topK, e), slotProbs);
         }
         return out.reshape(shape);
     }

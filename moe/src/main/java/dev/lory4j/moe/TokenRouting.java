@@ -58,6 +58,23 @@ final class TokenRouting {
         return false;
     }
 
+    /**
+     * Sums, for every token, its experts' outputs weighted by the slot weights: routes[i] = {token rows, slots}
+     * of expert i (see {@link #byExpert}), slotWeights [slots, 1]; tokens are the rows of xf [n, d].
+     */
+    static dev.lory4j.autograd.Var dispatch(ExpertBank experts, dev.lory4j.autograd.Var xf, int[][][] routes,
+                                            dev.lory4j.autograd.Var slotWeights) {
+        dev.lory4j.autograd.Var out = dev.lory4j.autograd.Var.of(Tensor.zeros(xf.dim(0), xf.dim(1)));
+        for (int i = 0; i < routes.length; i++) {
+            int[] rows = routes[i][0];
+            if (rows.length > 0) {
+                dev.lory4j.autograd.Var yi = experts.apply(i, xf.indexSelect(0, rows));
+                out = out.indexAdd(0, rows, yi.mul(slotWeights.indexSelect(0, routes[i][1])));
+            }
+        }
+        return out;
+    }
+
     /** For each expert, the (token row, flat slot) pairs routed to it by a [n, k] assignment. */
     static int[][][] byExpert(int[] assignment, int k, int experts) {
         List<List<int[]>> lists = new ArrayList<>();

@@ -42,18 +42,12 @@ public final class TopKMoeLayer extends Layer implements AuxLossLayer {
         Var logits = router.forward(xf); // [n, E]
         int[] top = TokenRouting.topK(logits.data(), k);
         Var weights = logits.gather(1, top, n, k).softmax(-1).reshape(n * k, 1);
-        Var out = Var.of(Tensor.zeros(n, d));
         int[][][] routes = TokenRouting.byExpert(top, k, e);
         float[] dispatched = new float[e];
         for (int i = 0; i < e; i++) {
-            int[] rows = routes[i][0];
-            dispatched[i] = rows.length / (float) (n * k);
-            if (rows.length == 0) {
-                continue;
-            }
-            Var yi = experts.apply(i, xf.indexSelect(0, rows));
-            out = out.indexAdd(0, rows, yi.mul(weights.indexSelect(0, routes[i][1])));
+            dispatched[i] = routes[i][0].length / (float) (n * k);
         }
+        Var out = TokenRouting.dispatch(experts, xf, routes, weights);
         // Switch load balancing: E * sum_i f_i * P_i (f is not differentiable, P is).
         Var meanProb = logits.softmax(-1).mean(false, 0);
         auxLoss = meanProb.mul(Var.of(Tensor.wrap(dispatched, e))).sum().mul(e);

@@ -1,7 +1,7 @@
 package dev.lory4j.data.knn;
 
+import dev.lory4j.tensor.kernels.VMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -27,7 +27,7 @@ public final class DotKernel {
         for (; i + L <= n; i += L) {
             acc0 = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc0);
         }
-        float s = acc0.add(acc1).reduceLanes(VectorOperators.ADD);
+        float s = VMath.sumLanes(acc0.add(acc1));
         for (; i < n; i++) {
             s += a[ao + i] * b[bo + i];
         }
@@ -91,10 +91,10 @@ public final class DotKernel {
             s31 = v.fma(b1, s31);
         }
         float[] t = {
-            s00.reduceLanes(VectorOperators.ADD), s01.reduceLanes(VectorOperators.ADD),
-            s10.reduceLanes(VectorOperators.ADD), s11.reduceLanes(VectorOperators.ADD),
-            s20.reduceLanes(VectorOperators.ADD), s21.reduceLanes(VectorOperators.ADD),
-            s30.reduceLanes(VectorOperators.ADD), s31.reduceLanes(VectorOperators.ADD)};
+            VMath.sumLanes(s00), VMath.sumLanes(s01),
+            VMath.sumLanes(s10), VMath.sumLanes(s11),
+            VMath.sumLanes(s20), VMath.sumLanes(s21),
+            VMath.sumLanes(s30), VMath.sumLanes(s31)};
         for (; i < dim; i++) {
             float b0 = x[c0 + i];
             float b1 = x[c1 + i];
