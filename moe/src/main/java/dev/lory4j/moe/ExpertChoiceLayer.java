@@ -1,10 +1,7 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
-import dev.lory4j.autograd.nn.Layer;
-import dev.lory4j.autograd.nn.Linear;
 import dev.lory4j.tensor.Rng;
-import dev.lory4j.tensor.Tensor;
 
 /**
  * Token-level Expert Choice (Zhou et al. 2022), the paper's strongest baseline (spec §2.11, §7.4): in training,
@@ -14,32 +11,27 @@ import dev.lory4j.tensor.Tensor;
  * expert's slot), which is inherent to Expert Choice; in eval mode each token instead uses its top-k experts by
  * probability ({@code topK}, default 1), as the paper evaluates it.
  */
-public final class ExpertChoiceLayer extends Layer {
+public final class ExpertChoiceLayer extends TokenLevelMoe {
     private final int topK;
     private final float capacityFactor;
-    private final Linear router;
-    private final ExpertBank experts;
 
     /** A layer with E experts, capacity factor {@code cf} in training and top-k routing in eval mode. */
     public ExpertChoiceLayer(int hidden, int intermediate, int experts, float cf, int topK, boolean routerBias,
                              float std, float downStd, float routerStd, Rng rng) {
+        super(hidden, intermediate, experts, routerBias, std, downStd, routerStd, rng);
         if (!(cf > 0) || topK <= 0 || topK > experts) {
             throw new IllegalArgumentException("ExpertChoiceLayer: capacity factor " + cf + " must be > 0 and top_k "
                     + topK + " in [1, " + experts + "]");
         }
         this.topK = topK;
         this.capacityFactor = cf;
-        this.router = registerModule("router", new Linear(hidden, experts, routerBias, routerStd, rng));
-        this.experts = registerModule("experts", new ExpertBank(experts, hidden, intermediate, std, downStd, rng));
     }
 
     @Override
     public Var forward(Var x) {
-        int[] shape = x.shape();
-        int d = shape[shape.length - 1];
-        int n = x.data().numel() / d;
+        Var xf = tokens(x);
+        int n = xf.dim(0);
         int e = experts.count();
-        Var xf = x.reshape(n, d);
         Var probs = router.forward(xf).softmax(-1); // [n, E]
         Var out;
         if (isTraining()) {
@@ -61,11 +53,6 @@ public final class ExpertChoiceLayer extends Layer {
             Var slotProbs = probs.gather(1, top, n, topK).reshape(n * topK, 1);
             out = TokenRouting.dispatch(experts, xf, TokenRouting.byExpert(top, topK, e), slotProbs);
         }
-        return out.reshape(shape);
-    }
-
-    /** The experts. */
-    public ExpertBank experts() {
-        return experts;
+        return out.reshape(x.shape());
     }
 }

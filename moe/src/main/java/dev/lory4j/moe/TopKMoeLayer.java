@@ -1,8 +1,6 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
-import dev.lory4j.autograd.nn.Layer;
-import dev.lory4j.autograd.nn.Linear;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 
@@ -12,33 +10,28 @@ import dev.lory4j.tensor.Tensor;
  * aux = E · Σ_i f_i · P_i (f_i: fraction of token-slots dispatched to expert i, P_i: mean router probability)
  * is exposed through {@link #auxLoss()} for the trainer to add with its coefficient.
  */
-public final class TopKMoeLayer extends Layer implements AuxLossLayer {
+public final class TopKMoeLayer extends TokenLevelMoe implements AuxLossLayer {
     private final int layerIndex;
     private final int k;
-    private final Linear router;
-    private final ExpertBank experts;
     private Var auxLoss;
     private RoutingTrace trace;
 
     /** A layer with E experts, each token using the top k of them. */
     public TopKMoeLayer(int layerIndex, int hidden, int intermediate, int experts, int k, boolean routerBias,
                         float std, float downStd, float routerStd, Rng rng) {
+        super(hidden, intermediate, experts, routerBias, std, downStd, routerStd, rng);
         if (k <= 0 || k > experts) {
             throw new IllegalArgumentException("TopKMoeLayer: top_k " + k + " must be in [1, " + experts + "]");
         }
         this.layerIndex = layerIndex;
         this.k = k;
-        this.router = registerModule("router", new Linear(hidden, experts, routerBias, routerStd, rng));
-        this.experts = registerModule("experts", new ExpertBank(experts, hidden, intermediate, std, downStd, rng));
     }
 
     @Override
     public Var forward(Var x) {
-        int[] shape = x.shape();
-        int d = shape[shape.length - 1];
-        int n = x.data().numel() / d;
+        Var xf = tokens(x);
+        int n = xf.dim(0);
         int e = experts.count();
-        Var xf = x.reshape(n, d);
         Var logits = router.forward(xf); // [n, E]
         int[] top = TokenRouting.topK(logits.data(), k);
         Var weights = logits.gather(1, top, n, k).softmax(-1).reshape(n * k, 1);
@@ -55,7 +48,7 @@ public final class TopKMoeLayer extends Layer implements AuxLossLayer {
             float[] w = meanProb.data().toArray();
             trace.record(layerIndex, 1, 1, e, w);
         }
-        return out.reshape(shape);
+        return out.reshape(x.shape());
     }
 
     @Override
@@ -68,13 +61,5 @@ public final class TopKMoeLayer extends Layer implements AuxLossLayer {
         this.trace = trace;
     }
 
-    /** The experts. */
-    public ExpertBank experts() {
-        return experts;
-    }
 
-    /** The router. */
-    public Linear router() {
-        return router;
-    }
 }

@@ -14,7 +14,7 @@ final class ReadChecks {
      * Reads {@code data}; anything but a SafetensorsException naming the source, or an inconsistent result, throws.
      * Returns whether the read succeeded.
      */
-    static boolean readIsSafe(byte[] data) {
+    static boolean assertReadIsSafe(byte[] data) {
         SafetensorsFile file;
         try {
             file = Safetensors.read(data, "fuzz-input");

@@ -1,0 +1,37 @@
+package dev.lory4j.moe;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.nn.Layer;
+import dev.lory4j.autograd.nn.Linear;
+import dev.lory4j.tensor.Rng;
+
+/**
+ * What the token-level baselines share: a router (hidden -> E logits), E SwiGLU experts, and the token matrix
+ * [n, hidden] they route; subclasses decide which tokens each expert gets ({@link TokenRouting#dispatch}).
+ */
+abstract class TokenLevelMoe extends Layer {
+    protected final Linear router;
+    protected final ExpertBank experts;
+
+    TokenLevelMoe(int hidden, int intermediate, int experts, boolean routerBias, float std, float downStd,
+                  float routerStd, Rng rng) {
+        this.router = registerModule("router", new Linear(hidden, experts, routerBias, routerStd, rng));
+        this.experts = registerModule("experts", new ExpertBank(experts, hidden, intermediate, std, downStd, rng));
+    }
+
+    /** x [..., hidden] as a token matrix [n, hidden]. */
+    static Var tokens(Var x) {
+        int d = x.dim(-1);
+        return x.reshape(x.data().numel() / d, d);
+    }
+
+    /** The experts. */
+    public ExpertBank experts() {
+        return experts;
+    }
+
+    /** The router. */
+    public Linear router() {
+        return router;
+    }
+}
