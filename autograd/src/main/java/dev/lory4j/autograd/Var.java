@@ -65,6 +65,22 @@ public final class Var {
         return of(out);
     }
 
+    /** The gradient function of a custom op: one gradient per input (null where needs[i] is false or none). */
+    @FunctionalInterface
+    public interface Backward {
+        /** Maps the output gradient to the input gradients. */
+        Tensor[] apply(Tensor gradOutput, boolean[] needs);
+    }
+
+    /**
+     * A custom differentiable op (like PyTorch's {@code autograd.Function}): {@code out} was computed from the
+     * inputs' values, and {@code backward} returns each input's gradient. Used for fused layers whose
+     * backward recomputes what the forward did not keep; check it with {@link GradCheck}.
+     */
+    public static Var custom(String op, Tensor out, Var[] inputs, Backward backward) {
+        return result(op, out, inputs, backward::apply);
+    }
+
     /** The value. */
     public Tensor data() {
         return data;

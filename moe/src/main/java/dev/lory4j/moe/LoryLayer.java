@@ -39,6 +39,7 @@ public final class LoryLayer extends Layer {
     private final Linear router;
     private final ExpertBank experts;
     private RoutingMode mode = RoutingMode.CAUSAL_SEGMENT;
+    private boolean recomputeMerged;
     private RoutingTrace trace;
     /** Prompt-only routing state: the per-row merged SwiGLU weights, fixed after the prompt pass. */
     private Var[] promptMerged;
@@ -56,6 +57,14 @@ public final class LoryLayer extends Layer {
         this.segmentLength = segmentLength;
         this.router = registerModule("router", new Linear(hidden, experts, routerBias, routerStd, rng));
         this.experts = registerModule("experts", new ExpertBank(experts, hidden, intermediate, std, downStd, rng));
+    }
+
+    /**
+     * When on, the merged weights are not kept for the backward pass but merged again there
+     * ({@link MergedSwiGLU}): saves 3·S·d·d' floats per layer for one extra merge. Same results.
+     */
+    public void setRecomputeMerged(boolean on) {
+        this.recomputeMerged = on;
     }
 
     /** Sets the routing mode; clears any prompt-only state. */
@@ -162,6 +171,9 @@ public final class LoryLayer extends Layer {
 
     /** SwiGLU of h [S, T, d] with the experts merged by w [S, E] (one merged FFN per s). */
     private Var swiGlu(Var h, Var w) {
+        if (recomputeMerged) {
+            return MergedSwiGLU.apply(h, w, experts);
+        }
         Var gate = ExpertMerge.merge(w, experts.gate());
         Var up = ExpertMerge.merge(w, experts.up());
         Var down = ExpertMerge.merge(w, experts.down());

@@ -73,6 +73,11 @@ public final class MoeModel {
         loryLayers().forEach(l -> l.setMode(mode));
     }
 
+    /** Lory layers recompute their merged weights in the backward pass instead of keeping them (less memory). */
+    public void setRecomputeMerged(boolean on) {
+        loryLayers().forEach(l -> l.setRecomputeMerged(on));
+    }
+
     /** Attaches a routing trace to every MoE layer (null detaches). */
     public void setTrace(RoutingTrace trace) {
         for (Layer l : feedForwards()) {

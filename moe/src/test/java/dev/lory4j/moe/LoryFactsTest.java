@@ -301,6 +301,37 @@ class LoryFactsTest {
     }
 
     @Test
+    void recomputingTheMergedWeightsGivesTheSameOutputsAndGradients() {
+        Tensor x = input(41, 2, 7);
+        Tensor g = new Rng(42).normal(0, 1, 2, 7, D);
+        LoryLayer a = layer(3, 2, 43);
+        LoryLayer b = layer(3, 2, 43);
+        b.setRecomputeMerged(true);
+        Var xa = Var.param(x);
+        Var xb = Var.param(x);
+        Var ya = a.forward(xa);
+        Var yb = b.forward(xb);
+        assertThat(yb.op()).isEqualTo("slice"); // padded to 8 rows, then cut back to 7
+        assertThat(yb.data().allClose(ya.data(), 1e-6f, 1e-7f)).isTrue();
+        ya.backward(g, false);
+        yb.backward(g, false);
+        assertThat(xb.grad().allClose(xa.grad(), 1e-5f, 1e-6f)).isTrue();
+        assertThat(b.router().weight().grad().allClose(a.router().weight().grad(), 1e-4f, 1e-6f)).isTrue();
+        for (int i = 0; i < 3; i++) {
+            Var[] pa = {a.experts().gate(), a.experts().up(), a.experts().down()};
+            Var[] pb = {b.experts().gate(), b.experts().up(), b.experts().down()};
+            assertThat(pb[i].grad().allClose(pa[i].grad(), 1e-5f, 1e-6f)).as("expert matrix %d", i).isTrue();
+        }
+        Var x2 = Var.param(new Rng(44).normal(0, 1, 2, 6, 4));
+        LoryLayer c = new LoryLayer(0, 4, 6, 3, 2, false, 0.5f, 0.5f, 0.8f, new Rng(45));
+        c.setRecomputeMerged(true);
+        Map<String, Var> params = new LinkedHashMap<>(c.namedParameters());
+        params.put("x", x2);
+        GradCheck.checkParameters("lory recompute", GradCheck.Options.defaults(), params,
+                () -> c.forward(x2).slice(1, 2, 6));
+    }
+
+    @Test
     void noGradInferenceRecordsNoGraph() {
         LoryLayer l = layer(2, 2, 32);
         try (NoGrad ng = NoGrad.enter()) {
