@@ -74,7 +74,7 @@ public final class BenchMain {
             Each thread count runs in a child JVM with -Dlory4j.threads=N, OPENBLAS_NUM_THREADS=N and
             OPENBLAS_THREAD_TIMEOUT=20 (an OPENBLAS_THREAD_TIMEOUT already in the environment wins).
             JMH benchmarks (GemmBench, ElementwiseBench, StorageBench) run with org.openjdk.jmh.Main on the
-            same class path (bench/run.sh jmh ...).
+            same class path (./lory4j bench jmh ...).
             """;
 
     /** Runs the command line; exits 0 on success, 2 on bad arguments, 1 on a failed run. */
