@@ -42,7 +42,7 @@ public final class BenchMain {
               gemm          lory4j Gemm.sgemm against OpenBLAS cblas_sgemm, GFLOP/s
                 --threads LIST   thread counts, comma-separated (default 1,2); each runs in its own JVM with
                                  -Dlory4j.threads=N and OpenBLAS set to N threads
-                --shapes LIST    comma-separated: all | N (N x N x N) | MxNxK | MxNxKT (B transposed)
+                --shapes LIST    comma-separated: all | N (N x N x N) | MxNxK | MxNxKT (B transposed) | B*MxNxK[T] (a batch)
                                  (default all: 256,512,1024,2048,4096x688x256,4096x256x688,
                                  4096x256x256,4096x4096x256T)
                 --seconds S      measuring time per shape and thread count (default 4)

@@ -61,29 +61,44 @@ public final class GemmCompare {
      */
     public static Row run(GemmShape s, int threads, double warmupSeconds, double seconds) {
         OpenBlas.setThreads(threads);
+        int batch = s.batch();
         int m = s.m();
         int n = s.n();
         int k = s.k();
         boolean tb = s.transB();
         int lda = s.lda();
         int ldb = s.ldb();
-        float[] a = random(m * k, 1);
-        float[] b = random(k * n, 2);
-        float[] c = new float[m * n];
-        float[] ref = new float[m * n];
+        float[] a = random(batch * m * k, 1);
+        float[] b = random(batch * k * n, 2);
+        float[] c = new float[batch * m * n];
+        float[] ref = new float[batch * m * n];
         try (FloatPointer pa = new FloatPointer(a); FloatPointer pb = new FloatPointer(b);
-             FloatPointer pc = new FloatPointer((long) m * n)) {
-            Gemm.sgemm(false, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, n);
-            OpenBlas.sgemm(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
+             FloatPointer pc = new FloatPointer((long) batch * m * n)) {
+            // The peer has no batched call here: one cblas_sgemm per matrix, on views into the same buffers.
+            FloatPointer[] as = new FloatPointer[batch];
+            FloatPointer[] bs = new FloatPointer[batch];
+            FloatPointer[] cs = new FloatPointer[batch];
+            for (int t = 0; t < batch; t++) {
+                as[t] = new FloatPointer(pa).position((long) t * m * k);
+                bs[t] = new FloatPointer(pb).position((long) t * k * n);
+                cs[t] = new FloatPointer(pc).position((long) t * m * n);
+            }
+            Runnable ours = () -> Gemm.sgemmBatched(batch, false, tb, m, n, k, 1f, a, 0, m * k, lda, b, 0, k * n, ldb,
+                    0f, c, 0, m * n, n);
+            Runnable peer = () -> {
+                for (int t = 0; t < batch; t++) {
+                    OpenBlas.sgemm(false, tb, m, n, k, 1f, as[t], lda, bs[t], ldb, 0f, cs[t], n);
+                }
+            };
+            ours.run();
+            peer.run();
             pc.get(ref);
             double err = relativeError(c, ref);
             if (!(err <= TOLERANCE)) {
                 throw new MismatchException("gemm " + s.name() + " threads=" + threads
-                        + ": lory4j Gemm.sgemm differs from OpenBLAS: relative error (Frobenius) " + err
+                        + ": lory4j Gemm differs from OpenBLAS: relative error (Frobenius) " + err
                         + " > " + TOLERANCE + "; not timing a wrong kernel");
             }
-            Runnable ours = () -> Gemm.sgemm(false, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, 0f, c, 0, n);
-            Runnable peer = () -> OpenBlas.sgemm(false, tb, m, n, k, 1f, pa, lda, pb, ldb, 0f, pc, n);
             PairTimer.Result r = PairTimer.compare(ours, peer, warmupSeconds, seconds, 5);
             return new Row(s.name(), threads, s.flops() / r.oursNanos(), s.flops() / r.peerNanos(),
                     r.ratio(), r.ratioP25(), r.ratioP75(), r.pairs());

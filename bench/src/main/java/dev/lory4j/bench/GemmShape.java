@@ -6,17 +6,26 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * One GEMM problem C[m,n] = A[m,k] * op(B), op(B) = B[k,n], or B[n,k]^T when {@code transB}. Named
- * {@code MxNxK}, with a {@code T} suffix when B is transposed ({@code 4096x4096x256T}).
+ * One GEMM problem C[m,n] = A[m,k] * op(B), op(B) = B[k,n], or B[n,k]^T when {@code transB}, repeated over
+ * {@code batch} independent matrices. Named {@code MxNxK}, with a {@code T} suffix when B is transposed
+ * ({@code 4096x4096x256T}) and a {@code B*} prefix for a batch ({@code 32*128x688x256T}: the per-segment
+ * products of a Lory layer with 32 segments of 128 tokens).
  */
-public record GemmShape(int m, int n, int k, boolean transB) {
+public record GemmShape(int batch, int m, int n, int k, boolean transB) {
+
+    /** A single product. */
+    public GemmShape(int m, int n, int k, boolean transB) {
+        this(1, m, n, k, transB);
+    }
 
     /** Validates the dimensions. */
     public GemmShape {
-        if (m < 1 || n < 1 || k < 1) {
-            throw new IllegalArgumentException("GemmShape: dimensions must be >= 1, got m=" + m + " n=" + n + " k=" + k);
+        if (batch < 1 || m < 1 || n < 1 || k < 1) {
+            throw new IllegalArgumentException("GemmShape: dimensions must be >= 1, got batch=" + batch + " m=" + m
+                    + " n=" + n + " k=" + k);
         }
-        if ((long) m * n > Integer.MAX_VALUE || (long) m * k > Integer.MAX_VALUE || (long) k * n > Integer.MAX_VALUE) {
+        if ((long) batch * m * n > Integer.MAX_VALUE || (long) batch * m * k > Integer.MAX_VALUE
+                || (long) batch * k * n > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("GemmShape: " + m + "x" + n + "x" + k + " has a matrix larger than 2^31 floats");
         }
     }
@@ -36,12 +45,12 @@ public record GemmShape(int m, int n, int k, boolean transB) {
 
     /** The name, {@code MxNxK} plus {@code T} when B is transposed. */
     public String name() {
-        return m + "x" + n + "x" + k + (transB ? "T" : "");
+        return (batch > 1 ? batch + "*" : "") + m + "x" + n + "x" + k + (transB ? "T" : "");
     }
 
-    /** Floating-point operations of one product: 2*m*n*k. */
+    /** Floating-point operations of the whole batch: 2*batch*m*n*k. */
     public double flops() {
-        return 2.0 * m * n * k;
+        return 2.0 * batch * m * n * k;
     }
 
     /** Leading dimension (row stride) of the stored A: k. */
@@ -77,17 +86,28 @@ public record GemmShape(int m, int n, int k, boolean transB) {
     /** Parses one item of {@link #parseList}. */
     public static GemmShape parse(String item) {
         String s = item.strip().toLowerCase(Locale.ROOT);
+        int batch = 1;
+        int star = s.indexOf('*');
+        if (star > 0) {
+            try {
+                batch = Integer.parseInt(s.substring(0, star));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--shapes: '" + item + "': batch '" + s.substring(0, star)
+                        + "' is not a number", e);
+            }
+            s = s.substring(star + 1);
+        }
         boolean t = s.endsWith("t");
         if (t) {
             s = s.substring(0, s.length() - 1);
         }
         String[] parts = s.split("x", -1);
         try {
-            if (parts.length == 1 && !t) {
+            if (parts.length == 1 && !t && batch == 1) {
                 return square(Integer.parseInt(parts[0]));
             }
             if (parts.length == 3) {
-                return new GemmShape(Integer.parseInt(parts[0]), Integer.parseInt(parts[1]),
+                return new GemmShape(batch, Integer.parseInt(parts[0]), Integer.parseInt(parts[1]),
                         Integer.parseInt(parts[2]), t);
             }
         } catch (NumberFormatException e) {
@@ -96,6 +116,6 @@ public record GemmShape(int m, int n, int k, boolean transB) {
             throw new IllegalArgumentException("--shapes: '" + item + "': " + e.getMessage(), e);
         }
         throw new IllegalArgumentException("--shapes: '" + item
-                + "' is neither a size N, a shape MxNxK, a transposed-B shape MxNxKT, nor 'all'");
+                + "' is neither a size N, a shape MxNxK, a transposed-B shape MxNxKT, a batch B*MxNxK[T], nor 'all'");
     }
 }

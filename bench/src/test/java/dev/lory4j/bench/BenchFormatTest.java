@@ -68,6 +68,11 @@ class BenchFormatTest {
                 "4096x256x688", "4096x256x256", "4096x4096x256T");
         assertThat(GemmShape.parseList("1024, 4096x4096x256T,1024"))
                 .containsExactly(GemmShape.square(1024), new GemmShape(4096, 4096, 256, true));
+        assertThat(GemmShape.parse("32*128x688x256T")).isEqualTo(new GemmShape(32, 128, 688, 256, true));
+        assertThat(new GemmShape(32, 128, 688, 256, true).name()).isEqualTo("32*128x688x256T");
+        assertThat(new GemmShape(32, 128, 688, 256, true).flops()).isEqualTo(2.0 * 32 * 128 * 688 * 256);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> GemmShape.parse("x*12x3x4"))
+                .hasMessageContaining("batch 'x' is not a number");
         GemmShape t = GemmShape.parse("8x6x4T");
         assertThat(t.ldb()).isEqualTo(4);
         assertThat(t.lda()).isEqualTo(4);
