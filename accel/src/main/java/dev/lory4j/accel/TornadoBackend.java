@@ -6,6 +6,8 @@ import dev.lory4j.tensor.ReduceOp;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 import dev.lory4j.tensor.spi.Backend;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
@@ -15,7 +17,9 @@ import uk.ac.manchester.tornado.api.enums.TornadoDeviceType;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 /**
- * The TornadoVM backend (work in progress, issue #7): 2-D matrix products run on the TornadoVM device;
+ * The TornadoVM backend (work in progress, issue #7): matrix products with a 2-D right operand (every
+ * Linear layer, the expert merge) run on the TornadoVM device, with one compiled execution plan per shape
+ * (TornadoVM binds host arrays and scalar sizes into a plan, so inputs are copied into the plan's arrays);
  * every other operation is delegated to the CPU backend until its kernel lands. Available when a GPU device
  * exists, or on any device when {@code -Dlory4j.backend=tornado} asks for it explicitly (on a CPU-only OpenCL
  * device our Vector-API kernels are faster, so it is not chosen by default there).
@@ -58,29 +62,84 @@ public final class TornadoBackend implements Backend {
         return TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice().getDeviceName();
     }
 
+    /** A compiled matmul for one shape with the host arrays it is bound to (TornadoVM binds them at build). */
+    private record MatmulPlan(float[] a, float[] b, float[] c, TornadoExecutionPlan plan) {}
+
+    private static final int MAX_PLANS = 64;
+
+    /** Execution plans by shape, least recently used evicted (and closed) past {@link #MAX_PLANS}. */
+    private final Map<String, MatmulPlan> plans = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<String, MatmulPlan> eldest) {
+            if (size() > MAX_PLANS) {
+                closePlan(eldest.getValue().plan());
+                return true;
+            }
+            return false;
+        }
+    };
+
     @Override
     public Tensor matmul(Tensor a, Tensor b) {
+        if (a.rank() > 2 && b.rank() == 2 && a.dim(-1) == b.dim(0) && a.numel() > 0) {
+            // x [..., k] . W [k, n]: one 2-D product over all leading rows (every Linear layer).
+            int[] shape = a.shape();
+            shape[shape.length - 1] = b.dim(1);
+            return matmul(a.reshape(-1, a.dim(-1)), b).reshape(shape);
+        }
         if (a.rank() != 2 || b.rank() != 2 || a.dim(1) != b.dim(0) || a.numel() == 0 || b.numel() == 0) {
             return cpu.matmul(a, b); // batched, 1-D, empty and mismatched shapes (with its errors): CPU for now
         }
         int m = a.dim(0);
         int k = a.dim(1);
         int n = b.dim(1);
-        float[] x = a.toArray();
-        float[] y = b.toArray();
+        synchronized (plans) {
+            MatmulPlan p = plans.computeIfAbsent(m + "x" + n + "x" + k, key -> compile(m, n, k));
+            copyInto(a, p.a());
+            copyInto(b, p.b());
+            try {
+                p.plan().execute();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("tornado matmul: [" + m + "," + k + "] x [" + k + "," + n
+                        + "] failed on " + deviceName() + ": " + e.getMessage(), e);
+            }
+            return Tensor.wrap(p.c().clone(), m, n);
+        }
+    }
+
+    private static MatmulPlan compile(int m, int n, int k) {
+        float[] x = new float[m * k];
+        float[] y = new float[k * n];
         float[] c = new float[m * n];
-        TaskGraph graph = new TaskGraph("matmul")
+        TaskGraph graph = new TaskGraph("matmul_" + m + "x" + n + "x" + k)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, x, y)
                 .task("mm", TornadoKernels::matmul, x, y, c, m, n, k)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, c);
         ImmutableTaskGraph snapshot = graph.snapshot();
-        try (TornadoExecutionPlan plan = new TornadoExecutionPlan(snapshot)) {
-            plan.execute();
+        return new MatmulPlan(x, y, c, new TornadoExecutionPlan(snapshot));
+    }
+
+    private static void closePlan(TornadoExecutionPlan plan) {
+        try {
+            plan.close();
         } catch (Exception e) {
-            throw new IllegalStateException("tornado matmul: [" + m + "," + k + "] x [" + k + "," + n + "] failed on "
-                    + deviceName() + ": " + e.getMessage(), e);
+            System.getLogger(TornadoBackend.class.getName()).log(System.Logger.Level.WARNING,
+                    "closing a TornadoVM execution plan failed: " + e);
         }
-        return Tensor.wrap(c, m, n);
+    }
+
+    /** Copies a tensor's elements (row-major) into a plan's bound host array. */
+    private static void copyInto(Tensor t, float[] dst) {
+        Tensor c = t.contiguous();
+        System.arraycopy(c.data(), c.offset(), dst, 0, dst.length);
+    }
+
+    /** Closes every cached execution plan (device memory is released). */
+    public void close() {
+        synchronized (plans) {
+            plans.values().forEach(p -> closePlan(p.plan()));
+            plans.clear();
+        }
     }
 
     @Override

@@ -32,6 +32,65 @@ class TornadoBackendTest {
     }
 
     @Test
+    void plansAreReusedPerShapeAndLinearLayersOffload() {
+        Rng rng = new Rng(9);
+        Tensor w = rng.uniform(-1f, 1f, 8, 5);
+        for (int rep = 0; rep < 3; rep++) { // same shape, new values: the cached plan must see the new inputs
+            Tensor x = rng.uniform(-1f, 1f, 2, 3, 8);
+            assertThat(tornado.matmul(x, w).relativeErrorTo(cpu.matmul(x, w))).isLessThan(1e-5);
+        }
+        tornado.close();
+    }
+
+    @Test
+    void gradientStepsOfATinyModelOnTheDeviceMatchTheCpu() {
+        float[] cpuLosses = losses(cpu);
+        float[] deviceLosses = losses(tornado);
+        for (int i = 0; i < cpuLosses.length; i++) {
+            // Different summation orders in the products: agreement to float rounding, not bit for bit.
+            assertThat((double) deviceLosses[i]).as("step %d", i)
+                    .isCloseTo(cpuLosses[i], org.assertj.core.data.Offset.offset(1e-4 * Math.abs(cpuLosses[i])));
+        }
+    }
+
+    /** Three plain gradient steps of a tiny embedding-tanh-softmax model with every tensor op on {@code backend}. */
+    private static float[] losses(Backend backend) {
+        Backend before = Backends.current();
+        Backends.use(backend);
+        try {
+            dev.lory4j.tensor.Rng r = new Rng(11);
+            int vocab = 16;
+            int d = 8;
+            int len = 6;
+            Tensor emb = r.normal(0f, 0.3f, vocab, d);
+            Tensor w1 = r.normal(0f, 0.3f, d, d);
+            Tensor w2 = r.normal(0f, 0.3f, d, vocab);
+            int[] tokens = {1, 5, 9, 2, 7, 3};
+            float[] out = new float[3];
+            for (int step = 0; step < 3; step++) {
+                Tensor h = emb.indexSelect(0, tokens).matmul(w1).tanh();
+                Tensor logits = h.matmul(w2);
+                Tensor lsm = logits.logSoftmax(1);
+                float loss = 0;
+                for (int i = 0; i < len - 1; i++) {
+                    loss -= lsm.get(i, tokens[i + 1]);
+                }
+                out[step] = loss / (len - 1);
+                // a plain gradient step on w2 only, through the same backend
+                Tensor p = lsm.exp();
+                for (int i = 0; i < len - 1; i++) {
+                    p.set(p.get(i, tokens[i + 1]) - 1f, i, tokens[i + 1]);
+                }
+                Tensor g = h.t().matmul(p).mul(1f / (len - 1));
+                w2 = w2.sub(g.mul(0.5f));
+            }
+            return out;
+        } finally {
+            Backends.use(before);
+        }
+    }
+
+    @Test
     void otherOperationsAndShapesFallBackToTheCpu() {
         Tensor x = new Rng(8).normal(0f, 1f, 2, 3, 4);
         assertThat(tornado.softmax(x, 2, false).toArray()).containsExactly(cpu.softmax(x, 2, false).toArray());
