@@ -17,10 +17,10 @@ import uk.ac.manchester.tornado.api.enums.TornadoDeviceType;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 /**
- * The TornadoVM backend (work in progress, issue #7): matrix products with a 2-D right operand (every
- * Linear layer, the expert merge) run on the TornadoVM device, with one compiled execution plan per shape
- * (TornadoVM binds host arrays and scalar sizes into a plan, so inputs are copied into the plan's arrays);
- * every other operation is delegated to the CPU backend until its kernel lands. Available when a GPU device
+ * The TornadoVM backend (work in progress, issue #7). On the TornadoVM device: matrix products with a 2-D right
+ * operand (every Linear layer, the expert merge), same-shape add/sub/mul, exp, SiLU, softmax over the last axis
+ * and RMSNorm, each with one compiled execution plan per (op, shape). Broadcasting, batched products,
+ * reductions and the rest are delegated to the CPU backend until their kernels land. Available when a GPU device
  * exists, or on any device when {@code -Dlory4j.backend=tornado} asks for it explicitly (on a CPU-only OpenCL
  * device our Vector-API kernels are faster, so it is not chosen by default there).
  */
@@ -62,15 +62,25 @@ public final class TornadoBackend implements Backend {
         return TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice().getDeviceName();
     }
 
-    /** A compiled matmul for one shape with the host arrays it is bound to (TornadoVM binds them at build). */
-    private record MatmulPlan(float[] a, float[] b, float[] c, TornadoExecutionPlan plan) {}
+    /** A compiled task graph for one (op, shape) with the host arrays it is bound to. */
+    private record DevicePlan(float[][] inputs, float[] output, TornadoExecutionPlan plan) {}
+
+    /** Adds the op's task to a graph whose inputs and output arrays are already chosen. */
+    @FunctionalInterface
+    private interface Task {
+        TaskGraph add(TaskGraph graph, float[][] in, float[] out);
+    }
 
     private static final int MAX_PLANS = 64;
 
-    /** Execution plans by shape, least recently used evicted (and closed) past {@link #MAX_PLANS}. */
-    private final Map<String, MatmulPlan> plans = new LinkedHashMap<>(16, 0.75f, true) {
+    /**
+     * Execution plans by (op, shape), least recently used evicted (and closed) past {@link #MAX_PLANS}:
+     * TornadoVM compiles a plan for the host arrays and scalar sizes it was built with, so each plan owns its
+     * arrays and every call copies its inputs into them.
+     */
+    private final Map<String, DevicePlan> plans = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<String, MatmulPlan> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<String, DevicePlan> eldest) {
             if (size() > MAX_PLANS) {
                 closePlan(eldest.getValue().plan());
                 return true;
@@ -78,6 +88,35 @@ public final class TornadoBackend implements Backend {
             return false;
         }
     };
+
+    /** Runs {@code task} on the device for these inputs, compiling its plan on first use of (key, shapes). */
+    private Tensor offload(String key, int[] outShape, Task task, Tensor... inputs) {
+        synchronized (plans) {
+            DevicePlan p = plans.get(key);
+            if (p == null) {
+                float[][] in = new float[inputs.length][];
+                for (int i = 0; i < inputs.length; i++) {
+                    in[i] = new float[inputs[i].numel()];
+                }
+                float[] out = new float[dev.lory4j.tensor.Shapes.numel(outShape)];
+                TaskGraph g = new TaskGraph(key.replaceAll("[^A-Za-z0-9]", "_"))
+                        .transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) in);
+                g = task.add(g, in, out).transferToHost(DataTransferMode.EVERY_EXECUTION, out);
+                p = new DevicePlan(in, out, new TornadoExecutionPlan(g.snapshot()));
+                plans.put(key, p);
+            }
+            for (int i = 0; i < inputs.length; i++) {
+                copyInto(inputs[i], p.inputs()[i]);
+            }
+            try {
+                p.plan().execute();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("tornado " + key + " failed on " + deviceName() + ": "
+                        + e.getMessage(), e);
+            }
+            return Tensor.wrap(p.output().clone(), outShape);
+        }
+    }
 
     @Override
     public Tensor matmul(Tensor a, Tensor b) {
@@ -93,30 +132,8 @@ public final class TornadoBackend implements Backend {
         int m = a.dim(0);
         int k = a.dim(1);
         int n = b.dim(1);
-        synchronized (plans) {
-            MatmulPlan p = plans.computeIfAbsent(m + "x" + n + "x" + k, key -> compile(m, n, k));
-            copyInto(a, p.a());
-            copyInto(b, p.b());
-            try {
-                p.plan().execute();
-            } catch (RuntimeException e) {
-                throw new IllegalStateException("tornado matmul: [" + m + "," + k + "] x [" + k + "," + n
-                        + "] failed on " + deviceName() + ": " + e.getMessage(), e);
-            }
-            return Tensor.wrap(p.c().clone(), m, n);
-        }
-    }
-
-    private static MatmulPlan compile(int m, int n, int k) {
-        float[] x = new float[m * k];
-        float[] y = new float[k * n];
-        float[] c = new float[m * n];
-        TaskGraph graph = new TaskGraph("matmul_" + m + "x" + n + "x" + k)
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, x, y)
-                .task("mm", TornadoKernels::matmul, x, y, c, m, n, k)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, c);
-        ImmutableTaskGraph snapshot = graph.snapshot();
-        return new MatmulPlan(x, y, c, new TornadoExecutionPlan(snapshot));
+        return offload("matmul " + m + "x" + n + "x" + k, new int[] {m, n},
+                (g, in, out) -> g.task("t", TornadoKernels::matmulKernel, in[0], in[1], out, m, n, k), a, b);
     }
 
     private static void closePlan(TornadoExecutionPlan plan) {
@@ -144,12 +161,31 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor unary(UnaryOp op, Tensor x) {
-        return cpu.unary(op, x);
+        String key = op.opName() + " " + x.numel();
+        return switch (op) {
+            case EXP -> x.numel() == 0 ? cpu.unary(op, x)
+                    : offload(key, x.shape(), (g, in, out) -> g.task("t", TornadoKernels::expKernel, in[0], out), x);
+            case SILU -> x.numel() == 0 ? cpu.unary(op, x)
+                    : offload(key, x.shape(), (g, in, out) -> g.task("t", TornadoKernels::siluKernel, in[0], out), x);
+            default -> cpu.unary(op, x);
+        };
     }
 
     @Override
     public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
-        return cpu.binary(op, a, b);
+        if (!java.util.Arrays.equals(a.shape(), b.shape()) || a.numel() == 0) {
+            return cpu.binary(op, a, b); // broadcasting: CPU for now
+        }
+        String key = op.opName() + " " + a.numel();
+        return switch (op) {
+            case ADD -> offload(key, a.shape(), (g, in, out) -> g.task("t", TornadoKernels::addKernel, in[0], in[1], out),
+                    a, b);
+            case SUB -> offload(key, a.shape(), (g, in, out) -> g.task("t", TornadoKernels::subKernel, in[0], in[1], out),
+                    a, b);
+            case MUL -> offload(key, a.shape(), (g, in, out) -> g.task("t", TornadoKernels::mulKernel, in[0], in[1], out),
+                    a, b);
+            default -> cpu.binary(op, a, b);
+        };
     }
 
     @Override
@@ -159,7 +195,13 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor softmax(Tensor x, int axis, boolean log) {
-        return cpu.softmax(x, axis, log);
+        int cols = x.rank() == 0 ? 0 : x.dim(-1);
+        if (log || axis != x.rank() - 1 || cols == 0) {
+            return cpu.softmax(x, axis, log);
+        }
+        int rows = x.numel() / cols;
+        return offload("softmax " + rows + "x" + cols, x.shape(),
+                (g, in, out) -> g.task("t", TornadoKernels::softmaxRows, in[0], out, rows, cols), x);
     }
 
     @Override
@@ -174,7 +216,15 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
-        return cpu.rmsNorm(x, weight, eps);
+        int cols = x.rank() == 0 ? 0 : x.dim(-1);
+        if (weight == null || cols == 0 || weight.rank() != 1 || weight.dim(0) != cols) {
+            return cpu.rmsNorm(x, weight, eps); // also produces the shape errors
+        }
+        int rows = x.numel() / cols;
+        // eps is baked into the compiled kernel like the sizes, so it is part of the plan's key
+        return offload("rmsnorm " + rows + "x" + cols + " eps " + eps, x.shape(),
+                (g, in, out) -> g.task("t", TornadoKernels::rmsNormRows, in[0], in[1], out, rows, cols, eps),
+                x, weight);
     }
 
     @Override

@@ -32,6 +32,28 @@ class TornadoBackendTest {
     }
 
     @Test
+    void elementwiseSoftmaxAndRmsNormMatchTheCpu() {
+        Rng rng = new Rng(10);
+        for (int[] shape : new int[][] {{7}, {3, 17}, {2, 5, 33}}) {
+            Tensor a = rng.uniform(-2f, 2f, shape);
+            Tensor b = rng.uniform(-2f, 2f, shape);
+            for (dev.lory4j.tensor.BinaryOp op : new dev.lory4j.tensor.BinaryOp[] {
+                dev.lory4j.tensor.BinaryOp.ADD, dev.lory4j.tensor.BinaryOp.SUB, dev.lory4j.tensor.BinaryOp.MUL}) {
+                assertThat(tornado.binary(op, a, b).relativeErrorTo(cpu.binary(op, a, b))).as("%s", op).isLessThan(1e-6);
+            }
+            for (dev.lory4j.tensor.UnaryOp op : new dev.lory4j.tensor.UnaryOp[] {
+                dev.lory4j.tensor.UnaryOp.EXP, dev.lory4j.tensor.UnaryOp.SILU}) {
+                // device exp (OpenCL native) vs our polynomial: both within a few ulp of exp
+                assertThat(tornado.unary(op, a).relativeErrorTo(cpu.unary(op, a))).as("%s", op).isLessThan(1e-5);
+            }
+            assertThat(tornado.softmax(a, a.rank() - 1, false).relativeErrorTo(cpu.softmax(a, a.rank() - 1, false)))
+                    .isLessThan(1e-5);
+            Tensor w = rng.uniform(0.5f, 1.5f, shape[shape.length - 1]);
+            assertThat(tornado.rmsNorm(a, w, 1e-5f).relativeErrorTo(cpu.rmsNorm(a, w, 1e-5f))).isLessThan(1e-5);
+        }
+    }
+
+    @Test
     void plansAreReusedPerShapeAndLinearLayersOffload() {
         Rng rng = new Rng(9);
         Tensor w = rng.uniform(-1f, 1f, 8, 5);
@@ -93,7 +115,9 @@ class TornadoBackendTest {
     @Test
     void otherOperationsAndShapesFallBackToTheCpu() {
         Tensor x = new Rng(8).normal(0f, 1f, 2, 3, 4);
-        assertThat(tornado.softmax(x, 2, false).toArray()).containsExactly(cpu.softmax(x, 2, false).toArray());
+        assertThat(tornado.softmax(x, 0, false).toArray()).containsExactly(cpu.softmax(x, 0, false).toArray());
+        assertThat(tornado.reduce(dev.lory4j.tensor.ReduceOp.SUM, x, new int[] {1}, false).toArray())
+                .containsExactly(cpu.reduce(dev.lory4j.tensor.ReduceOp.SUM, x, new int[] {1}, false).toArray());
         Tensor batched = tornado.matmul(x, x.transpose(1, 2));
         assertThat(batched.relativeErrorTo(cpu.matmul(x, x.transpose(1, 2)))).isLessThan(1e-6);
     }
