@@ -1,0 +1,60 @@
+package dev.lory4j.accel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.nn.DecoderConfig;
+import dev.lory4j.autograd.optim.AdamW;
+import dev.lory4j.moe.MoeConfig;
+import dev.lory4j.moe.MoeModel;
+import dev.lory4j.tensor.CpuBackend;
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.spi.Backend;
+import dev.lory4j.tensor.spi.Backends;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.api.Test;
+
+/** Training steps of a small Lory model with the TornadoVM backend give the CPU backend's losses. */
+class TornadoTrainingStepTest {
+
+    private static float[] losses(Backend backend) {
+        Backend before = Backends.current();
+        Backends.use(backend);
+        try {
+            DecoderConfig c = new DecoderConfig(32, 16, 2, 2, 24, 1e-5f, 10000, false, 64, 0.1f, false);
+            MoeModel model = new MoeModel(MoeConfig.lory(c, 4, 8), new Rng(1));
+            AdamW opt = new AdamW(model.lm().namedParameters());
+            Rng rng = new Rng(2);
+            float[] out = new float[3];
+            for (int step = 0; step < out.length; step++) {
+                int[] x = new int[2 * 24];
+                int[] y = new int[2 * 24];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = rng.nextInt(32);
+                    y[i] = rng.nextInt(32);
+                }
+                Var loss = model.loss(x, y, 2, 24, -100);
+                opt.zeroGrad();
+                loss.backward();
+                opt.step();
+                out[step] = loss.item();
+            }
+            return out;
+        } finally {
+            Backends.use(before);
+        }
+    }
+
+    @Test
+    void loryStepsOnTheDeviceMatchTheCpu() {
+        float[] cpu = losses(new CpuBackend());
+        TornadoBackend tornado = new TornadoBackend();
+        float[] device = losses(tornado);
+        tornado.close();
+        for (int i = 0; i < cpu.length; i++) {
+            // Products summed in another order on the device: agreement to float rounding (1e-5 relative).
+            assertThat(device[i]).as("step %d", i).isCloseTo(cpu[i], Offset.offset(1e-5f * Math.abs(cpu[i])));
+        }
+        assertThat(cpu[2]).isNotEqualTo(cpu[0]); // the model did train
+    }
+}
