@@ -8,7 +8,9 @@ import dev.lory4j.tensor.UnaryOp;
 import dev.lory4j.tensor.spi.Backend;
 import java.util.LinkedHashMap;
 import java.util.Map;
-import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoRuntime;
@@ -18,7 +20,7 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 /**
  * The TornadoVM backend (work in progress, issue #7). On the TornadoVM device: matrix products with a 2-D right
- * operand (every Linear layer, the expert merge), same-shape add/sub/mul, exp, SiLU, softmax over the last axis
+ * operand (every Linear layer, the expert merge; a local-memory tiled kernel), same-shape add/sub/mul, exp, SiLU, softmax over the last axis
  * and RMSNorm, each with one compiled execution plan per (op, shape). Broadcasting, batched products,
  * reductions and the rest are delegated to the CPU backend until their kernels land. Available when a GPU device
  * exists, or on any device when {@code -Dlory4j.backend=tornado} asks for it explicitly (on a CPU-only OpenCL
@@ -91,6 +93,14 @@ public final class TornadoBackend implements Backend {
 
     /** Runs {@code task} on the device for these inputs, compiling its plan on first use of (key, shapes). */
     private Tensor offload(String key, int[] outShape, Task task, Tensor... inputs) {
+        return offload(key, outShape, task, null, inputs);
+    }
+
+    /**
+     * As {@link #offload(String, int[], Task, Tensor...)} for a {@code KernelContext} task whose 2-D grid is
+     * {@code grid} (global sizes, multiples of {@link TornadoKernels#TILE}) with TILE x TILE work groups.
+     */
+    private Tensor offload(String key, int[] outShape, Task task, int[] grid, Tensor... inputs) {
         synchronized (plans) {
             DevicePlan p = plans.get(key);
             if (p == null) {
@@ -99,10 +109,16 @@ public final class TornadoBackend implements Backend {
                     in[i] = new float[inputs[i].numel()];
                 }
                 float[] out = new float[dev.lory4j.tensor.Shapes.numel(outShape)];
-                TaskGraph g = new TaskGraph(key.replaceAll("[^A-Za-z0-9]", "_"))
-                        .transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) in);
+                String name = key.replaceAll("[^A-Za-z0-9]", "_");
+                TaskGraph g = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) in);
                 g = task.add(g, in, out).transferToHost(DataTransferMode.EVERY_EXECUTION, out);
-                p = new DevicePlan(in, out, new TornadoExecutionPlan(g.snapshot()));
+                TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot());
+                if (grid != null) {
+                    WorkerGrid2D workers = new WorkerGrid2D(grid[0], grid[1]);
+                    workers.setLocalWork(TornadoKernels.TILE, TornadoKernels.TILE, 1);
+                    plan.withGridScheduler(new GridScheduler(name + ".t", workers));
+                }
+                p = new DevicePlan(in, out, plan);
                 plans.put(key, p);
             }
             for (int i = 0; i < inputs.length; i++) {
@@ -132,8 +148,11 @@ public final class TornadoBackend implements Backend {
         int m = a.dim(0);
         int k = a.dim(1);
         int n = b.dim(1);
+        int tile = TornadoKernels.TILE;
+        int[] grid = {(m + tile - 1) / tile * tile, (n + tile - 1) / tile * tile};
         return offload("matmul " + m + "x" + n + "x" + k, new int[] {m, n},
-                (g, in, out) -> g.task("t", TornadoKernels::matmulKernel, in[0], in[1], out, m, n, k), a, b);
+                (g, in, out) -> g.task("t", TornadoKernels::matmulTiledKernel, new KernelContext(), in[0], in[1], out,
+                        m, n, k), grid, a, b);
     }
 
     private static void closePlan(TornadoExecutionPlan plan) {

@@ -1,5 +1,6 @@
 package dev.lory4j.accel;
 
+import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 
@@ -10,16 +11,36 @@ import uk.ac.manchester.tornado.api.math.TornadoMath;
 final class TornadoKernels {
     private TornadoKernels() {}
 
-    /** c[m,n] = a[m,k] b[k,n], all row-major and contiguous; one work item per output element. */
-    static void matmulKernel(float[] a, float[] b, float[] c, int m, int n, int k) {
-        for (@Parallel int i = 0; i < m; i++) {
-            for (@Parallel int j = 0; j < n; j++) {
-                float s = 0f;
-                for (int p = 0; p < k; p++) {
-                    s += a[i * k + p] * b[p * n + j];
-                }
-                c[i * n + j] = s;
+    /** Tile edge of {@link #matmulTiledKernel}: work groups of TILE x TILE items, two TILE^2 local buffers. */
+    static final int TILE = 16;
+
+    /**
+     * c[m,n] = a[m,k] b[k,n] with local-memory tiles: each work group stages a TILE x TILE block of a and of b
+     * per step of k, then every item accumulates its dot product from local memory. The grid is padded to
+     * multiples of TILE; items and loads outside the matrices use zeros.
+     */
+    static void matmulTiledKernel(KernelContext ctx, float[] a, float[] b, float[] c, int m, int n, int k) {
+        int li = ctx.localIdx;
+        int lj = ctx.localIdy;
+        int row = TILE * ctx.groupIdx + li;
+        int col = TILE * ctx.groupIdy + lj;
+        float[] aTile = ctx.allocateFloatLocalArray(TILE * TILE);
+        float[] bTile = ctx.allocateFloatLocalArray(TILE * TILE);
+        float sum = 0f;
+        int tiles = (k + TILE - 1) / TILE;
+        for (int t = 0; t < tiles; t++) {
+            int ak = TILE * t + lj;
+            int bk = TILE * t + li;
+            aTile[li * TILE + lj] = row < m && ak < k ? a[row * k + ak] : 0f;
+            bTile[li * TILE + lj] = bk < k && col < n ? b[bk * n + col] : 0f;
+            ctx.localBarrier();
+            for (int p = 0; p < TILE; p++) {
+                sum += aTile[li * TILE + p] * bTile[p * TILE + lj];
             }
+            ctx.localBarrier();
+        }
+        if (row < m && col < n) {
+            c[row * n + col] = sum;
         }
     }
 
