@@ -188,18 +188,6 @@ final class NnOps {
         });
     }
 
-    /** Additive causal mask [lq, lk]: -inf where key j lies after query i (queries aligned to the last keys). */
-    static Tensor causalMask(int lq, int lk) {
-        float[] m = new float[lq * lk];
-        int shift = lk - lq;
-        for (int i = 0; i < lq; i++) {
-            for (int j = i + shift + 1; j < lk; j++) {
-                m[i * lk + j] = 1f;
-            }
-        }
-        return Tensor.wrap(m, lq, lk);
-    }
-
     static Var attention(Var q, Var k, Var v, boolean causal, float scale) {
         Tensor qt = q.data();
         Tensor kt = k.data();

@@ -154,7 +154,7 @@ class OpsGradTest {
         Var fused = Var.attention(a[0], a[1], a[2], true, scale);
         Var[] b = {Var.param(q), Var.param(k), Var.param(v)};
         Var composed = b[0].matmul(b[1].transpose(-1, -2)).mul(scale)
-                .maskedFill(NnOps.causalMask(6, 6), Float.NEGATIVE_INFINITY).softmax(-1).matmul(b[2]);
+                .maskedFill(causalMask(6, 6), Float.NEGATIVE_INFINITY).softmax(-1).matmul(b[2]);
         assertThat(fused.data().allClose(composed.data(), 1e-5f, 1e-6f)).isTrue();
         Tensor g = rnd(2, 3, 6, 5);
         fused.backward(g, false);
@@ -175,5 +175,17 @@ class OpsGradTest {
         assertThatThrownBy(() -> Var.param(logits).crossEntropy(new int[] {1}, -100))
                 .hasMessage("crossEntropy: logits [2,4] have 2 rows but 1 targets were given");
         assertThat(Var.param(logits).crossEntropy(new int[] {-100, -100}, -100).item()).isNaN();
+    }
+
+    /** The mask the fused attention applies inside its softmax: 1 where key j lies after query i. */
+    static Tensor causalMask(int lq, int lk) {
+        float[] m = new float[lq * lk];
+        int shift = lk - lq;
+        for (int i = 0; i < lq; i++) {
+            for (int j = i + shift + 1; j < lk; j++) {
+                m[i * lk + j] = 1f;
+            }
+        }
+        return Tensor.wrap(m, lq, lk);
     }
 }
