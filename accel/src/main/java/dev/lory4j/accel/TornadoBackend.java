@@ -3,6 +3,7 @@ package dev.lory4j.accel;
 import dev.lory4j.tensor.BinaryOp;
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.ReduceOp;
+import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 import dev.lory4j.tensor.spi.Backend;
@@ -10,27 +11,66 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
-import uk.ac.manchester.tornado.api.WorkerGrid2D;
+import uk.ac.manchester.tornado.api.WorkerGrid;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid3D;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.TornadoRuntime;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.enums.TornadoDeviceType;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 /**
- * The TornadoVM backend (work in progress, issue #7). On the TornadoVM device: matrix products with a 2-D right
- * operand (every Linear layer, the expert merge; a local-memory tiled kernel), same-shape add/sub/mul, exp, SiLU, softmax over the last axis
- * and RMSNorm, each with one compiled execution plan per (op, shape). Broadcasting, batched products,
- * reductions and the rest are delegated to the CPU backend until their kernels land. Available when a GPU device
- * exists, or on any device when {@code -Dlory4j.backend=tornado} asks for it explicitly (on a CPU-only OpenCL
- * device our Vector-API kernels are faster, so it is not chosen by default there).
+ * The TornadoVM backend (issue #7). On the TornadoVM device: matrix products, plain and batched (every Linear
+ * layer, the expert merge and its two backward products, the per-segment products of a Lory layer; a
+ * local-memory kernel with 4 x 4 register tiles), same-shape add/sub/mul, exp, SiLU, softmax over the last
+ * axis, RMSNorm and the AdamW update, each with one compiled execution plan per (op, shape). AdamW keeps the
+ * optimizer moments on the device between steps ({@link #toHost} brings them back for checkpoints); other ops
+ * copy their operands in and the result out on every call, so an op is offloaded only when its work per byte
+ * copied reaches a threshold ({@link #DEFAULT_MIN_FLOPS_PER_BYTE}). Broadcasting, reductions and the rest are
+ * delegated to the CPU backend. Available when a GPU device exists, or on any device when {@code -Dlory4j.backend=tornado}
+ * asks for it explicitly (on a CPU-only OpenCL device our Vector-API kernels are faster, so it is not chosen by
+ * default there).
  */
 public final class TornadoBackend implements Backend {
     private final CpuBackend cpu = new CpuBackend();
+    private final double minFlopsPerByte;
 
-    /** Creates the backend (the TornadoVM runtime starts on first use). */
-    public TornadoBackend() {}
+    /**
+     * Creates the backend (the TornadoVM runtime starts on first use) with the offload threshold of
+     * {@code -Dlory4j.tornado.minFlopsPerByte}, default {@link #DEFAULT_MIN_FLOPS_PER_BYTE}.
+     */
+    public TornadoBackend() {
+        this(Double.parseDouble(System.getProperty("lory4j.tornado.minFlopsPerByte",
+                Double.toString(DEFAULT_MIN_FLOPS_PER_BYTE))));
+    }
+
+    /**
+     * Creates the backend with an explicit threshold: an op runs on the device only when its floating-point
+     * operations per byte copied to and from the device reach {@code minFlopsPerByte} (0: every supported op).
+     */
+    public TornadoBackend(double minFlopsPerByte) {
+        if (!(minFlopsPerByte >= 0)) {
+            throw new IllegalArgumentException("TornadoBackend: minFlopsPerByte must be >= 0, got " + minFlopsPerByte);
+        }
+        this.minFlopsPerByte = minFlopsPerByte;
+    }
+
+    /**
+     * The default offload threshold. Every call copies its operands in and its result out, so offloading pays only
+     * when the work per byte copied exceeds what the CPU does in the time of the copy: PCIe moves about 25 GB/s
+     * and our GEMM runs at about 400 GFLOP/s on a 16-core server, so 16 flops per byte. Matrix products of a
+     * decoder layer qualify (2mnk flops on 4(mk + kn + mn) bytes); elementwise ops, softmax, norms and AdamW (a
+     * few flops per 8-12 bytes) stay on the CPU unless the threshold is lowered.
+     */
+    public static final double DEFAULT_MIN_FLOPS_PER_BYTE = 16;
+
+    /** Whether an op of {@code flops} operations moving {@code floats} floats to and from the device offloads. */
+    private boolean offloads(double flops, double floats) {
+        return flops >= minFlopsPerByte * 4 * floats;
+    }
 
     @Override
     public String name() {
@@ -59,9 +99,10 @@ public final class TornadoBackend implements Backend {
         return asked && devices > 0;
     }
 
-    /** Name of the device kernels run on. */
+    @Override
     public String deviceName() {
-        return TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice().getDeviceName();
+        var device = TornadoRuntimeProvider.getTornadoRuntime().getDefaultDevice();
+        return device.getPhysicalDevice().getDeviceName().strip() + " (" + device.getPlatformName().strip() + ")";
     }
 
     /** A compiled task graph for one (op, shape) with the host arrays it is bound to. */
@@ -73,7 +114,8 @@ public final class TornadoBackend implements Backend {
         TaskGraph add(TaskGraph graph, float[][] in, float[] out);
     }
 
-    private static final int MAX_PLANS = 64;
+    /** Cached plans at most ({@code -Dlory4j.tornado.plans}, default 128). */
+    private static final int MAX_PLANS = Integer.getInteger("lory4j.tornado.plans", 128);
 
     /**
      * Execution plans by (op, shape), least recently used evicted (and closed) past {@link #MAX_PLANS}:
@@ -91,14 +133,15 @@ public final class TornadoBackend implements Backend {
         }
     };
 
-    /** Runs {@code task} on the device for these inputs, compiling its plan on first use of (key, shapes). */
-    private Tensor offload(String key, int[] outShape, Task task, Tensor... inputs) {
-        return offload(key, outShape, task, null, inputs);
-    }
+    /** Work-group size of the 1-D kernels. */
+    static final int LOCAL_1D = 128;
 
     /**
-     * As {@link #offload(String, int[], Task, Tensor...)} for a {@code KernelContext} task whose 2-D grid is
-     * {@code grid} (global sizes, multiples of {@link TornadoKernels#TILE}) with TILE x TILE work groups.
+     * Runs {@code task} on the device for these inputs, compiling its plan on first use of (key, shapes). The grid
+     * is explicit, never TornadoVM's default (which picked 1024-item work groups on an H100, too many for the
+     * registers some kernels need: CL_OUT_OF_RESOURCES): {@code {items}} for a 1-D {@code KernelContext} kernel
+     * that checks its bound (items rounded up to work groups of {@link #LOCAL_1D}), or the three global sizes of a
+     * {@code KernelContext} task with WG x WG x 1 work groups (x and y multiples of {@link TornadoKernels#WG}).
      */
     private Tensor offload(String key, int[] outShape, Task task, int[] grid, Tensor... inputs) {
         synchronized (plans) {
@@ -113,13 +156,12 @@ public final class TornadoBackend implements Backend {
                 TaskGraph g = new TaskGraph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) in);
                 g = task.add(g, in, out).transferToHost(DataTransferMode.EVERY_EXECUTION, out);
                 TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot());
-                if (grid != null) {
-                    WorkerGrid2D workers = new WorkerGrid2D(grid[0], grid[1]);
-                    workers.setLocalWork(TornadoKernels.TILE, TornadoKernels.TILE, 1);
-                    plan.withGridScheduler(new GridScheduler(name + ".t", workers));
-                }
+                plan.withGridScheduler(new GridScheduler(name + ".t", workers(grid)));
                 p = new DevicePlan(in, out, plan);
                 plans.put(key, p);
+                if (Boolean.getBoolean("lory4j.tornado.verbose")) {
+                    System.err.println("lory4j tornado: plan " + plans.size() + " compiled for " + key);
+                }
             }
             for (int i = 0; i < inputs.length; i++) {
                 copyInto(inputs[i], p.inputs()[i]);
@@ -142,17 +184,179 @@ public final class TornadoBackend implements Backend {
             shape[shape.length - 1] = b.dim(1);
             return matmul(a.reshape(-1, a.dim(-1)), b).reshape(shape);
         }
-        if (a.rank() != 2 || b.rank() != 2 || a.dim(1) != b.dim(0) || a.numel() == 0 || b.numel() == 0) {
-            return cpu.matmul(a, b); // batched, 1-D, empty and mismatched shapes (with its errors): CPU for now
+        int rank = a.rank();
+        boolean sameBatch = rank >= 2 && b.rank() == rank
+                && java.util.Arrays.equals(a.shape(), 0, rank - 2, b.shape(), 0, rank - 2);
+        if (!sameBatch || a.dim(-1) != b.dim(-2) || a.numel() == 0 || b.numel() == 0) {
+            return cpu.matmul(a, b); // broadcast batches, 1-D, empty and mismatched shapes (with its errors)
+        }
+        int m = a.dim(-2);
+        int k = a.dim(-1);
+        int n = b.dim(-1);
+        int batch = a.numel() / (m * k);
+        int[] outShape = a.shape();
+        outShape[rank - 1] = n;
+        if (!offloads(2.0 * batch * m * n * k, (double) batch * (m * k + k * n + m * n))) {
+            return cpu.matmul(a, b);
+        }
+        String key = "matmul " + batch + "*" + m + "x" + n + "x" + k;
+        return offload(key, outShape, matmulTask(m, n, k), matmulGrid(batch, m, n), a, b);
+    }
+
+    /** The worker grid of {@link #offload}'s {@code grid}. */
+    private static WorkerGrid workers(int[] grid) {
+        if (grid.length == 1) {
+            WorkerGrid1D w = new WorkerGrid1D((Math.max(grid[0], 1) + LOCAL_1D - 1) / LOCAL_1D * LOCAL_1D);
+            w.setLocalWork(LOCAL_1D, 1, 1);
+            return w;
+        }
+        WorkerGrid3D w = new WorkerGrid3D(grid[0], grid[1], grid[2]);
+        w.setLocalWork(TornadoKernels.WG, TornadoKernels.WG, 1);
+        return w;
+    }
+
+    /** The batched product task for (m, n, k); batch strides are those of contiguous operands. */
+    private static Task matmulTask(int m, int n, int k) {
+        int sa = m * k;
+        int sb = k * n;
+        int sc = m * n;
+        return (g, in, out) -> g.task("t", TornadoKernels::matmulKernel, new KernelContext(), in[0], in[1], out, m, n, k,
+                sa, sb, sc);
+    }
+
+    /** Global sizes of the matmul grid: x over BLOCK-column blocks, y over BLOCK-row blocks, z over the batch. */
+    private static int[] matmulGrid(int batch, int m, int n) {
+        int blocks = TornadoKernels.BLOCK;
+        int wg = TornadoKernels.WG;
+        return new int[] {(n + blocks - 1) / blocks * wg, (m + blocks - 1) / blocks * wg, batch};
+    }
+
+    @Override
+    public double residentMatmulSeconds(Tensor a, Tensor b, int times) {
+        if (a.rank() != 2 || b.rank() != 2 || a.dim(1) != b.dim(0) || a.numel() == 0 || b.numel() == 0 || times < 1) {
+            return Backend.super.residentMatmulSeconds(a, b, times);
         }
         int m = a.dim(0);
         int k = a.dim(1);
         int n = b.dim(1);
-        int tile = TornadoKernels.TILE;
-        int[] grid = {(m + tile - 1) / tile * tile, (n + tile - 1) / tile * tile};
-        return offload("matmul " + m + "x" + n + "x" + k, new int[] {m, n},
-                (g, in, out) -> g.task("t", TornadoKernels::matmulTiledKernel, new KernelContext(), in[0], in[1], out,
-                        m, n, k), grid, a, b);
+        float[] ad = a.contiguous().toArray();
+        float[] bd = b.contiguous().toArray();
+        float[] c = new float[m * n];
+        TaskGraph g = new TaskGraph("resident").transferToDevice(DataTransferMode.FIRST_EXECUTION, ad, bd);
+        g = matmulTask(m, n, k).add(g, new float[][] {ad, bd}, c).transferToHost(DataTransferMode.UNDER_DEMAND, c);
+        TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot());
+        try {
+            plan.withGridScheduler(new GridScheduler("resident.t", workers(matmulGrid(1, m, n))));
+            plan.execute().transferToHost(c); // compiles, transfers a and b once
+            long t0 = System.nanoTime();
+            TornadoExecutionResult last = null;
+            for (int i = 0; i < times; i++) {
+                last = plan.execute();
+            }
+            last.transferToHost(c); // waits for the last product (the copy is counted too: conservative)
+            return (System.nanoTime() - t0) / 1e9 / times;
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("tornado residentMatmulSeconds " + m + "x" + n + "x" + k + " failed on "
+                    + deviceName() + ": " + e.getMessage(), e);
+        } finally {
+            closePlan(plan);
+        }
+    }
+
+    /** A device-resident AdamW state: the parameter and moment arrays bound to the plan, the gradient staged. */
+    private record AdamPlan(float[] p, float[] m, float[] v, float[] g, float[] hyper, TornadoExecutionPlan plan,
+                            TornadoExecutionResult[] last) {}
+
+    /** AdamW plans by parameter array (identity): one per parameter, kept until its moments change on the host. */
+    private final Map<float[], AdamPlan> adamPlans = new java.util.IdentityHashMap<>();
+
+    @Override
+    public void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                      float weightDecay, float bc1, float bc2) {
+        if (!wholeArray(p) || !wholeArray(m) || !wholeArray(v) || p.numel() != g.numel() || p.numel() == 0
+                || !offloads(16.0 * p.numel(), 3.0 * p.numel())) { // p in and out, g in; m and v stay on the device
+            // moments that are views cannot be bound to a plan; the CPU kernel updates them in place
+            Backend.super.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+            return;
+        }
+        synchronized (plans) {
+            AdamPlan a = adamPlans.get(p.data());
+            if (a != null && (a.m() != m.data() || a.v() != v.data())) {
+                closePlan(a.plan());
+                a = null;
+            }
+            if (a == null) {
+                float[] gb = new float[p.numel()];
+                float[] hyper = new float[8];
+                String name = "adamw" + adamPlans.size();
+                TaskGraph tg = new TaskGraph(name)
+                        .transferToDevice(DataTransferMode.EVERY_EXECUTION, p.data(), gb, hyper)
+                        .transferToDevice(DataTransferMode.FIRST_EXECUTION, m.data(), v.data())
+                        .task("t", TornadoKernels::adamwKernel, new KernelContext(), p.data(), gb, m.data(), v.data(),
+                                hyper, p.numel())
+                        .transferToHost(DataTransferMode.EVERY_EXECUTION, p.data())
+                        .transferToHost(DataTransferMode.UNDER_DEMAND, m.data(), v.data());
+                TornadoExecutionPlan plan = new TornadoExecutionPlan(tg.snapshot());
+                plan.withGridScheduler(new GridScheduler(name + ".t", workers(new int[] {p.numel()})));
+                a = new AdamPlan(p.data(), m.data(), v.data(), gb, hyper, plan, new TornadoExecutionResult[1]);
+                adamPlans.put(p.data(), a);
+            }
+            copyInto(g, a.g());
+            float[] h = a.hyper();
+            h[0] = 1 - lr * weightDecay;
+            h[1] = beta1;
+            h[2] = 1 - beta1;
+            h[3] = beta2;
+            h[4] = 1 - beta2;
+            h[5] = eps;
+            h[6] = -(lr / bc1);
+            h[7] = (float) (1 / Math.sqrt(bc2));
+            try {
+                a.last()[0] = a.plan().execute();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("tornado adamw " + Shapes.str(p.shape()) + " failed on " + deviceName()
+                        + ": " + e.getMessage(), e);
+            }
+        }
+    }
+
+    @Override
+    public void toHost(Tensor t) {
+        synchronized (plans) {
+            for (AdamPlan a : adamPlans.values()) {
+                if ((a.m() == t.data() || a.v() == t.data()) && a.last()[0] != null) {
+                    a.last()[0].transferToHost(t.data());
+                }
+            }
+        }
+    }
+
+    @Override
+    public void hostWritten(Tensor t) {
+        synchronized (plans) {
+            adamPlans.values().removeIf(a -> {
+                boolean stale = a.m() == t.data() || a.v() == t.data();
+                if (stale) {
+                    if (a.last()[0] != null) { // the other moment may hold device-only updates: keep them
+                        a.last()[0].transferToHost(a.m() == t.data() ? a.v() : a.m());
+                    }
+                    closePlan(a.plan());
+                }
+                return stale;
+            });
+        }
+    }
+
+    /** Brings back both moments of an AdamW plan. */
+    private static void toHostAll(AdamPlan a) {
+        if (a.last()[0] != null) {
+            a.last()[0].transferToHost(a.m(), a.v());
+        }
+    }
+
+    /** Whether t is a contiguous tensor covering its whole storage array (so a plan can bind the array). */
+    private static boolean wholeArray(Tensor t) {
+        return t.isContiguous() && t.offset() == 0 && t.numel() == t.data().length;
     }
 
     private static void closePlan(TornadoExecutionPlan plan) {
@@ -170,41 +374,52 @@ public final class TornadoBackend implements Backend {
         System.arraycopy(c.data(), c.offset(), dst, 0, dst.length);
     }
 
+    /** Number of cached execution plans (each a compiled op for one shape); AdamW's are not counted. */
+    int planCount() {
+        synchronized (plans) {
+            return plans.size();
+        }
+    }
+
     /** Closes every cached execution plan (device memory is released). */
     public void close() {
         synchronized (plans) {
             plans.values().forEach(p -> closePlan(p.plan()));
             plans.clear();
+            adamPlans.values().forEach(a -> {
+                toHostAll(a);
+                closePlan(a.plan());
+            });
+            adamPlans.clear();
         }
     }
 
     @Override
     public Tensor unary(UnaryOp op, Tensor x) {
-        String key = op.opName() + " " + x.numel();
-        return switch (op) {
-            case EXP -> x.numel() == 0 ? cpu.unary(op, x)
-                    : offload(key, x.shape(), (g, in, out) -> g.task("t", TornadoKernels::expKernel, in[0], out), x);
-            case SILU -> x.numel() == 0 ? cpu.unary(op, x)
-                    : offload(key, x.shape(), (g, in, out) -> g.task("t", TornadoKernels::siluKernel, in[0], out), x);
-            default -> cpu.unary(op, x);
-        };
+        int n = x.numel();
+        // about 10 flops per element for exp (and SiLU), over one float in and one out
+        if (n == 0 || (op != UnaryOp.EXP && op != UnaryOp.SILU) || !offloads(10.0 * n, 2.0 * n)) {
+            return cpu.unary(op, x);
+        }
+        Task task = op == UnaryOp.EXP
+                ? (g, in, out) -> g.task("t", TornadoKernels::expKernel, new KernelContext(), in[0], out, n)
+                : (g, in, out) -> g.task("t", TornadoKernels::siluKernel, new KernelContext(), in[0], out, n);
+        return offload(op.opName() + " " + n, x.shape(), task, new int[] {n}, x);
     }
 
     @Override
     public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
-        if (!java.util.Arrays.equals(a.shape(), b.shape()) || a.numel() == 0) {
-            return cpu.binary(op, a, b); // broadcasting: CPU for now
+        int n = a.numel();
+        if (!java.util.Arrays.equals(a.shape(), b.shape()) || n == 0 || !offloads(n, 3.0 * n)
+                || (op != BinaryOp.ADD && op != BinaryOp.SUB && op != BinaryOp.MUL)) {
+            return cpu.binary(op, a, b); // broadcasting, other ops, or not worth the copies
         }
-        String key = op.opName() + " " + a.numel();
-        return switch (op) {
-            case ADD -> offload(key, a.shape(), (g, in, out) -> g.task("t", TornadoKernels::addKernel, in[0], in[1], out),
-                    a, b);
-            case SUB -> offload(key, a.shape(), (g, in, out) -> g.task("t", TornadoKernels::subKernel, in[0], in[1], out),
-                    a, b);
-            case MUL -> offload(key, a.shape(), (g, in, out) -> g.task("t", TornadoKernels::mulKernel, in[0], in[1], out),
-                    a, b);
-            default -> cpu.binary(op, a, b);
+        Task task = switch (op) {
+            case ADD -> (g, in, out) -> g.task("t", TornadoKernels::addKernel, new KernelContext(), in[0], in[1], out, n);
+            case SUB -> (g, in, out) -> g.task("t", TornadoKernels::subKernel, new KernelContext(), in[0], in[1], out, n);
+            default -> (g, in, out) -> g.task("t", TornadoKernels::mulKernel, new KernelContext(), in[0], in[1], out, n);
         };
+        return offload(op.opName() + " " + n, a.shape(), task, new int[] {n}, a, b);
     }
 
     @Override
@@ -215,12 +430,13 @@ public final class TornadoBackend implements Backend {
     @Override
     public Tensor softmax(Tensor x, int axis, boolean log) {
         int cols = x.rank() == 0 ? 0 : x.dim(-1);
-        if (log || axis != x.rank() - 1 || cols == 0) {
+        if (log || axis != x.rank() - 1 || cols == 0 || !offloads(8.0 * x.numel(), 2.0 * x.numel())) {
             return cpu.softmax(x, axis, log);
         }
         int rows = x.numel() / cols;
         return offload("softmax " + rows + "x" + cols, x.shape(),
-                (g, in, out) -> g.task("t", TornadoKernels::softmaxRows, in[0], out, rows, cols), x);
+                (g, in, out) -> g.task("t", TornadoKernels::softmaxRows, new KernelContext(), in[0], out, rows,
+                        cols), new int[] {rows}, x);
     }
 
     @Override
@@ -236,14 +452,16 @@ public final class TornadoBackend implements Backend {
     @Override
     public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
         int cols = x.rank() == 0 ? 0 : x.dim(-1);
-        if (weight == null || cols == 0 || weight.rank() != 1 || weight.dim(0) != cols) {
+        if (weight == null || cols == 0 || weight.rank() != 1 || weight.dim(0) != cols
+                || !offloads(4.0 * x.numel(), 2.0 * x.numel())) {
             return cpu.rmsNorm(x, weight, eps); // also produces the shape errors
         }
         int rows = x.numel() / cols;
         // eps is baked into the compiled kernel like the sizes, so it is part of the plan's key
         return offload("rmsnorm " + rows + "x" + cols + " eps " + eps, x.shape(),
-                (g, in, out) -> g.task("t", TornadoKernels::rmsNormRows, in[0], in[1], out, rows, cols, eps),
-                x, weight);
+                (g, in, out) -> g.task("t", TornadoKernels::rmsNormRows, new KernelContext(), in[0], in[1], out,
+                        rows, cols, eps),
+                new int[] {rows}, x, weight);
     }
 
     @Override

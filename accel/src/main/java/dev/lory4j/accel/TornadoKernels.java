@@ -1,7 +1,6 @@
 package dev.lory4j.accel;
 
 import uk.ac.manchester.tornado.api.KernelContext;
-import uk.ac.manchester.tornado.api.annotations.Parallel;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 
 /**
@@ -11,77 +10,171 @@ import uk.ac.manchester.tornado.api.math.TornadoMath;
 final class TornadoKernels {
     private TornadoKernels() {}
 
-    /** Tile edge of {@link #matmulTiledKernel}: work groups of TILE x TILE items, two TILE^2 local buffers. */
-    static final int TILE = 16;
+    /** Items per work-group edge of {@link #matmulKernel} (work groups of WG x WG items). */
+    static final int WG = 16;
+    /** Rows and columns of c computed by one work group of {@link #matmulKernel}: each item computes 4 x 4. */
+    static final int BLOCK = 4 * WG;
+    /** Steps of k staged in local memory at a time by {@link #matmulKernel}. */
+    static final int BK = 16;
 
     /**
-     * c[m,n] = a[m,k] b[k,n] with local-memory tiles: each work group stages a TILE x TILE block of a and of b
-     * per step of k, then every item accumulates its dot product from local memory. The grid is padded to
-     * multiples of TILE; items and loads outside the matrices use zeros.
+     * c[z] = a[z] b[z] for the z-th product of a batch (a [m,k], b [k,n], c [m,n], row-major, products
+     * {@code strideA/B/C} floats apart; strideB = 0 shares one b; TornadoVM bakes the sizes into the compiled
+     * kernel as constants, which measured faster on an H100 than reading them from an array): each work group computes a BLOCK x BLOCK
+     * block of c, staging BK steps of k of a and b in local memory at a time; each item keeps a 4 x 4 register
+     * tile of c: rows {@code ly + 16 i}, columns {@code lx + 16 j}, so neighbouring items read and write
+     * neighbouring columns (coalesced) and read distinct local-memory banks. Grid: x over column blocks, y over
+     * row blocks, z over the batch; items and loads outside the matrices use zeros.
      */
-    static void matmulTiledKernel(KernelContext ctx, float[] a, float[] b, float[] c, int m, int n, int k) {
-        int li = ctx.localIdx;
-        int lj = ctx.localIdy;
-        int row = TILE * ctx.groupIdx + li;
-        int col = TILE * ctx.groupIdy + lj;
-        float[] aTile = ctx.allocateFloatLocalArray(TILE * TILE);
-        float[] bTile = ctx.allocateFloatLocalArray(TILE * TILE);
-        float sum = 0f;
-        int tiles = (k + TILE - 1) / TILE;
-        for (int t = 0; t < tiles; t++) {
-            int ak = TILE * t + lj;
-            int bk = TILE * t + li;
-            aTile[li * TILE + lj] = row < m && ak < k ? a[row * k + ak] : 0f;
-            bTile[li * TILE + lj] = bk < k && col < n ? b[bk * n + col] : 0f;
+    static void matmulKernel(KernelContext ctx, float[] a, float[] b, float[] c, int m, int n, int k, int strideA,
+                             int strideB, int strideC) {
+        int lx = ctx.localIdx;
+        int ly = ctx.localIdy;
+        int z = ctx.groupIdz;
+        int aOff = z * strideA;
+        int bOff = z * strideB;
+        int cOff = z * strideC;
+        int rowBase = BLOCK * ctx.groupIdy;
+        int colBase = BLOCK * ctx.groupIdx;
+        int row0 = rowBase + ly;
+        int col0 = colBase + lx;
+        int item = ly * WG + lx;
+        float[] aTile = ctx.allocateFloatLocalArray(BK * BLOCK); // aTile[kk * BLOCK + r] (k-major)
+        float[] bTile = ctx.allocateFloatLocalArray(BK * BLOCK); // bTile[kk * BLOCK + col]
+        float c00 = 0f, c01 = 0f, c02 = 0f, c03 = 0f;
+        float c10 = 0f, c11 = 0f, c12 = 0f, c13 = 0f;
+        float c20 = 0f, c21 = 0f, c22 = 0f, c23 = 0f;
+        float c30 = 0f, c31 = 0f, c32 = 0f, c33 = 0f;
+        for (int t = 0; t < k; t += BK) {
+            for (int l = 0; l < 4; l++) { // BLOCK x BK of a and BK x BLOCK of b: 4 loads of each per item
+                int idx = item + l * WG * WG;
+                int r = idx / BK;
+                int ka = t + idx % BK;
+                aTile[(idx % BK) * BLOCK + r] = rowBase + r < m && ka < k ? a[aOff + (rowBase + r) * k + ka] : 0f;
+                int kb = idx / BLOCK;
+                int cb = idx % BLOCK;
+                bTile[kb * BLOCK + cb] = t + kb < k && colBase + cb < n ? b[bOff + (t + kb) * n + colBase + cb] : 0f;
+            }
             ctx.localBarrier();
-            for (int p = 0; p < TILE; p++) {
-                sum += aTile[li * TILE + p] * bTile[p * TILE + lj];
+            for (int kk = 0; kk < BK; kk++) {
+                int o = kk * BLOCK;
+                float a0 = aTile[o + ly];
+                float a1 = aTile[o + ly + 16];
+                float a2 = aTile[o + ly + 32];
+                float a3 = aTile[o + ly + 48];
+                float b0 = bTile[o + lx];
+                float b1 = bTile[o + lx + 16];
+                float b2 = bTile[o + lx + 32];
+                float b3 = bTile[o + lx + 48];
+                c00 += a0 * b0;
+                c01 += a0 * b1;
+                c02 += a0 * b2;
+                c03 += a0 * b3;
+                c10 += a1 * b0;
+                c11 += a1 * b1;
+                c12 += a1 * b2;
+                c13 += a1 * b3;
+                c20 += a2 * b0;
+                c21 += a2 * b1;
+                c22 += a2 * b2;
+                c23 += a2 * b3;
+                c30 += a3 * b0;
+                c31 += a3 * b1;
+                c32 += a3 * b2;
+                c33 += a3 * b3;
             }
             ctx.localBarrier();
         }
+        store(c, cOff, m, n, row0 + 0, col0 + 0, c00);
+        store(c, cOff, m, n, row0 + 0, col0 + 16, c01);
+        store(c, cOff, m, n, row0 + 0, col0 + 32, c02);
+        store(c, cOff, m, n, row0 + 0, col0 + 48, c03);
+        store(c, cOff, m, n, row0 + 16, col0 + 0, c10);
+        store(c, cOff, m, n, row0 + 16, col0 + 16, c11);
+        store(c, cOff, m, n, row0 + 16, col0 + 32, c12);
+        store(c, cOff, m, n, row0 + 16, col0 + 48, c13);
+        store(c, cOff, m, n, row0 + 32, col0 + 0, c20);
+        store(c, cOff, m, n, row0 + 32, col0 + 16, c21);
+        store(c, cOff, m, n, row0 + 32, col0 + 32, c22);
+        store(c, cOff, m, n, row0 + 32, col0 + 48, c23);
+        store(c, cOff, m, n, row0 + 48, col0 + 0, c30);
+        store(c, cOff, m, n, row0 + 48, col0 + 16, c31);
+        store(c, cOff, m, n, row0 + 48, col0 + 32, c32);
+        store(c, cOff, m, n, row0 + 48, col0 + 48, c33);
+    }
+
+    /** c[cOff + row * n + col] = value when (row, col) lies inside the m x n matrix. */
+    private static void store(float[] c, int cOff, int m, int n, int row, int col, float value) {
         if (row < m && col < n) {
-            c[row * n + col] = sum;
+            c[cOff + row * n + col] = value;
         }
     }
 
+    /**
+     * AdamW step in place, the same formula as the CPU kernel ({@code Optimizers.adamw}); the hyper-parameters
+     * come in an array, {@code h = [decay, beta1, 1-beta1, beta2, 1-beta2, eps, -stepSize, 1/sqrt(bc2)]}, so
+     * one compiled kernel serves every step (scalars would be baked into the kernel). One item per element.
+     */
+    static void adamwKernel(KernelContext ctx, float[] p, float[] g, float[] m, float[] v, float[] h, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float gi = g[i];
+            float mi = m[i] * h[1] + gi * h[2];
+            float vi = v[i] * h[3] + gi * gi * h[4];
+            float denom = TornadoMath.sqrt(vi) * h[7] + h[5];
+            p[i] = p[i] * h[0] + mi / denom * h[6];
+            m[i] = mi;
+            v[i] = vi;
+        }
+    }
+
+    // The 1-D kernels below take one item per element (or row) and check the bound themselves: their grid is
+    // rounded up to whole work groups (a @Parallel loop under a GridScheduler would not check it).
+
     /** out = a + b elementwise. */
-    static void addKernel(float[] a, float[] b, float[] out) {
-        for (@Parallel int i = 0; i < out.length; i++) {
+    static void addKernel(KernelContext ctx, float[] a, float[] b, float[] out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
             out[i] = a[i] + b[i];
         }
     }
 
     /** out = a - b elementwise. */
-    static void subKernel(float[] a, float[] b, float[] out) {
-        for (@Parallel int i = 0; i < out.length; i++) {
+    static void subKernel(KernelContext ctx, float[] a, float[] b, float[] out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
             out[i] = a[i] - b[i];
         }
     }
 
     /** out = a * b elementwise. */
-    static void mulKernel(float[] a, float[] b, float[] out) {
-        for (@Parallel int i = 0; i < out.length; i++) {
+    static void mulKernel(KernelContext ctx, float[] a, float[] b, float[] out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
             out[i] = a[i] * b[i];
         }
     }
 
     /** out = x * sigmoid(x). */
-    static void siluKernel(float[] x, float[] out) {
-        for (@Parallel int i = 0; i < out.length; i++) {
+    static void siluKernel(KernelContext ctx, float[] x, float[] out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
             out[i] = x[i] / (1f + TornadoMath.exp(-x[i]));
         }
     }
 
     /** out = e^x. */
-    static void expKernel(float[] x, float[] out) {
-        for (@Parallel int i = 0; i < out.length; i++) {
+    static void expKernel(KernelContext ctx, float[] x, float[] out, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
             out[i] = TornadoMath.exp(x[i]);
         }
     }
 
-    /** Softmax of each of {@code rows} rows of {@code cols} (max subtracted); one work item per row. */
-    static void softmaxRows(float[] x, float[] out, int rows, int cols) {
-        for (@Parallel int r = 0; r < rows; r++) {
+    /** Softmax of each of {@code rows} rows of {@code cols} (max subtracted); one item per row. */
+    static void softmaxRows(KernelContext ctx, float[] x, float[] out, int rows, int cols) {
+        int r = ctx.globalIdx;
+        if (r < rows) {
             int o = r * cols;
             float max = x[o];
             for (int j = 1; j < cols; j++) {
@@ -100,9 +193,10 @@ final class TornadoKernels {
         }
     }
 
-    /** RMSNorm of each row: x * rsqrt(mean(x^2) + eps) * w; one work item per row. */
-    static void rmsNormRows(float[] x, float[] w, float[] out, int rows, int cols, float eps) {
-        for (@Parallel int r = 0; r < rows; r++) {
+    /** RMSNorm of each row: x * rsqrt(mean(x^2) + eps) * w; one item per row. */
+    static void rmsNormRows(KernelContext ctx, float[] x, float[] w, float[] out, int rows, int cols, float eps) {
+        int r = ctx.globalIdx;
+        if (r < rows) {
             int o = r * cols;
             float ss = 0f;
             for (int j = 0; j < cols; j++) {

@@ -1,6 +1,7 @@
 package dev.lory4j.accel;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
@@ -11,13 +12,14 @@ import org.junit.jupiter.api.Test;
 
 /** Runs on the TornadoVM device of the machine (PoCL's CPU device here); compares with the CPU backend. */
 class TornadoBackendTest {
-    private final TornadoBackend tornado = new TornadoBackend();
+    private final TornadoBackend tornado = new TornadoBackend(0); // every supported op on the device
     private final CpuBackend cpu = new CpuBackend();
 
     @Test
     void matmulMatchesTheCpuBackendOnRandomShapes() {
         Rng rng = new Rng(7);
-        int[][] shapes = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 64, 64}, {100, 37, 129}};
+        int[][] shapes = {{1, 1, 1}, {3, 5, 7}, {17, 33, 9}, {64, 64, 64}, {100, 37, 129}, {130, 70, 65},
+            {65, 129, 17}};
         for (int[] s : shapes) {
             Tensor a = rng.uniform(-1f, 1f, s[0], s[2]);
             Tensor b = rng.uniform(-1f, 1f, s[2], s[1]);
@@ -118,8 +120,81 @@ class TornadoBackendTest {
         assertThat(tornado.softmax(x, 0, false).toArray()).containsExactly(cpu.softmax(x, 0, false).toArray());
         assertThat(tornado.reduce(dev.lory4j.tensor.ReduceOp.SUM, x, new int[] {1}, false).toArray())
                 .containsExactly(cpu.reduce(dev.lory4j.tensor.ReduceOp.SUM, x, new int[] {1}, false).toArray());
-        Tensor batched = tornado.matmul(x, x.transpose(1, 2));
-        assertThat(batched.relativeErrorTo(cpu.matmul(x, x.transpose(1, 2)))).isLessThan(1e-6);
+        Tensor y = new Rng(9).normal(0f, 1f, 1, 4, 5); // a broadcast batch dimension
+        assertThat(tornado.matmul(x, y).toArray()).containsExactly(cpu.matmul(x, y).toArray());
+    }
+
+    @Test
+    void batchedProductsRunOnTheDeviceAndMatchTheCpu() {
+        Rng rng = new Rng(12);
+        int[][] shapes = {{3, 17, 33, 9}, {2, 70, 65, 130}, {5, 1, 7, 3}}; // batch, m, n, k
+        for (int[] s : shapes) {
+            Tensor a = rng.uniform(-1f, 1f, s[0], s[1], s[3]);
+            Tensor b = rng.uniform(-1f, 1f, s[0], s[3], s[2]);
+            assertThat(tornado.matmul(a, b).relativeErrorTo(cpu.matmul(a, b))).as("%s", java.util.Arrays.toString(s))
+                    .isLessThan(1e-5);
+        }
+        Tensor a = rng.uniform(-1f, 1f, 2, 3, 6, 5); // two batch dimensions, a transposed view of b
+        Tensor b = rng.uniform(-1f, 1f, 2, 3, 7, 5).transpose(-1, -2);
+        assertThat(tornado.matmul(a, b).relativeErrorTo(cpu.matmul(a, b))).isLessThan(1e-5);
+    }
+
+    @Test
+    void theDefaultThresholdOffloadsOnlyWorkThatOutweighsItsCopies() {
+        TornadoBackend byDefault = new TornadoBackend();
+        Rng rng = new Rng(15);
+        Tensor a = rng.uniform(-1f, 1f, 128, 128);
+        Tensor b = rng.uniform(-1f, 1f, 128, 128);
+        // an add moves 12 bytes per flop: it stays on the CPU, bit for bit the CPU's result
+        assertThat(byDefault.binary(dev.lory4j.tensor.BinaryOp.ADD, a, b).toArray())
+                .containsExactly(cpu.binary(dev.lory4j.tensor.BinaryOp.ADD, a, b).toArray());
+        assertThat(byDefault.planCount()).isZero();
+        // a 128^3 product does 2*128^3 flops on 3*128^2 floats (21 flops per byte): on the device
+        assertThat(byDefault.matmul(a, b).relativeErrorTo(cpu.matmul(a, b))).isLessThan(1e-5);
+        assertThat(byDefault.planCount()).isEqualTo(1);
+        byDefault.close();
+        assertThatThrownBy(() -> new TornadoBackend(-1)).hasMessageContaining("minFlopsPerByte");
+    }
+
+    @Test
+    void residentProductsAreTimed() {
+        Rng rng = new Rng(13);
+        Tensor a = rng.uniform(-1f, 1f, 70, 33);
+        Tensor b = rng.uniform(-1f, 1f, 33, 81);
+        assertThat(tornado.residentMatmulSeconds(a, b, 3)).isPositive().isFinite();
+    }
+
+    @Test
+    void adamwKeepsTheMomentsOnTheDeviceAndMatchesTheCpuKernel() {
+        Rng rng = new Rng(14);
+        int n = 1037;
+        Tensor p1 = rng.uniform(-1f, 1f, n);
+        Tensor p2 = Tensor.wrap(p1.toArray(), n);
+        Tensor m1 = Tensor.zeros(n);
+        Tensor v1 = Tensor.zeros(n);
+        Tensor m2 = Tensor.zeros(n);
+        Tensor v2 = Tensor.zeros(n);
+        for (int step = 1; step <= 4; step++) {
+            if (step == 3) { // the host writes one moment (a checkpoint load): the device must take it over
+                m1.fill(0.25f);
+                m2.fill(0.25f);
+                tornado.hostWritten(m2);
+            }
+            Tensor g = rng.normal(0f, 1f, n);
+            float bc1 = (float) (1 - Math.pow(0.9, step));
+            float bc2 = (float) (1 - Math.pow(0.999, step));
+            cpu.adamw(p1, g, m1, v1, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, bc1, bc2);
+            tornado.adamw(p2, g, m2, v2, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, bc1, bc2);
+            // same formula; the device's sqrt and division may round differently in the last bit
+            assertThat(p2.relativeErrorTo(p1)).as("step %d", step).isLessThan(1e-6);
+        }
+        float[] before = m2.toArray();
+        tornado.toHost(m2);
+        tornado.toHost(v2);
+        assertThat(m2.toArray()).isNotEqualTo(before); // the moments lived on the device until asked for
+        assertThat(m2.relativeErrorTo(m1)).isLessThan(1e-6);
+        assertThat(v2.relativeErrorTo(v1)).isLessThan(1e-6);
+        tornado.close();
     }
 
     @Test

@@ -48,6 +48,8 @@ public final class BenchMain {
                 --seconds S      measuring time per shape and thread count (default 4)
                 --warmup S       warm-up time per shape and thread count (default 3)
                 --json FILE      also write the rows as JSON
+                --backend NAME   cpu (default) | tornado: the products through the TornadoVM backend (needs
+                                 TORNADOVM_HOME and the accel jar), resident and per call, beside our CPU GEMM
               elementwise   add, exp, silu and softmax rows against System.arraycopy, GB/s
                 --threads LIST   thread counts (default 1,2)
                 --sizes LIST     element counts, suffix K or M allowed (default 1M,16M)
@@ -63,6 +65,8 @@ public final class BenchMain {
                 --batch B        rows per step (default 8)   --seq L       tokens per row (default 512)
                 --steps N        timed steps (default 5)     --warmup N    untimed steps first (default 2)
                 --json FILE      also write the rows as JSON
+                --backend NAME   cpu (default) | tornado: our step on the TornadoVM device beside our CPU step
+                                 (no PyTorch peer in this mode)
               memory        trains the tiny decoder in a child JVM with -Xmx2g and prints the live heap after a
                             full GC every --every steps (flat = no growth)
                 --model dense|lory (default dense)  --steps N (default 300)  --every N (default 25)
@@ -124,7 +128,15 @@ public final class BenchMain {
             }
             case "gemm" -> {
                 requireVectorApi();
-                Map<String, String> o = options(cmd, args, Set.of("threads", "shapes", "seconds", "warmup", "json"));
+                Map<String, String> o = options(cmd, args, Set.of("threads", "shapes", "seconds", "warmup", "json",
+                        "backend"));
+                String backend = o.getOrDefault("backend", "cpu");
+                if (!backend.equals("cpu")) {
+                    List<DeviceCompare.GemmRow> rows = gemmOnDevice(o, backend, err);
+                    out.print(DeviceCompare.gemmTable(rows));
+                    writeJson(o, rows.stream().map(DeviceCompare.GemmRow::toJson).toList());
+                    return 0;
+                }
                 List<GemmCompare.Row> rows = gemm(o, err);
                 out.print(gemmTable(rows));
                 writeJson(o, rows.stream().map(GemmCompare.Row::toJson).toList());
@@ -142,7 +154,14 @@ public final class BenchMain {
             case "train" -> {
                 requireVectorApi();
                 Map<String, String> o = options(cmd, args, Set.of("models", "threads", "experts", "segment", "batch",
-                        "seq", "steps", "warmup", "json"));
+                        "seq", "steps", "warmup", "json", "backend"));
+                String backend = o.getOrDefault("backend", "cpu");
+                if (!backend.equals("cpu")) {
+                    List<DeviceCompare.TrainRow> rows = trainOnDevice(o, backend, err);
+                    out.print(DeviceCompare.trainTable(rows));
+                    writeJson(o, rows.stream().map(DeviceCompare.TrainRow::toJson).toList());
+                    return 0;
+                }
                 List<TrainCompare.Row> rows = train(o, err);
                 out.print(TrainCompare.table(rows));
                 writeJson(o, rows.stream().map(TrainCompare.Row::toJson).toList());
@@ -183,14 +202,29 @@ public final class BenchMain {
             }
             case "train-worker" -> {
                 Map<String, String> o = options(cmd, args, Set.of("threads", "experts", "segment", "batch", "seq",
-                        "steps", "warmup"));
+                        "steps", "warmup", "backend"));
                 int threads = parseInt("--threads", o.get("threads"));
                 checkOurThreads(threads);
+                String backend = o.getOrDefault("backend", "cpu");
+                String device = DeviceCompare.requireBackend(backend).deviceName();
+                err.println("train: backend " + backend + " on " + device);
                 double sec = TrainCompare.oursSecondsPerStep(parseInt("--experts", o.get("experts")),
                         parseInt("--segment", o.get("segment")), parseInt("--batch", o.get("batch")),
                         parseInt("--seq", o.get("seq")), parseInt("--warmup", o.get("warmup")),
                         parseInt("--steps", o.get("steps")));
-                out.println(ROW + sec);
+                out.println(ROW + sec + "\t" + device);
+                return 0;
+            }
+            case "gemm-device-worker" -> {
+                Map<String, String> o = options(cmd, args, Set.of("threads", "shapes", "seconds"));
+                int threads = parseInt("--threads", o.get("threads"));
+                checkOurThreads(threads);
+                for (GemmShape s : GemmShape.parseList(o.get("shapes"))) {
+                    err.println("gemm: " + s.name() + " on the device, threads=" + threads + " ..." + loadNote());
+                    out.println(ROW + DeviceCompare.gemm(s, threads, parseSeconds("--seconds", o.get("seconds")))
+                            .toLine());
+                    out.flush();
+                }
                 return 0;
             }
             case "gemm-worker" -> {
@@ -268,7 +302,7 @@ public final class BenchMain {
                         "--experts", Integer.toString(e), "--segment", Integer.toString(segment), "--batch",
                         Integer.toString(batch), "--seq", Integer.toString(seq), "--steps", Integer.toString(steps),
                         "--warmup", Integer.toString(warmup));
-                double ours = batch * seq / Double.parseDouble(out.getFirst());
+                double ours = batch * seq / Double.parseDouble(out.getFirst().split("\t")[0]);
                 err.println("train: " + name + " threads=" + threads + ": PyTorch ..." + loadNote());
                 double peer = Double.NaN;
                 String peerName = "unavailable";
@@ -283,6 +317,60 @@ public final class BenchMain {
                     throw new RunFailedException("interrupted while the PyTorch peer ran");
                 }
                 rows.add(new TrainCompare.Row(name, threads, batch, seq, ours, peer, peerName));
+            }
+        }
+        return rows;
+    }
+
+    /** {@code gemm --backend NAME}: each thread count in a child JVM started for that backend. */
+    private static List<DeviceCompare.GemmRow> gemmOnDevice(Map<String, String> o, String backend, PrintStream err) {
+        List<String> flags = new ArrayList<>(DeviceCompare.childFlags(backend));
+        flags.add("-Dlory4j.tornado.minFlopsPerByte=0"); // every product on the device, however small
+        String shapes;
+        try {
+            shapes = String.join(",", GemmShape.parseList(o.getOrDefault("shapes", "all")).stream()
+                    .map(GemmShape::name).toList());
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+        String seconds = fmt(parseSeconds("--seconds", o.getOrDefault("seconds", "2")));
+        List<DeviceCompare.GemmRow> rows = new ArrayList<>();
+        for (int t : parseThreads(o.getOrDefault("threads", "2"))) {
+            for (String line : child("gemm-device-worker", t, flags, err, "--threads", Integer.toString(t), "--shapes",
+                    shapes, "--seconds", seconds)) {
+                rows.add(DeviceCompare.GemmRow.fromLine(line));
+            }
+        }
+        return rows;
+    }
+
+    /** {@code train --backend NAME}: our step on the device and on the CPU, each in its own child JVM. */
+    private static List<DeviceCompare.TrainRow> trainOnDevice(Map<String, String> o, String backend,
+                                                              PrintStream err) {
+        List<String> flags = DeviceCompare.childFlags(backend);
+        List<DeviceCompare.TrainRow> rows = new ArrayList<>();
+        int batch = parseInt("--batch", o.getOrDefault("batch", "8"));
+        int seq = parseInt("--seq", o.getOrDefault("seq", "512"));
+        for (int threads : parseThreads(o.getOrDefault("threads", "2"))) {
+            for (String m : o.getOrDefault("models", "dense,lory").split(",")) {
+                if (!m.equals("dense") && !m.equals("lory")) {
+                    throw new UsageException("--models: '" + m + "' is not dense or lory");
+                }
+                int e = m.equals("dense") ? 0 : parseInt("--experts", o.getOrDefault("experts", "8"));
+                String[] args = {"--threads", Integer.toString(threads), "--experts", Integer.toString(e), "--segment",
+                    o.getOrDefault("segment", "128"), "--batch", Integer.toString(batch), "--seq", Integer.toString(seq),
+                    "--steps", o.getOrDefault("steps", "5"), "--warmup", o.getOrDefault("warmup", "2")};
+                String name = TrainCompare.modelName(e, parseInt("--segment", o.getOrDefault("segment", "128")));
+                err.println("train: " + name + " threads=" + threads + ": " + backend + " ..." + loadNote());
+                List<String> argList = new ArrayList<>(List.of(args));
+                argList.add("--backend");
+                argList.add(backend);
+                String[] dev = child("train-worker", threads, flags, err, argList.toArray(String[]::new))
+                        .getFirst().split("\t");
+                err.println("train: " + name + " threads=" + threads + ": cpu ..." + loadNote());
+                String cpu = child("train-worker", threads, err, args).getFirst().split("\t")[0];
+                rows.add(new DeviceCompare.TrainRow(name, dev[1], threads, batch * seq / Double.parseDouble(dev[0]),
+                        batch * seq / Double.parseDouble(cpu)));
             }
         }
         return rows;
@@ -404,16 +492,22 @@ public final class BenchMain {
      * returns its result lines (without the prefix). Its standard error is passed through.
      */
     private static List<String> child(String worker, int threads, PrintStream err, String... args) {
-        return child(worker, threads, null, err, args);
+        return child(worker, threads, null, List.of(), err, args);
+    }
+
+    /** A child JVM with extra JVM flags (a device backend's; {@code -Dlory4j.accel.jar} joins the class path). */
+    private static List<String> child(String worker, int threads, List<String> flags, PrintStream err,
+                                      String... args) {
+        return child(worker, threads, null, flags, err, args);
     }
 
     /** A child JVM with an explicit heap limit (for the memory check) and the default thread count. */
     private static List<String> childWithHeap(String worker, String heapFlag, PrintStream err, String... args) {
-        return child(worker, Parallel.threads(), heapFlag, err, args);
+        return child(worker, Parallel.threads(), heapFlag, List.of(), err, args);
     }
 
-    private static List<String> child(String worker, int threads, String extraJvmFlag, PrintStream err,
-                                      String... args) {
+    private static List<String> child(String worker, int threads, String extraJvmFlag, List<String> flags,
+                                      PrintStream err, String... args) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> jvm = new ArrayList<>(ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -432,8 +526,15 @@ public final class BenchMain {
             cmd.removeIf(a -> a.startsWith("-Xmx"));
             cmd.add(extraJvmFlag);
         }
+        cmd.addAll(flags);
         cmd.add("-cp");
-        cmd.add(System.getProperty("java.class.path"));
+        String cp = System.getProperty("java.class.path");
+        for (String f : flags) {
+            if (f.startsWith("-Dlory4j.accel.jar=")) {
+                cp = f.substring("-Dlory4j.accel.jar=".length()) + java.io.File.pathSeparator + cp;
+            }
+        }
+        cmd.add(cp);
         cmd.add(BenchMain.class.getName());
         cmd.add(worker);
         cmd.addAll(List.of(args));
@@ -444,6 +545,9 @@ public final class BenchMain {
         env.put("OPENBLAS_NUM_THREADS", Integer.toString(threads));
         env.put("OMP_NUM_THREADS", Integer.toString(threads));
         env.putIfAbsent("OPENBLAS_THREAD_TIMEOUT", "20");
+        if (!flags.isEmpty()) {
+            DeviceCompare.signalChaining(env);
+        }
         err.println(worker.replace("-worker", "") + ": starting a JVM for threads=" + threads);
         List<String> rows = new ArrayList<>();
         int status;

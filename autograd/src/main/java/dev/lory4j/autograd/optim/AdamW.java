@@ -2,7 +2,7 @@ package dev.lory4j.autograd.optim;
 
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.kernels.Optimizers;
+import dev.lory4j.tensor.spi.Backends;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -44,13 +44,15 @@ public final class AdamW extends Optimizer {
         Tensor v = expAvgSq.get(name);
         float bc1 = (float) (1 - Math.pow(beta1, step));
         float bc2 = (float) (1 - Math.pow(beta2, step));
-        Optimizers.adamw(p.data(), p.offset(), g.data(), g.offset(), m.data(), m.offset(), v.data(), v.offset(),
-                p.numel(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+        requireContiguous("AdamW", g);
+        Backends.current().adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     }
 
     @Override
     public Map<String, Tensor> stateTensors() {
         Map<String, Tensor> out = new LinkedHashMap<>();
+        expAvg.values().forEach(Backends.current()::toHost); // a device backend may hold the newer moments
+        expAvgSq.values().forEach(Backends.current()::toHost);
         expAvg.forEach((k, t) -> out.put("exp_avg." + k, t));
         expAvgSq.forEach((k, t) -> out.put("exp_avg_sq." + k, t));
         return out;

@@ -52,4 +52,40 @@ public interface Backend {
 
     /** LayerNorm over the last axis; weight and bias are [last] or null. */
     Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps);
+
+    /** Where this backend computes, for reports (e.g. the GPU's name); the backend name by default. */
+    default String deviceName() {
+        return name();
+    }
+
+    /**
+     * One AdamW step in place (decoupled weight decay, PyTorch's formula): m and v are the moment estimates,
+     * bc1 = 1 - beta1^t and bc2 = 1 - beta2^t the bias corrections. All four tensors are contiguous and of one
+     * shape. A backend may keep m and v on its device between steps; {@link #toHost} brings them back.
+     */
+    default void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+                       float weightDecay, float bc1, float bc2) {
+        dev.lory4j.tensor.kernels.Optimizers.adamw(p.data(), p.offset(), g.data(), g.offset(), m.data(), m.offset(),
+                v.data(), v.offset(), p.numel(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+    }
+
+    /** Makes the host copy of {@code t} current if this backend keeps a newer one on its device (else nothing). */
+    default void toHost(Tensor t) {}
+
+    /** Tells the backend that {@code t} was written on the host, so a copy kept on its device is stale. */
+    default void hostWritten(Tensor t) {}
+
+    /**
+     * Seconds per product of a · b (2-D) over {@code times} back-to-back products with the operands kept where
+     * the backend computes, after one untimed product (compilation, transfers): the throughput of the product
+     * itself, for benchmarks. The CPU default simply times {@link #matmul}.
+     */
+    default double residentMatmulSeconds(Tensor a, Tensor b, int times) {
+        matmul(a, b);
+        long t0 = System.nanoTime();
+        for (int i = 0; i < times; i++) {
+            matmul(a, b);
+        }
+        return (System.nanoTime() - t0) / 1e9 / times;
+    }
 }
