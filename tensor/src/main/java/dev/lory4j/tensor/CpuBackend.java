@@ -23,6 +23,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public String deviceName() {
+        return "the CPU (Vector API, " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize()
+                + "-bit vectors)";
+    }
+
+    @Override
     public int priority() {
         return 0;
     }

@@ -64,6 +64,9 @@ public final class Demo {
         Corpus corpus = Corpus.bundled();
         List<Document> train = corpus.split(Split.TRAIN).load();
         List<Document> held = corpus.split(Split.HELDOUT).load();
+        dev.lory4j.tensor.spi.Backend backend = dev.lory4j.tensor.spi.Backends.current();
+        out.printf(Locale.ROOT, "backend: %s on %s, %d CPU threads%n", backend.name(), backend.deviceName(),
+                dev.lory4j.tensor.kernels.Parallel.threads());
         out.printf(Locale.ROOT, "corpus: %d training and %d held-out documents in %d domains%n", train.size(),
                 held.size(), corpus.domainCounts().size());
 
