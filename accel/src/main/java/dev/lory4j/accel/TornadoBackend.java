@@ -25,13 +25,14 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 /**
  * The TornadoVM backend (issue #7). On the TornadoVM device: matrix products, plain and batched (every Linear
  * layer, the expert merge and its two backward products, the per-segment products of a Lory layer; a
- * local-memory kernel with 4 x 4 register tiles), same-shape add/sub/mul, exp, SiLU, softmax over the last
- * axis, RMSNorm and the AdamW update, each with one compiled execution plan per (op, shape). AdamW keeps the
+ * local-memory kernel with 4 x 4 register tiles), same-shape add/sub/mul, exp, SiLU, reductions over the last
+ * axis, softmax over the last axis, the causal softmax, the softmax backward, RMSNorm, LayerNorm and the AdamW
+ * update, each with one compiled execution plan per (op, shape). AdamW keeps the
  * optimizer moments on the device between steps ({@link #toHost} brings them back for checkpoints); other ops
  * copy their operands in and the result out on every call, so an op is offloaded only when its work per byte
- * copied reaches a threshold ({@link #DEFAULT_MIN_FLOPS_PER_BYTE}). Broadcasting, reductions and the rest are
- * delegated to the CPU backend. Available when a GPU device exists, or on any device when {@code -Dlory4j.backend=tornado}
- * asks for it explicitly (on a CPU-only OpenCL device our Vector-API kernels are faster, so it is not chosen by
+ * copied reaches a threshold ({@link #DEFAULT_MIN_FLOPS_PER_BYTE}). Broadcasting, reductions over other axes
+ * and the rest are delegated to the CPU backend. Available when a GPU device exists, or on any device when
+ * {@code -Dlory4j.backend=tornado} asks for it explicitly (on a CPU-only OpenCL device our Vector-API kernels are faster, so it is not chosen by
  * default there).
  */
 public final class TornadoBackend implements Backend {
@@ -424,7 +425,21 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor reduce(ReduceOp op, Tensor x, int[] axes, boolean keepDim) {
-        return cpu.reduce(op, x, axes, keepDim);
+        int rank = x.rank();
+        boolean lastAxis = rank > 0 && axes.length == 1 && (axes[0] == rank - 1 || axes[0] == -1);
+        if (!lastAxis || x.numel() == 0 || !offloads(x.numel(), x.numel() + (double) x.numel() / x.dim(-1))) {
+            return cpu.reduce(op, x, axes, keepDim); // other axes (and the errors): CPU
+        }
+        int cols = x.dim(-1);
+        int rows = x.numel() / cols;
+        int[] outShape = keepDim ? x.shape() : java.util.Arrays.copyOf(x.shape(), rank - 1);
+        if (keepDim) {
+            outShape[rank - 1] = 1;
+        }
+        int code = op.ordinal(); // SUM, MEAN, MAX, MIN = 0..3, as the kernel expects
+        return offload(op.opName() + " rows " + rows + "x" + cols, outShape,
+                (g, in, out) -> g.task("t", TornadoKernels::reduceRowsKernel, new KernelContext(), in[0], out, rows,
+                        cols, code), new int[] {rows}, x);
     }
 
     @Override
@@ -441,12 +456,28 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor causalSoftmax(Tensor x) {
-        return cpu.causalSoftmax(x);
+        if (x.rank() < 2 || x.dim(-2) > x.dim(-1) || x.numel() == 0 || !offloads(8.0 * x.numel(), 2.0 * x.numel())) {
+            return cpu.causalSoftmax(x); // also produces the shape errors
+        }
+        int lq = x.dim(-2);
+        int lk = x.dim(-1);
+        int rows = x.numel() / lk;
+        return offload("causalSoftmax " + rows + "x" + lq + "x" + lk, x.shape(),
+                (g, in, out) -> g.task("t", TornadoKernels::causalSoftmaxRows, new KernelContext(), in[0], out, rows,
+                        lq, lk), new int[] {rows}, x);
     }
 
     @Override
     public Tensor softmaxBackward(Tensor y, Tensor g, float scale) {
-        return cpu.softmaxBackward(y, g, scale);
+        if (!java.util.Arrays.equals(y.shape(), g.shape()) || y.rank() == 0 || y.numel() == 0
+                || !offloads(4.0 * y.numel(), 3.0 * y.numel())) {
+            return cpu.softmaxBackward(y, g, scale);
+        }
+        int cols = y.dim(-1);
+        int rows = y.numel() / cols;
+        return offload("softmaxBackward " + rows + "x" + cols + " scale " + scale, y.shape(),
+                (gr, in, out) -> gr.task("t", TornadoKernels::softmaxBackwardRows, new KernelContext(), in[0], in[1],
+                        out, rows, cols, scale), new int[] {rows}, y, g);
     }
 
     @Override
@@ -466,6 +497,14 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps) {
-        return cpu.layerNorm(x, weight, bias, eps);
+        int cols = x.rank() == 0 ? 0 : x.dim(-1);
+        if (weight == null || bias == null || cols == 0 || weight.rank() != 1 || weight.dim(0) != cols
+                || bias.rank() != 1 || bias.dim(0) != cols || !offloads(6.0 * x.numel(), 2.0 * x.numel())) {
+            return cpu.layerNorm(x, weight, bias, eps); // also produces the shape errors
+        }
+        int rows = x.numel() / cols;
+        return offload("layernorm " + rows + "x" + cols + " eps " + eps, x.shape(),
+                (g, in, out) -> g.task("t", TornadoKernels::layerNormRows, new KernelContext(), in[0], in[1], in[2],
+                        out, rows, cols, eps), new int[] {rows}, x, weight, bias);
     }
 }

@@ -208,4 +208,89 @@ final class TornadoKernels {
             }
         }
     }
+
+    /** Reduction of each row: {@code op} 0 = sum, 1 = mean, 2 = max, 3 = min; one item per row. */
+    static void reduceRowsKernel(KernelContext ctx, float[] x, float[] out, int rows, int cols, int op) {
+        int r = ctx.globalIdx;
+        if (r < rows) {
+            int o = r * cols;
+            float acc = x[o];
+            for (int j = 1; j < cols; j++) {
+                float v = x[o + j];
+                if (op == 2) {
+                    acc = TornadoMath.max(acc, v);
+                } else if (op == 3) {
+                    acc = TornadoMath.min(acc, v);
+                } else {
+                    acc += v;
+                }
+            }
+            out[r] = op == 1 ? acc / cols : acc;
+        }
+    }
+
+    /**
+     * Causal softmax of each row of x [..., lq, lk]: row i of a block sees columns j <= i + lk - lq (the rest
+     * are 0); one item per row.
+     */
+    static void causalSoftmaxRows(KernelContext ctx, float[] x, float[] out, int rows, int lq, int lk) {
+        int r = ctx.globalIdx;
+        if (r < rows) {
+            int o = r * lk;
+            int visible = r % lq + lk - lq + 1;
+            float max = x[o];
+            for (int j = 1; j < visible; j++) {
+                max = TornadoMath.max(max, x[o + j]);
+            }
+            float sum = 0f;
+            for (int j = 0; j < visible; j++) {
+                float e = TornadoMath.exp(x[o + j] - max);
+                out[o + j] = e;
+                sum += e;
+            }
+            float inv = 1f / sum;
+            for (int j = 0; j < lk; j++) {
+                out[o + j] = j < visible ? out[o + j] * inv : 0f;
+            }
+        }
+    }
+
+    /** Softmax backward of each row: out = scale * y * (g - sum(g * y)); one item per row. */
+    static void softmaxBackwardRows(KernelContext ctx, float[] y, float[] g, float[] out, int rows, int cols,
+                                    float scale) {
+        int r = ctx.globalIdx;
+        if (r < rows) {
+            int o = r * cols;
+            float dot = 0f;
+            for (int j = 0; j < cols; j++) {
+                dot += g[o + j] * y[o + j];
+            }
+            for (int j = 0; j < cols; j++) {
+                out[o + j] = scale * y[o + j] * (g[o + j] - dot);
+            }
+        }
+    }
+
+    /** LayerNorm of each row with weight and bias: (x - mean) * rsqrt(var + eps) * w + b; one item per row. */
+    static void layerNormRows(KernelContext ctx, float[] x, float[] w, float[] b, float[] out, int rows, int cols,
+                              float eps) {
+        int r = ctx.globalIdx;
+        if (r < rows) {
+            int o = r * cols;
+            float sum = 0f;
+            for (int j = 0; j < cols; j++) {
+                sum += x[o + j];
+            }
+            float mu = sum / cols;
+            float ss = 0f;
+            for (int j = 0; j < cols; j++) {
+                float d = x[o + j] - mu;
+                ss += d * d;
+            }
+            float inv = 1f / TornadoMath.sqrt(ss / cols + eps);
+            for (int j = 0; j < cols; j++) {
+                out[o + j] = (x[o + j] - mu) * inv * w[j] + b[j];
+            }
+        }
+    }
 }

@@ -115,11 +115,43 @@ class TornadoBackendTest {
     }
 
     @Test
+    void rowReductionsCausalSoftmaxSoftmaxBackwardAndLayerNormMatchTheCpu() {
+        Rng rng = new Rng(16);
+        for (int[] shape : new int[][] {{7}, {3, 17}, {2, 5, 33}}) {
+            Tensor x = rng.uniform(-2f, 2f, shape);
+            for (dev.lory4j.tensor.ReduceOp op : dev.lory4j.tensor.ReduceOp.values()) {
+                for (boolean keep : new boolean[] {false, true}) {
+                    Tensor want = cpu.reduce(op, x, new int[] {-1}, keep);
+                    Tensor got = tornado.reduce(op, x, new int[] {x.rank() - 1}, keep);
+                    assertThat(got.shape()).isEqualTo(want.shape());
+                    assertThat(got.relativeErrorTo(want)).as("%s %s", op, java.util.Arrays.toString(shape))
+                            .isLessThan(1e-5);
+                }
+            }
+            Tensor y = cpu.softmax(x, x.rank() - 1, false);
+            Tensor g = rng.normal(0f, 1f, shape);
+            assertThat(tornado.softmaxBackward(y, g, 0.5f).relativeErrorTo(cpu.softmaxBackward(y, g, 0.5f)))
+                    .isLessThan(1e-5);
+            Tensor w = rng.uniform(0.5f, 1.5f, shape[shape.length - 1]);
+            Tensor b = rng.uniform(-0.5f, 0.5f, shape[shape.length - 1]);
+            assertThat(tornado.layerNorm(x, w, b, 1e-5f).relativeErrorTo(cpu.layerNorm(x, w, b, 1e-5f)))
+                    .isLessThan(1e-5);
+        }
+        for (int[] shape : new int[][] {{5, 5}, {2, 3, 4, 9}, {1, 7, 7}}) { // Lq <= Lk, aligned to the last keys
+            Tensor x = rng.uniform(-3f, 3f, shape);
+            assertThat(tornado.causalSoftmax(x).relativeErrorTo(cpu.causalSoftmax(x))).as("%s",
+                    java.util.Arrays.toString(shape)).isLessThan(1e-5);
+        }
+    }
+
+    @Test
     void otherOperationsAndShapesFallBackToTheCpu() {
         Tensor x = new Rng(8).normal(0f, 1f, 2, 3, 4);
         assertThat(tornado.softmax(x, 0, false).toArray()).containsExactly(cpu.softmax(x, 0, false).toArray());
         assertThat(tornado.reduce(dev.lory4j.tensor.ReduceOp.SUM, x, new int[] {1}, false).toArray())
                 .containsExactly(cpu.reduce(dev.lory4j.tensor.ReduceOp.SUM, x, new int[] {1}, false).toArray());
+        assertThatThrownBy(() -> tornado.causalSoftmax(new Rng(1).normal(0f, 1f, 4, 3)))
+                .hasMessageContaining("causalSoftmax"); // Lq > Lk: the CPU's error
         Tensor y = new Rng(9).normal(0f, 1f, 1, 4, 5); // a broadcast batch dimension
         assertThat(tornado.matmul(x, y).toArray()).containsExactly(cpu.matmul(x, y).toArray());
     }
