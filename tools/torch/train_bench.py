@@ -2,6 +2,7 @@
 """Training-step throughput of the lory4j "tiny" decoder (dense or Lory) in PyTorch, the peer of `./lory4j bench train`.
 
     /usr/bin/python3 tools/torch/train_bench.py --threads 2 [--steps 5] [--warmup 2] [--batch 8] [--seq 512]
+                                                [--device cpu|cuda]
 
 Prints one JSON line: {"peer":"pytorch","threads":N,"tokens_per_s":...,"step_ms":[...]}. The model is the
 same as crosscheck.py's (vocab 256, hidden 256, 4 layers, 4 heads, intermediate 688, untied head), trained
@@ -51,8 +52,13 @@ def main():
     ap.add_argument("--intermediate", type=int, default=688)
     ap.add_argument("--experts", type=int, default=0, help="0: dense; E > 0: Lory with E experts")
     ap.add_argument("--segment", type=int, default=128)
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU peer of --backend tornado (FP32, no TF32)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.device != "cpu":
+        torch.backends.cuda.matmul.allow_tf32 = False  # FP32 products, like ours
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_default_device(a.device)  # every tensor the model makes (RoPE tables, masks) lives there too
     torch.manual_seed(0)
     cfg = {"vocab_size": a.vocab, "hidden_size": a.hidden, "num_hidden_layers": a.layers,
            "num_attention_heads": a.heads, "intermediate_size": a.intermediate, "rms_norm_eps": 1e-5,
@@ -89,12 +95,14 @@ def main():
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if a.device != "cpu":
+            torch.cuda.synchronize()
         dt = time.perf_counter() - t0
         if step >= a.warmup:
             times.append(dt)
     times.sort()
     median = times[len(times) // 2]
-    print(json.dumps({"peer": "pytorch " + torch.__version__, "threads": a.threads,
+    print(json.dumps({"peer": "pytorch " + torch.__version__, "threads": a.threads, "device": a.device,
                       "model": "lory E=%d T=%d" % (a.experts, a.segment) if a.experts else "dense",
                       "tokens_per_s": a.batch * a.seq / median, "step_ms": [round(t * 1e3, 1) for t in times]}))
 
