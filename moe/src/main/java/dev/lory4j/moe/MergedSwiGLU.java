@@ -4,6 +4,7 @@ import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.kernels.Gemm;
+import dev.lory4j.tensor.kernels.Merge;
 
 /**
  * The merge and the per-segment SwiGLU of a Lory layer as one op, with the gradients of spec §3.3 and §3.2
@@ -15,6 +16,7 @@ import dev.lory4j.tensor.kernels.Gemm;
  *             dW̄1 = dAᵀ h,  dW̄3 = dBᵀ h,  dh = dA W̄1 + dB W̄3                 (§3.3)
  *             ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s = (wᵀ · dθ̄flat)_i,  ∂L/∂w_{s,i} = Σ_θ ⟨dθ̄_s, θ_i⟩ = Σ_θ (dθ̄flat · θflatᵀ)_{s,i}
  * </pre>
+ * The last two are the pair of products of §3.2; {@link Merge#backward} computes both in one pass over dθ̄.
  *
  * <p><b>Why one op, and where the merged weights live.</b> The merged weights and their gradients are the
  * largest tensors of a Lory layer (3·S·d·d' floats each: 68 MB per layer for the tiny benchmark config with
@@ -32,9 +34,10 @@ import dev.lory4j.tensor.kernels.Gemm;
  *   <li>The merged-weight gradients dθ̄ are needed only inside the backward pass: a per-thread scratch buffer.</li>
  * </ul>
  * The per-thread buffers stay allocated (3·S·d·d' floats each, for the largest S·d·d' seen) while the thread
- * lives. Every product goes through {@link Gemm} exactly as {@code Tensor.matmul} would call it, so the results
- * equal those of the same equations written with autograd ops ({@link ExpertMerge} and matmul) and do not
- * depend on the thread count.
+ * lives. The merge and the SwiGLU products go through {@link Gemm} as {@code Tensor.matmul} would call them, so
+ * the output equals that of the same equations written with autograd ops ({@link ExpertMerge} and matmul);
+ * gradients agree up to float rounding (the router gradient's sums run in another order), and nothing depends
+ * on the thread count.
  */
 final class MergedSwiGLU {
     private MergedSwiGLU() {}
@@ -116,14 +119,13 @@ final class MergedSwiGLU {
             float[] dw = needs[1] ? new float[s * e] : null;
             Tensor[] dExperts = new Tensor[3];
             for (int k = 0; k < 3; k++) {
-                if (needs[2 + k]) { // ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s: [E, S] · [S, p]
-                    float[] de = new float[e * p];
-                    Gemm.sgemm(true, false, e, p, s, 1f, wt.data(), wt.offset(), e, dm, k * s * p, p, 0f, de, 0, p);
+                // §3.2 backward of θ̄flat = w · θflat, one pass over dθ̄: ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s [E, p] and
+                // ∂L/∂w_{s,i} += ⟨dθ̄_s, θ_i⟩ [S, E].
+                float[] de = needs[2 + k] ? new float[e * p] : null;
+                Merge.backward(s, e, p, wt.data(), wt.offset(), experts[k].data(), experts[k].offset(), dm, k * s * p,
+                        de, 0, dw, 0, k == 0 ? 0f : 1f);
+                if (de != null) {
                     dExperts[k] = Tensor.wrap(de, experts[k].shape());
-                }
-                if (dw != null) { // ∂L/∂w_{s,i} += ⟨dθ̄_s, θ_i⟩: [S, p] · [p, E]
-                    Gemm.sgemm(false, true, s, e, p, 1f, dm, k * s * p, p, experts[k].data(), experts[k].offset(), p,
-                            k == 0 ? 0f : 1f, dw, 0, e);
                 }
             }
             return new Tensor[] {dh, dw == null ? null : Tensor.wrap(dw, s, e), dExperts[0], dExperts[1],
