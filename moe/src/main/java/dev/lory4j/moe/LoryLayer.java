@@ -22,8 +22,9 @@ import dev.lory4j.tensor.Tensor;
  * </pre>
  *
  * The shift is built per row ({@code concat(detach(e[:, :1]), e[:, :N-1])} along the segment axis), never by a
- * flattened roll, so rows stay independent (§2.5 note, fact F6). Gradients (§3) come from the autograd ops:
- * the merge's two products, the softmax backward, and the mean's 1/T spread into the previous segment (§3.4).
+ * flattened roll, so rows stay independent (§2.5 note, fact F6). Gradients (§3) come from the autograd ops
+ * (the softmax backward, the mean's 1/T spread into the previous segment, §3.4) and, for the merge and the
+ * merged SwiGLU, from the fused op {@link MergedSwiGLU}, which writes out the gradients of §3.2–3.3.
  *
  * <p><b>Lengths that are not a multiple of T</b> (spec §10.5, our decision): the last segment is shorter; its
  * mean averages only its real rows (it routes nothing anyway), and a row shorter than T is one segment that
@@ -43,6 +44,8 @@ public final class LoryLayer extends Layer {
     private RoutingTrace trace;
     /** Prompt-only routing state: the per-row merged SwiGLU weights, fixed after the prompt pass. */
     private Var[] promptMerged;
+    /** The merged weights of the last training forward pass, kept for its backward pass (spec §2.9). */
+    private final MergedSwiGLU.Buffer mergedWeights = new MergedSwiGLU.Buffer();
 
     /**
      * A layer with E experts of shape hidden -> intermediate -> hidden, segment length T, and a router drawn
@@ -61,7 +64,7 @@ public final class LoryLayer extends Layer {
 
     /**
      * When on, the merged weights are not kept for the backward pass but merged again there
-     * ({@link MergedSwiGLU}): saves 3·S·d·d' floats per layer for one extra merge. Same results.
+     * ({@link MergedSwiGLU}): saves the layer's buffer of 3·S·d·d' floats for one extra merge. Same results.
      */
     public void setRecomputeMerged(boolean on) {
         this.recomputeMerged = on;
@@ -169,16 +172,17 @@ public final class LoryLayer extends Layer {
                 : Var.concat(1, first.detach(), first.expand(b, n - 1, eAll.dim(2)));
     }
 
-    /** SwiGLU of h [S, T, d] with the experts merged by w [S, E] (one merged FFN per s). */
+    /**
+     * SwiGLU of h [S, T, d] with the experts merged by w [S, E] (one merged FFN per s): in autograd ops
+     * <pre>
+     *   W̄ = ExpertMerge.merge(w, W) for W = gate, up, down
+     *   y = (silu(h W̄_gateᵀ) ⊙ (h W̄_upᵀ)) W̄_downᵀ
+     * </pre>
+     * computed by the fused op {@link MergedSwiGLU}, which keeps the merged weights in a buffer of this layer
+     * (or merges again in the backward pass when {@link #setRecomputeMerged recomputing}).
+     */
     private Var swiGlu(Var h, Var w) {
-        if (recomputeMerged) {
-            return MergedSwiGLU.apply(h, w, experts);
-        }
-        Var gate = ExpertMerge.merge(w, experts.gate());
-        Var up = ExpertMerge.merge(w, experts.up());
-        Var down = ExpertMerge.merge(w, experts.down());
-        Var z = h.matmul(gate.transpose(-1, -2)).silu().mul(h.matmul(up.transpose(-1, -2)));
-        return z.matmul(down.transpose(-1, -2));
+        return MergedSwiGLU.apply(h, w, experts, recomputeMerged ? null : mergedWeights);
     }
 
     /** §2.7: one routing per row from the mean of the whole prompt, reused for every later token. */

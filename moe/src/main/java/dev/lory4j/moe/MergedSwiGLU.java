@@ -1,67 +1,159 @@
 package dev.lory4j.moe;
 
+import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.kernels.Gemm;
+import dev.lory4j.tensor.kernels.Merge;
 
 /**
- * The merge and the per-segment SwiGLU of a Lory layer as one op that does not keep the merged weights for the
- * backward pass (spec §2.9, "recompute option"): forward merges θ̄_s = Σ_i w_{s,i} θ_i, applies
- * y_s = W̄2_s (SiLU(W̄1_s h_s) ⊙ W̄3_s h_s) and keeps only w, h and the two pre-activations; backward merges
- * again (a cheap E-term sum) and applies the gradients of spec §3.3 and §3.1:
+ * The merge and the per-segment SwiGLU of a Lory layer as one op, with the gradients of spec §3.3 and §3.2
+ * written out. For h [S, T, d] and routing weights w [S, E]:
  * <pre>
- *   dW̄2 = dYᵀ Z,  dZ = dY W̄2,  dA = dZ ⊙ B ⊙ SiLU'(A),  dB = dZ ⊙ SiLU(A),  dW̄1 = dAᵀ h,  dW̄3 = dBᵀ h,
- *   dh = dA W̄1 + dB W̄3,  ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s,  ∂L/∂w_{s,i} = Σ ⟨dθ̄_s, θ_i⟩
+ *   forward   θ̄_s = Σ_i w_{s,i} θ_i  for θ = (W1, W3, W2)                  (§2.4; §3.2: one [S,E]·[E,a·b] product)
+ *             A = h W̄1ᵀ,  B = h W̄3ᵀ,  Z = SiLU(A) ⊙ B,  y = Z W̄2ᵀ          (§2.2, batched over s)
+ *   backward  dW̄2 = dYᵀ Z,  dZ = dY W̄2,  dA = dZ ⊙ B ⊙ SiLU'(A),  dB = dZ ⊙ SiLU(A),
+ *             dW̄1 = dAᵀ h,  dW̄3 = dBᵀ h,  dh = dA W̄1 + dB W̄3                 (§3.3)
+ *             ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s = (wᵀ · dθ̄flat)_i,  ∂L/∂w_{s,i} = Σ_θ ⟨dθ̄_s, θ_i⟩ = Σ_θ (dθ̄flat · θflatᵀ)_{s,i}
  * </pre>
- * Memory saved per layer: 3·S·d·d' floats (S = rows x segments), the largest tensors of a Lory layer.
+ * The last two are the pair of products of §3.2; {@link Merge#backward} computes both in one pass over dθ̄.
+ *
+ * <p><b>Why one op, and where the merged weights live.</b> The merged weights and their gradients are the
+ * largest tensors of a Lory layer (3·S·d·d' floats each: 68 MB per layer for the tiny benchmark config with
+ * 32 segments), but they are only ever read by the products above. Built by autograd ops they were fresh
+ * arrays every step: zero-filled by the JVM, then written, then (the merged ones, alive from forward to
+ * backward) copied by every young collection they lived through. Here they go into reused buffers that the
+ * GEMMs overwrite ({@code beta = 0}), so a step allocates nothing for them:
+ * <ul>
+ *   <li>Kept merged weights (the default, spec §2.9 "store"): a buffer owned by the layer, written by the
+ *       forward pass and read by the backward pass. If another forward pass of the same layer overwrote it in
+ *       between (two forward passes before one backward pass), the backward pass notices by the buffer's
+ *       write count and merges again.</li>
+ *   <li>Recomputed merged weights (spec §2.9 "recompute option", {@link LoryLayer#setRecomputeMerged}): a
+ *       per-thread scratch buffer, merged again in the backward pass; the layer keeps nothing.</li>
+ *   <li>The merged-weight gradients dθ̄ are needed only inside the backward pass: a per-thread scratch buffer.</li>
+ * </ul>
+ * The per-thread buffers stay allocated (3·S·d·d' floats each, for the largest S·d·d' seen) while the thread
+ * lives. The merge and the SwiGLU products go through {@link Gemm} as {@code Tensor.matmul} would call them, so
+ * the output equals that of the same equations written with autograd ops ({@link ExpertMerge} and matmul);
+ * gradients agree up to float rounding (the router gradient's sums run in another order), and nothing depends
+ * on the thread count.
  */
 final class MergedSwiGLU {
     private MergedSwiGLU() {}
 
-    /** y [S, T, d] for h [S, T, d] and weights w [S, E] over the experts of {@code bank}. */
-    static Var apply(Var h, Var w, ExpertBank bank) {
+    private static final ThreadLocal<Buffer> MERGED_SCRATCH = ThreadLocal.withInitial(Buffer::new);
+    private static final ThreadLocal<Buffer> GRAD_SCRATCH = ThreadLocal.withInitial(Buffer::new);
+
+    /** A float buffer reused across calls: grown on demand, with a count of the writes into it. */
+    static final class Buffer {
+        private float[] data = new float[0];
+        private long writes;
+
+        /** The buffer with room for {@code size} floats (contents undefined), counted as one more write. */
+        private float[] claim(int size) {
+            if (data.length < size) {
+                data = new float[size];
+            }
+            writes++;
+            return data;
+        }
+    }
+
+    /**
+     * y [S, T, d] for h [S, T, d] and weights w [S, E] over the experts of {@code bank}; the merged weights are
+     * kept in {@code keep} for the backward pass, or merged again there when {@code keep} is null.
+     */
+    static Var apply(Var h, Var w, ExpertBank bank, Buffer keep) {
+        Tensor ht = h.data().contiguous();
+        Tensor wt = w.data().contiguous();
+        Tensor[] experts = {bank.gate().data().contiguous(), bank.up().data().contiguous(),
+            bank.down().data().contiguous()};
+        int s = ht.dim(0);
+        int t = ht.dim(1);
+        int d = ht.dim(2);
+        int di = experts[0].dim(1);
+        int p = di * d; // floats per merged matrix; W̄1_s is [d', d] at s·p, W̄3_s at (S + s)·p, W̄2_s [d, d'] at (2S + s)·p
         Var[] in = {h, w, bank.gate(), bank.up(), bank.down()};
-        Tensor ht = h.data();
-        Tensor wt = w.data();
-        Tensor[] m = merge(wt, bank);
-        Tensor a = ht.matmul(m[0].transpose(-1, -2));
-        Tensor b = ht.matmul(m[1].transpose(-1, -2));
-        Tensor y = a.silu().mul(b).matmul(m[2].transpose(-1, -2));
-        return Var.custom("loryMergedSwiGLU", y, in, (g, needs) -> {
-            Tensor[] mm = merge(wt, bank); // recomputed instead of kept
-            Tensor sig = a.sigmoid();
-            Tensor silu = a.mul(sig);
-            Tensor z = silu.mul(b);
-            Tensor dm2 = g.transpose(-1, -2).matmul(z); // [S, d, d']
-            Tensor dz = g.matmul(mm[2]); // [S, T, d']
-            Tensor dA = dz.mul(b).mul(sig.mul(a.mul(sig.neg().add(1f)).add(1f)));
-            Tensor dB = dz.mul(silu);
-            Tensor dm1 = dA.transpose(-1, -2).matmul(ht); // [S, d', d]
-            Tensor dm3 = dB.transpose(-1, -2).matmul(ht);
-            Tensor dh = needs[0] ? dA.matmul(mm[0]).add(dB.matmul(mm[1])) : null;
-            Tensor[] dms = {dm1, dm3, dm2};
-            Var[] experts = {bank.gate(), bank.up(), bank.down()};
-            Tensor dw = needs[1] ? Tensor.zeros(wt.shape()) : null;
-            Tensor[] dExperts = new Tensor[3];
-            int s = wt.dim(0);
+        boolean recorded = NoGrad.isGradEnabled()
+                && (h.requiresGrad() || w.requiresGrad() || bank.gate().requiresGrad() || bank.up().requiresGrad()
+                || bank.down().requiresGrad());
+        Buffer buffer = recorded && keep != null ? keep : MERGED_SCRATCH.get();
+        float[] m = merge(wt, experts, buffer);
+        long written = buffer.writes;
+
+        float[] a = new float[s * t * di];
+        float[] b = new float[s * t * di];
+        bmm(s, false, true, t, di, d, ht.data(), ht.offset(), m, 0, 0f, a, 0); // A = h W̄1ᵀ
+        bmm(s, false, true, t, di, d, ht.data(), ht.offset(), m, s * p, 0f, b, 0); // B = h W̄3ᵀ
+        Tensor at = Tensor.wrap(a, s, t, di);
+        Tensor bt = Tensor.wrap(b, s, t, di);
+        Tensor z = at.silu().mul(bt);
+        float[] y = new float[s * t * d];
+        bmm(s, false, true, t, d, di, z.data(), z.offset(), m, 2 * s * p, 0f, y, 0); // y = Z W̄2ᵀ
+
+        return Var.custom("loryMergedSwiGLU", Tensor.wrap(y, s, t, d), in, (gradOut, needs) -> {
+            float[] mb = keep != null && buffer == keep && keep.writes == written
+                    ? m : merge(wt, experts, MERGED_SCRATCH.get());
+            Tensor g = gradOut.contiguous();
+            float[] dm = GRAD_SCRATCH.get().claim(3 * s * p);
+            bmm(s, true, false, d, di, t, g.data(), g.offset(), z.data(), z.offset(), 0f, dm, 2 * s * p); // dW̄2 = dYᵀ Z
+            float[] dz = new float[s * t * di];
+            bmm(s, false, false, t, di, d, g.data(), g.offset(), mb, 2 * s * p, 0f, dz, 0); // dZ = dY W̄2
+            Tensor dzt = Tensor.wrap(dz, s, t, di);
+            Tensor sig = at.sigmoid();
+            Tensor silu = at.mul(sig);
+            Tensor dA = dzt.mul(bt).mul(sig.mul(at.mul(sig.neg().add(1f)).add(1f))); // SiLU'(a) = σ(a)(1 + a(1 − σ(a)))
+            Tensor dB = dzt.mul(silu);
+            bmm(s, true, false, di, d, t, dA.data(), dA.offset(), ht.data(), ht.offset(), 0f, dm, 0); // dW̄1 = dAᵀ h
+            bmm(s, true, false, di, d, t, dB.data(), dB.offset(), ht.data(), ht.offset(), 0f, dm, s * p); // dW̄3 = dBᵀ h
+
+            Tensor dh = null;
+            if (needs[0]) {
+                float[] dhData = new float[s * t * d];
+                bmm(s, false, false, t, d, di, dA.data(), dA.offset(), mb, 0, 0f, dhData, 0); // dA W̄1
+                bmm(s, false, false, t, d, di, dB.data(), dB.offset(), mb, s * p, 1f, dhData, 0); // + dB W̄3
+                dh = Tensor.wrap(dhData, s, t, d);
+            }
             int e = wt.dim(1);
+            float[] dw = needs[1] ? new float[s * e] : null;
+            Tensor[] dExperts = new Tensor[3];
             for (int k = 0; k < 3; k++) {
-                Tensor flat = dms[k].reshape(s, -1);
-                Tensor wflat = experts[k].data().reshape(e, -1);
-                if (needs[2 + k]) {
-                    dExperts[k] = wt.transpose(0, 1).matmul(flat).reshape(experts[k].shape());
-                }
-                if (dw != null) {
-                    dw.addInPlace(flat.matmul(wflat.transpose(0, 1)));
+                // §3.2 backward of θ̄flat = w · θflat, one pass over dθ̄: ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s [E, p] and
+                // ∂L/∂w_{s,i} += ⟨dθ̄_s, θ_i⟩ [S, E].
+                float[] de = needs[2 + k] ? new float[e * p] : null;
+                Merge.backward(s, e, p, wt.data(), wt.offset(), experts[k].data(), experts[k].offset(), dm, k * s * p,
+                        de, 0, dw, 0, k == 0 ? 0f : 1f);
+                if (de != null) {
+                    dExperts[k] = Tensor.wrap(de, experts[k].shape());
                 }
             }
-            return new Tensor[] {dh, dw, dExperts[0], dExperts[1], dExperts[2]};
+            return new Tensor[] {dh, dw == null ? null : Tensor.wrap(dw, s, e), dExperts[0], dExperts[1],
+                dExperts[2]};
         });
     }
 
-    private static Tensor[] merge(Tensor w, ExpertBank bank) {
-        Var wv = Var.of(w);
-        return new Tensor[] {ExpertMerge.merge(wv, Var.of(bank.gate().data())).data(),
-            ExpertMerge.merge(wv, Var.of(bank.up().data())).data(),
-            ExpertMerge.merge(wv, Var.of(bank.down().data())).data()};
+    /** The three merged matrices of every s (spec §3.2: W̄flat = w · Wflat, one product per matrix) into buffer. */
+    private static float[] merge(Tensor w, Tensor[] experts, Buffer buffer) {
+        int s = w.dim(0);
+        int e = w.dim(1);
+        int p = experts[0].numel() / e;
+        float[] m = buffer.claim(3 * s * p);
+        for (int k = 0; k < 3; k++) {
+            Gemm.sgemm(false, false, s, p, e, 1f, w.data(), w.offset(), e, experts[k].data(), experts[k].offset(), p,
+                    0f, m, k * s * p, p);
+        }
+        return m;
+    }
+
+    /**
+     * C_s = op(A_s) · op(B_s) + beta · C_s for s < batch, every matrix dense row-major (op(X) is m x k for A,
+     * k x n for B; a transposed operand is stored k x m resp. n x k), the matrices of a batch back to back and C's
+     * starting at cOff.
+     */
+    private static void bmm(int batch, boolean transA, boolean transB, int m, int n, int k, float[] a, int aOff,
+                            float[] b, int bOff, float beta, float[] c, int cOff) {
+        Gemm.sgemmBatched(batch, transA, transB, m, n, k, 1f, a, aOff, m * k, transA ? m : k, b, bOff, k * n,
+                transB ? k : n, beta, c, cOff, m * n, n);
     }
 }
