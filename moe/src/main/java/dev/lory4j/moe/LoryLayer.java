@@ -4,9 +4,11 @@ import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.nn.Layer;
 import dev.lory4j.autograd.nn.Linear;
 import dev.lory4j.autograd.nn.SwiGLU;
+import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backends;
 
 /**
  * The Lory mixture-of-experts layer: a fully differentiable MoE that merges its experts in parameter space once
@@ -179,10 +181,19 @@ public final class LoryLayer extends Layer {
      *   y = (silu(h W̄_gateᵀ) ⊙ (h W̄_upᵀ)) W̄_downᵀ
      * </pre>
      * computed by the fused op {@link MergedSwiGLU}, which keeps the merged weights in a buffer of this layer
-     * (or merges again in the backward pass when {@link #setRecomputeMerged recomputing}).
+     * (or merges again in the backward pass when {@link #setRecomputeMerged recomputing}). The fused op calls
+     * the CPU kernels itself; on another backend (a GPU) the same equations run as the autograd ops above, so
+     * that backend computes the merge, its two backward products and the per-segment products.
      */
     private Var swiGlu(Var h, Var w) {
-        return MergedSwiGLU.apply(h, w, experts, recomputeMerged ? null : mergedWeights);
+        if (Backends.current() instanceof CpuBackend) {
+            return MergedSwiGLU.apply(h, w, experts, recomputeMerged ? null : mergedWeights);
+        }
+        Var gate = ExpertMerge.merge(w, experts.gate());
+        Var up = ExpertMerge.merge(w, experts.up());
+        Var down = ExpertMerge.merge(w, experts.down());
+        Var z = h.matmul(gate.transpose(-1, -2)).silu().mul(h.matmul(up.transpose(-1, -2)));
+        return z.matmul(down.transpose(-1, -2));
     }
 
     /** §2.7: one routing per row from the mean of the whole prompt, reused for every later token. */
