@@ -197,11 +197,167 @@ public final class TornadoBackend implements Backend {
         int batch = a.numel() / (m * k);
         int[] outShape = a.shape();
         outShape[rank - 1] = n;
+        if (rank == 2 && residentOperand(b)) {
+            // b is a whole model parameter (W or Wᵀ): kept on the device, so only a and c are copied
+            if (!offloads(2.0 * m * n * k, (double) m * k + (double) m * n)) {
+                return cpu.matmul(a, b);
+            }
+            return residentMatmul(a, b);
+        }
         if (!offloads(2.0 * batch * m * n * k, (double) batch * (m * k + k * n + m * n))) {
             return cpu.matmul(a, b);
         }
-        String key = "matmul " + batch + "*" + m + "x" + n + "x" + k;
-        return offload(key, outShape, matmulTask(m, n, k), matmulGrid(batch, m, n), a, b);
+        Tensor ua = untransposed(a);
+        Tensor ub = untransposed(b);
+        boolean ta = ua != null;
+        boolean tb = ub != null;
+        Tensor sa = ta ? ua : a;
+        Tensor sb = tb ? ub : b;
+        String key = "matmul " + batch + "*" + m + "x" + n + "x" + k + (ta ? " aT" : "") + (tb ? " bT" : "");
+        return offload(key, outShape, matmulTask(m, n, k, ta, tb), matmulGrid(batch, m, n), sa, sb);
+    }
+
+    /**
+     * The contiguous tensor whose transpose (last two axes) t is, or null: a weight used as Wᵀ or an activation
+     * as xᵀ is copied to the device as it lies and read transposed by the kernel, with no transposed host copy.
+     */
+    private static Tensor untransposed(Tensor t) {
+        if (t.isContiguous() || t.rank() < 2) {
+            return null;
+        }
+        Tensor u = t.transpose(-1, -2);
+        return u.isContiguous() ? u : null;
+    }
+
+    /** Whether t is a whole resident buffer viewed as a matrix, plain or transposed (a model parameter). */
+    private static boolean residentOperand(Tensor t) {
+        if (!t.storage().isResident() || t.rank() != 2) {
+            return false;
+        }
+        Tensor u = t.isContiguous() ? t : untransposed(t);
+        return u != null && u.offset() == 0 && u.numel() == t.storage().size();
+    }
+
+    /** Cached resident-parameter plans at most ({@code -Dlory4j.tornado.residentPlans}, default 256). */
+    private static final int MAX_RESIDENT_PLANS = Integer.getInteger("lory4j.tornado.residentPlans", 256);
+
+    /** A parameter W [r, c] (its array) and the rows m of the activations multiplied by it. */
+    private record ResidentKey(float[] w, int r, int c, int m) {}
+
+    /**
+     * One execution plan for the products of one parameter W [r, c] with m-row activations, in three graphs that
+     * share W's device buffer: graph 0 copies W to the device (run only when W changed on the host since the last
+     * copy), graph 1 computes a [m, r] · W and graph 2 a [m, c] · Wᵀ (both read W where graph 0 left it:
+     * TornadoVM shares device buffers between the graphs of one plan). A Linear layer's forward (x · Wᵀ) and
+     * backward (dy · W) therefore use one copy of W per step, and none while W does not change (evaluation,
+     * generation).
+     */
+    private static final class ResidentPlan {
+        final float[] aN;
+        final float[] cN;
+        final float[] aT;
+        final float[] cT;
+        final TornadoExecutionPlan plan;
+        int version;
+        boolean uploaded;
+
+        ResidentPlan(float[] aN, float[] cN, float[] aT, float[] cT, TornadoExecutionPlan plan) {
+            this.aN = aN;
+            this.cN = cN;
+            this.aT = aT;
+            this.cT = cT;
+            this.plan = plan;
+        }
+    }
+
+    private final Map<ResidentKey, ResidentPlan> residentPlans = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<ResidentKey, ResidentPlan> eldest) {
+            if (size() > MAX_RESIDENT_PLANS) {
+                closePlan(eldest.getValue().plan);
+                return true;
+            }
+            return false;
+        }
+    };
+
+    private int residentPlanIds;
+    private long residentUploads;
+
+    /** a [m, k] · b with b a resident parameter W or Wᵀ: the parameter's device copy is made only when stale. */
+    private Tensor residentMatmul(Tensor a, Tensor b) {
+        Tensor ub = untransposed(b);
+        boolean transposed = ub != null;
+        Tensor w = transposed ? ub : b;
+        int r = w.dim(0);
+        int c = w.dim(1);
+        int m = a.dim(0);
+        float[] wArray = w.storage().peek();
+        synchronized (plans) {
+            ResidentKey key = new ResidentKey(wArray, r, c, m);
+            ResidentPlan p = residentPlans.get(key);
+            if (p == null) {
+                p = newResidentPlan(wArray, r, c, m);
+                residentPlans.put(key, p);
+            }
+            int version = w.storage().hostVersion();
+            float[] in = transposed ? p.aT : p.aN;
+            copyInto(a, in);
+            try {
+                if (!p.uploaded || p.version != version) {
+                    p.plan.withGraph(0).execute();
+                    p.uploaded = true;
+                    p.version = version;
+                    residentUploads++;
+                }
+                p.plan.withGraph(transposed ? 2 : 1).execute();
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("tornado matmul " + m + "x" + (transposed ? r : c) + "x"
+                        + (transposed ? c : r) + " with resident " + (transposed ? "Wᵀ" : "W") + " [" + r + ", " + c
+                        + "] failed on " + deviceName() + ": " + e.getMessage(), e);
+            }
+            return Tensor.wrap((transposed ? p.cT : p.cN).clone(), m, transposed ? r : c);
+        }
+    }
+
+    /** Builds the three-graph plan of {@link ResidentPlan} for W [r, c] and m-row activations. */
+    private ResidentPlan newResidentPlan(float[] w, int r, int c, int m) {
+        String id = "resident" + residentPlanIds++;
+        float[] aN = new float[m * r];
+        float[] cN = new float[m * c];
+        float[] aT = new float[m * c];
+        float[] cT = new float[m * r];
+        TaskGraph upload = new TaskGraph(id + "w")
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, w)
+                .task("t", TornadoKernels::keepKernel, new KernelContext(), w)
+                .persistOnDevice(w);
+        TaskGraph plain = new TaskGraph(id + "n")
+                .consumeFromDevice(upload.getTaskGraphName(), w)
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, aN);
+        plain = matmulTask(m, c, r, false, false).add(plain, new float[][] {aN, w}, cN)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, cN);
+        TaskGraph transposed = new TaskGraph(id + "t")
+                .consumeFromDevice(upload.getTaskGraphName(), w)
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, aT);
+        transposed = matmulTask(m, r, c, false, true).add(transposed, new float[][] {aT, w}, cT)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, cT);
+        TornadoExecutionPlan plan = new TornadoExecutionPlan(upload.snapshot(), plain.snapshot(), transposed.snapshot());
+        GridScheduler grids = new GridScheduler(id + "w.t", workers(new int[] {1}));
+        grids.addWorkerGrid(id + "n.t", workers(matmulGrid(1, m, c)));
+        grids.addWorkerGrid(id + "t.t", workers(matmulGrid(1, m, r)));
+        plan.withGridScheduler(grids);
+        if (Boolean.getBoolean("lory4j.tornado.verbose")) {
+            System.err.println("lory4j tornado: resident plan " + id + " for a parameter [" + r + ", " + c + "] and "
+                    + m + " rows");
+        }
+        return new ResidentPlan(aN, cN, aT, cT, plan);
+    }
+
+    /** How many times a resident parameter was copied to the device (for tests and reports). */
+    long residentUploads() {
+        synchronized (plans) {
+            return residentUploads;
+        }
     }
 
     /** The worker grid of {@link #offload}'s {@code grid}. */
@@ -216,13 +372,20 @@ public final class TornadoBackend implements Backend {
         return w;
     }
 
-    /** The batched product task for (m, n, k); batch strides are those of contiguous operands. */
-    private static Task matmulTask(int m, int n, int k) {
+    /**
+     * The batched product task for (m, n, k); batch strides are those of contiguous operands; {@code ta}
+     * ({@code tb}): a (b) is stored transposed, as a contiguous [k, m] ([n, k]) per product.
+     */
+    private static Task matmulTask(int m, int n, int k, boolean ta, boolean tb) {
         int sa = m * k;
         int sb = k * n;
         int sc = m * n;
+        int aRow = ta ? 1 : k;
+        int aCol = ta ? m : 1;
+        int bRow = tb ? 1 : n;
+        int bCol = tb ? k : 1;
         return (g, in, out) -> g.task("t", TornadoKernels::matmulKernel, new KernelContext(), in[0], in[1], out, m, n, k,
-                sa, sb, sc);
+                sa, sb, sc, aRow, aCol, bRow, bCol);
     }
 
     /** Global sizes of the matmul grid: x over BLOCK-column blocks, y over BLOCK-row blocks, z over the batch. */
@@ -244,7 +407,7 @@ public final class TornadoBackend implements Backend {
         float[] bd = b.contiguous().toArray();
         float[] c = new float[m * n];
         TaskGraph g = new TaskGraph("resident").transferToDevice(DataTransferMode.FIRST_EXECUTION, ad, bd);
-        g = matmulTask(m, n, k).add(g, new float[][] {ad, bd}, c).transferToHost(DataTransferMode.UNDER_DEMAND, c);
+        g = matmulTask(m, n, k, false, false).add(g, new float[][] {ad, bd}, c).transferToHost(DataTransferMode.UNDER_DEMAND, c);
         TornadoExecutionPlan plan = new TornadoExecutionPlan(g.snapshot());
         try {
             plan.withGridScheduler(new GridScheduler("resident.t", workers(matmulGrid(1, m, n))));
@@ -372,7 +535,7 @@ public final class TornadoBackend implements Backend {
     /** Copies a tensor's elements (row-major) into a plan's bound host array. */
     private static void copyInto(Tensor t, float[] dst) {
         Tensor c = t.contiguous();
-        System.arraycopy(c.data(), c.offset(), dst, 0, dst.length);
+        System.arraycopy(c.storage().peek(), c.offset(), dst, 0, dst.length); // a read: not a host write
     }
 
     /** Number of cached execution plans (each a compiled op for one shape); AdamW's are not counted. */
@@ -387,6 +550,8 @@ public final class TornadoBackend implements Backend {
         synchronized (plans) {
             plans.values().forEach(p -> closePlan(p.plan()));
             plans.clear();
+            residentPlans.values().forEach(p -> closePlan(p.plan));
+            residentPlans.clear();
             adamPlans.values().forEach(a -> {
                 toHostAll(a);
                 closePlan(a.plan());

@@ -172,6 +172,73 @@ class TornadoBackendTest {
     }
 
     @Test
+    void transposedOperandsAreReadWhereTheyLieAndMatchTheCpu() {
+        Rng rng = new Rng(17);
+        int[][] shapes = {{1, 3, 5, 7}, {1, 70, 65, 130}, {3, 17, 33, 9}, {2, 64, 64, 64}}; // batch, m, n, k
+        for (int[] s : shapes) {
+            for (int form = 0; form < 4; form++) { // a, aᵀ-stored, b, bᵀ-stored in every combination
+                boolean ta = (form & 1) != 0;
+                boolean tb = (form & 2) != 0;
+                Tensor a = ta ? rng.uniform(-1f, 1f, s[0], s[3], s[1]).transpose(-1, -2)
+                        : rng.uniform(-1f, 1f, s[0], s[1], s[3]);
+                Tensor b = tb ? rng.uniform(-1f, 1f, s[0], s[2], s[3]).transpose(-1, -2)
+                        : rng.uniform(-1f, 1f, s[0], s[3], s[2]);
+                if (s[0] == 1) { // plain 2-D products
+                    a = a.select(0, 0);
+                    b = b.select(0, 0);
+                }
+                Tensor want = cpu.matmul(a, b);
+                assertThat(tornado.matmul(a, b).relativeErrorTo(want))
+                        .as("%s aT=%s bT=%s", java.util.Arrays.toString(s), ta, tb).isLessThan(1e-5);
+            }
+        }
+    }
+
+    @Test
+    void residentParametersAreCopiedToTheDeviceOnlyWhenTheHostChangedThem() {
+        Rng rng = new Rng(16);
+        Tensor w = rng.uniform(-1f, 1f, 37, 70); // a Linear weight [out, in]
+        w.storage().markResident();
+        Tensor ref = Tensor.wrap(w.toArray(), 37, 70); // every host read of w counts as a possible write
+        for (int rep = 0; rep < 3; rep++) { // forward x · Wᵀ and backward dy · W share one copy of W
+            Tensor x = rng.uniform(-1f, 1f, 5, 70);
+            Tensor dy = rng.uniform(-1f, 1f, 5, 37);
+            assertThat(tornado.matmul(x, w.t()).relativeErrorTo(cpu.matmul(x, ref.t()))).isLessThan(1e-5);
+            assertThat(tornado.matmul(dy, w).relativeErrorTo(cpu.matmul(dy, ref))).isLessThan(1e-5);
+        }
+        assertThat(tornado.residentUploads()).isEqualTo(1);
+
+        w.set(2.5f, 3, 4); // a host write through the tensor: the next product sees it
+        ref = Tensor.wrap(w.toArray(), 37, 70);
+        Tensor x = rng.uniform(-1f, 1f, 5, 70);
+        assertThat(tornado.matmul(x, w.t()).relativeErrorTo(cpu.matmul(x, ref.t()))).isLessThan(1e-5);
+        assertThat(tornado.residentUploads()).isEqualTo(2);
+
+        float[] kept = w.data(); // a write through an array taken earlier, announced with touch()
+        assertThat(tornado.matmul(x, w.t()).relativeErrorTo(cpu.matmul(x, ref.t()))).isLessThan(1e-5);
+        kept[0] = -3f;
+        w.storage().touch();
+        ref = Tensor.wrap(w.toArray(), 37, 70);
+        assertThat(tornado.matmul(x, w.t()).relativeErrorTo(cpu.matmul(x, ref.t()))).isLessThan(1e-5);
+        assertThat(tornado.residentUploads()).isEqualTo(4);
+
+        // an optimizer step changes W on the host: the following products use the new values
+        Tensor g = rng.normal(0f, 1f, 37, 70);
+        tornado.adamw(w, g, Tensor.zeros(37, 70), Tensor.zeros(37, 70), 1e-2f, 0.9f, 0.999f, 1e-8f, 0f, 0.1f, 0.001f);
+        ref = Tensor.wrap(w.toArray(), 37, 70);
+        Tensor x3 = rng.uniform(-1f, 1f, 2, 4, 70); // [batch, time, in]: one 8-row product, a new plan
+        assertThat(tornado.matmul(x3, w.t()).relativeErrorTo(cpu.matmul(x3, ref.t()))).isLessThan(1e-5);
+        long uploads = tornado.residentUploads();
+        assertThat(tornado.matmul(x3, w.t()).relativeErrorTo(cpu.matmul(x3, ref.t()))).isLessThan(1e-5);
+        assertThat(tornado.residentUploads()).isEqualTo(uploads);
+
+        Tensor plain = rng.uniform(-1f, 1f, 37, 70); // not resident: copied with every product, never counted
+        tornado.matmul(x, plain.t());
+        assertThat(tornado.residentUploads()).isEqualTo(uploads);
+        tornado.close();
+    }
+
+    @Test
     void theDefaultThresholdOffloadsOnlyWorkThatOutweighsItsCopies() {
         TornadoBackend byDefault = new TornadoBackend();
         Rng rng = new Rng(15);

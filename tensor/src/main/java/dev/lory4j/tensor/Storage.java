@@ -12,10 +12,19 @@ package dev.lory4j.tensor;
  * no extra host copy: TornadoVM accepts a Java {@code float[]} directly as a kernel argument and transfers it
  * straight from the heap, so an accelerator backend moves {@link #array()} as it is.
  *
+ * <p><b>Resident buffers.</b> A buffer {@linkplain #markResident() marked resident} (model parameters are) is
+ * long-lived, so a device backend may keep a copy on its device and reuse it across calls. To know when that copy
+ * is stale, a resident buffer counts host accesses: every {@link #array()} call counts as a possible write
+ * ({@link #hostVersion()}), and a backend reads it for copying with {@link #peek()}, which does not count. Code
+ * that keeps the array of a resident buffer and writes it after a device backend has used the buffer must call
+ * {@link #array()} again (or {@link #touch()}) after writing, or the device may compute with the old values.
+ *
  * <p>Only float32 exists today; a bf16/f16 storage would be another implementation behind the same accessors.
  */
 public final class Storage {
     private final float[] array;
+    private boolean resident; // set once, before the buffer is shared between threads
+    private int hostVersion; // host accesses of a resident buffer; racy increments still change the value
 
     /** Wraps an existing array (no copy). */
     public Storage(float[] array) {
@@ -27,9 +36,38 @@ public final class Storage {
         return new Storage(new float[size]);
     }
 
-    /** The backing array (shared with every view of this storage). */
+    /** The backing array (shared with every view of this storage); counts as a host write of a resident buffer. */
     public float[] array() {
+        if (resident) {
+            hostVersion++;
+        }
         return array;
+    }
+
+    /** The backing array without counting a host access: for a backend that only reads it (to copy it out). */
+    public float[] peek() {
+        return array;
+    }
+
+    /** Marks this buffer long-lived (a model parameter), so a device backend may keep a copy of it; returns this. */
+    public Storage markResident() {
+        resident = true;
+        return this;
+    }
+
+    /** Whether {@link #markResident()} was called. */
+    public boolean isResident() {
+        return resident;
+    }
+
+    /** Counts the host accesses of a resident buffer: a device copy made at another count may be stale. */
+    public int hostVersion() {
+        return hostVersion;
+    }
+
+    /** Records a host write to a resident buffer made through an array taken earlier. */
+    public void touch() {
+        hostVersion++;
     }
 
     /** Capacity in floats. */

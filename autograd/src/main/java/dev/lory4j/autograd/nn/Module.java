@@ -19,9 +19,13 @@ public abstract class Module {
     private final Map<String, Module> children = new LinkedHashMap<>();
     private boolean training = true;
 
-    /** Registers a trainable parameter under {@code name} and returns it. */
+    /**
+     * Registers a trainable parameter under {@code name} and returns it; its storage is marked resident, so a
+     * device backend may keep it on the device between steps (see {@link dev.lory4j.tensor.Storage}).
+     */
     protected final Var registerParameter(String name, Tensor value) {
         checkName(name);
+        value.storage().markResident();
         Var v = Var.param(value);
         params.put(name, v);
         return v;
