@@ -38,6 +38,7 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 public final class TornadoBackend implements Backend {
     private final CpuBackend cpu = new CpuBackend();
     private final double minFlopsPerByte;
+    private final double minFlops;
 
     /**
      * Creates the backend (the TornadoVM runtime starts on first use) with the offload threshold of
@@ -45,7 +46,8 @@ public final class TornadoBackend implements Backend {
      */
     public TornadoBackend() {
         this(Double.parseDouble(System.getProperty("lory4j.tornado.minFlopsPerByte",
-                Double.toString(DEFAULT_MIN_FLOPS_PER_BYTE))));
+                Double.toString(DEFAULT_MIN_FLOPS_PER_BYTE))),
+                Double.parseDouble(System.getProperty("lory4j.tornado.minFlops", Double.toString(DEFAULT_MIN_FLOPS))));
     }
 
     /**
@@ -53,11 +55,29 @@ public final class TornadoBackend implements Backend {
      * operations per byte copied to and from the device reach {@code minFlopsPerByte} (0: every supported op).
      */
     public TornadoBackend(double minFlopsPerByte) {
-        if (!(minFlopsPerByte >= 0)) {
-            throw new IllegalArgumentException("TornadoBackend: minFlopsPerByte must be >= 0, got " + minFlopsPerByte);
+        this(minFlopsPerByte, 0);
+    }
+
+    /**
+     * Creates the backend with explicit thresholds: an op runs on the device only when its floating-point
+     * operations per byte copied reach {@code minFlopsPerByte} and its operations reach {@code minFlops}.
+     */
+    public TornadoBackend(double minFlopsPerByte, double minFlops) {
+        if (!(minFlopsPerByte >= 0) || !(minFlops >= 0)) {
+            throw new IllegalArgumentException("TornadoBackend: minFlopsPerByte and minFlops must be >= 0, got "
+                    + minFlopsPerByte + " and " + minFlops);
         }
         this.minFlopsPerByte = minFlopsPerByte;
+        this.minFlops = minFlops;
     }
+
+    /**
+     * The default least work of an offloaded op ({@code -Dlory4j.tornado.minFlops}): every execution of a plan
+     * costs a kernel launch and a wait of some tens of microseconds whatever it copies, in which our CPU kernels do
+     * a few million operations; below that the CPU answers first. Products with a resident parameter copy little,
+     * so without this floor a one-row product (generation) would pay the latency for a few hundred kiloflops.
+     */
+    public static final double DEFAULT_MIN_FLOPS = 4e6;
 
     /**
      * The default offload threshold. Every call copies its operands in and its result out, so offloading pays only
@@ -70,7 +90,7 @@ public final class TornadoBackend implements Backend {
 
     /** Whether an op of {@code flops} operations moving {@code floats} floats to and from the device offloads. */
     private boolean offloads(double flops, double floats) {
-        return flops >= minFlopsPerByte * 4 * floats;
+        return flops >= minFlops && flops >= minFlopsPerByte * 4 * floats;
     }
 
     @Override
@@ -166,7 +186,9 @@ public final class TornadoBackend implements Backend {
             }
             for (int i = 0; i < inputs.length; i++) {
                 copyInto(inputs[i], p.inputs()[i]);
+                copiedFloats += p.inputs()[i].length;
             }
+            copiedFloats += p.output().length;
             try {
                 p.plan().execute();
             } catch (RuntimeException e) {
@@ -197,7 +219,7 @@ public final class TornadoBackend implements Backend {
         int batch = a.numel() / (m * k);
         int[] outShape = a.shape();
         outShape[rank - 1] = n;
-        if (rank == 2 && residentOperand(b)) {
+        if (RESIDENT && rank == 2 && residentOperand(b)) {
             // b is a whole model parameter (W or Wᵀ): kept on the device, so only a and c are copied
             if (!offloads(2.0 * m * n * k, (double) m * k + (double) m * n)) {
                 return cpu.matmul(a, b);
@@ -283,6 +305,10 @@ public final class TornadoBackend implements Backend {
 
     private int residentPlanIds;
     private long residentUploads;
+    private long copiedFloats; // floats copied to and from the device, guarded by plans
+
+    /** Whether parameters may stay on the device ({@code -Dlory4j.tornado.resident}, default true). */
+    private static final boolean RESIDENT = Boolean.parseBoolean(System.getProperty("lory4j.tornado.resident", "true"));
 
     /** a [m, k] · b with b a resident parameter W or Wᵀ: the parameter's device copy is made only when stale. */
     private Tensor residentMatmul(Tensor a, Tensor b) {
@@ -309,7 +335,9 @@ public final class TornadoBackend implements Backend {
                     p.uploaded = true;
                     p.version = version;
                     residentUploads++;
+                    copiedFloats += wArray.length;
                 }
+                copiedFloats += (long) m * (r + c);
                 p.plan.withGraph(transposed ? 2 : 1).execute();
             } catch (RuntimeException e) {
                 throw new IllegalStateException("tornado matmul " + m + "x" + (transposed ? r : c) + "x"
@@ -351,6 +379,13 @@ public final class TornadoBackend implements Backend {
                     + m + " rows");
         }
         return new ResidentPlan(aN, cN, aT, cT, plan);
+    }
+
+    @Override
+    public long bytesCopied() {
+        synchronized (plans) {
+            return 4 * copiedFloats;
+        }
     }
 
     /** How many times a resident parameter was copied to the device (for tests and reports). */
@@ -466,6 +501,7 @@ public final class TornadoBackend implements Backend {
                 adamPlans.put(p.data(), a);
             }
             copyInto(g, a.g());
+            copiedFloats += 3L * p.numel() + a.hyper().length; // p and g in, p out
             float[] h = a.hyper();
             h[0] = 1 - lr * weightDecay;
             h[1] = beta1;
@@ -490,6 +526,7 @@ public final class TornadoBackend implements Backend {
             for (AdamPlan a : adamPlans.values()) {
                 if ((a.m() == t.data() || a.v() == t.data()) && a.last()[0] != null) {
                     a.last()[0].transferToHost(t.data());
+                    copiedFloats += t.data().length;
                 }
             }
         }
@@ -503,6 +540,7 @@ public final class TornadoBackend implements Backend {
                 if (stale) {
                     if (a.last()[0] != null) { // the other moment may hold device-only updates: keep them
                         a.last()[0].transferToHost(a.m() == t.data() ? a.v() : a.m());
+                        copiedFloats += a.m().length;
                     }
                     closePlan(a.plan());
                 }

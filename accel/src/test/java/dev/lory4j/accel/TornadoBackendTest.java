@@ -207,6 +207,9 @@ class TornadoBackendTest {
             assertThat(tornado.matmul(dy, w).relativeErrorTo(cpu.matmul(dy, ref))).isLessThan(1e-5);
         }
         assertThat(tornado.residentUploads()).isEqualTo(1);
+        long copied = tornado.bytesCopied();
+        tornado.matmul(rng.uniform(-1f, 1f, 5, 70), w.t());
+        assertThat(tornado.bytesCopied() - copied).isEqualTo(4L * 5 * (70 + 37)); // x in, y out; W stayed
 
         w.set(2.5f, 3, 4); // a host write through the tensor: the next product sees it
         ref = Tensor.wrap(w.toArray(), 37, 70);
@@ -253,6 +256,22 @@ class TornadoBackendTest {
         assertThat(byDefault.planCount()).isEqualTo(1);
         byDefault.close();
         assertThatThrownBy(() -> new TornadoBackend(-1)).hasMessageContaining("minFlopsPerByte");
+        assertThatThrownBy(() -> new TornadoBackend(0, Double.NaN)).hasMessageContaining("minFlops");
+    }
+
+    @Test
+    void aOneRowProductWithAResidentParameterStaysOnTheCpuByDefault() {
+        TornadoBackend byDefault = new TornadoBackend();
+        Rng rng = new Rng(18);
+        Tensor w = rng.uniform(-1f, 1f, 256, 256);
+        w.storage().markResident();
+        Tensor x = rng.uniform(-1f, 1f, 1, 256); // 131 kflop: less than one launch is worth
+        assertThat(byDefault.matmul(x, w.t()).toArray()).containsExactly(cpu.matmul(x, w.t()).toArray());
+        assertThat(byDefault.residentUploads()).isZero();
+        Tensor rows = rng.uniform(-1f, 1f, 64, 256); // 8.4 Mflop, copying 128 KB: on the device
+        assertThat(byDefault.matmul(rows, w.t()).relativeErrorTo(cpu.matmul(rows, w.t()))).isLessThan(1e-5);
+        assertThat(byDefault.residentUploads()).isEqualTo(1);
+        byDefault.close();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.lory4j.bench;
 
+import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.tensor.kernels.Parallel;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -206,13 +207,17 @@ public final class BenchMain {
                 int threads = parseInt("--threads", o.get("threads"));
                 checkOurThreads(threads);
                 String backend = o.getOrDefault("backend", "cpu");
-                String device = DeviceCompare.requireBackend(backend).deviceName();
+                Backend chosen = DeviceCompare.requireBackend(backend);
+                String device = chosen.deviceName();
                 err.println("train: backend " + backend + " on " + device);
+                long copied = chosen.bytesCopied();
+                int warmup = parseInt("--warmup", o.get("warmup"));
+                int steps = parseInt("--steps", o.get("steps"));
                 double sec = TrainCompare.oursSecondsPerStep(parseInt("--experts", o.get("experts")),
                         parseInt("--segment", o.get("segment")), parseInt("--batch", o.get("batch")),
-                        parseInt("--seq", o.get("seq")), parseInt("--warmup", o.get("warmup")),
-                        parseInt("--steps", o.get("steps")));
-                out.println(ROW + sec + "\t" + device);
+                        parseInt("--seq", o.get("seq")), warmup, steps);
+                double mbPerStep = (chosen.bytesCopied() - copied) / 1e6 / (warmup + steps);
+                out.println(ROW + sec + "\t" + device + "\t" + mbPerStep);
                 return 0;
             }
             case "gemm-device-worker" -> {
@@ -370,7 +375,7 @@ public final class BenchMain {
                 err.println("train: " + name + " threads=" + threads + ": cpu ..." + loadNote());
                 String cpu = child("train-worker", threads, err, args).getFirst().split("\t")[0];
                 rows.add(new DeviceCompare.TrainRow(name, dev[1], threads, batch * seq / Double.parseDouble(dev[0]),
-                        batch * seq / Double.parseDouble(cpu)));
+                        batch * seq / Double.parseDouble(cpu), Double.parseDouble(dev[2])));
             }
         }
         return rows;

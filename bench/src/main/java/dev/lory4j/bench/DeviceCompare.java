@@ -63,11 +63,14 @@ final class DeviceCompare {
         }
     }
 
-    /** One training-step row: tokens/s through the device backend and through our CPU backend. */
+    /**
+     * One training-step row: tokens/s through the device backend and through our CPU backend, and the megabytes
+     * the device backend copied between host and device per step (mean over warm-up and timed steps).
+     */
     record TrainRow(String model, String device, int threads, double deviceTokensPerSecond,
-                    double cpuTokensPerSecond) {
+                    double cpuTokensPerSecond, double deviceMegabytesPerStep) {
 
-        /** The row as JSON (keys model, device, threads, device_tokens_per_s, cpu_tokens_per_s). */
+        /** The row as JSON (keys model, device, threads, device_tokens_per_s, cpu_tokens_per_s, device_mb_per_step). */
         Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("model", model);
@@ -75,11 +78,15 @@ final class DeviceCompare {
             m.put("threads", threads);
             m.put("device_tokens_per_s", deviceTokensPerSecond);
             m.put("cpu_tokens_per_s", cpuTokensPerSecond);
+            m.put("device_mb_per_step", deviceMegabytesPerStep);
             return m;
         }
     }
 
-    /** JVM flags and class-path entries a child needs to run on {@code backend}; fails with what is missing. */
+    /**
+     * JVM flags and class-path entries a child needs to run on {@code backend} (and this JVM's
+     * {@code -Dlory4j.tornado.*} settings); fails with what is missing.
+     */
     static List<String> childFlags(String backend) {
         if (!backend.equals("tornado")) {
             throw new BenchMain.UsageException("--backend: '" + backend + "' is not cpu or tornado");
@@ -95,6 +102,8 @@ final class DeviceCompare {
         flags.add("-Dlory4j.backend=tornado");
         flags.add("-Dtornado.recover.bailout=False"); // a kernel TornadoVM cannot compile fails, never runs as Java
         flags.add("-Dlory4j.accel.jar=" + jar);
+        System.getProperties().stringPropertyNames().stream().filter(k -> k.startsWith("lory4j.tornado.")).sorted()
+                .forEach(k -> flags.add("-D" + k + "=" + System.getProperty(k))); // the backend's own settings
         return flags;
     }
 
@@ -223,10 +232,11 @@ final class DeviceCompare {
 
     /** The training-step table of a device run. */
     static String trainTable(List<TrainRow> rows) {
-        TextTable t = new TextTable("model", "device", "device tok/s", "CPU threads", "lory4j CPU tok/s", "ratio");
+        TextTable t = new TextTable("model", "device", "device tok/s", "device MB copied/step", "CPU threads",
+                "lory4j CPU tok/s", "ratio");
         for (TrainRow r : rows) {
-            t.addRow(r.model(), r.device(), fmt(r.deviceTokensPerSecond()), Integer.toString(r.threads()),
-                    fmt(r.cpuTokensPerSecond()),
+            t.addRow(r.model(), r.device(), fmt(r.deviceTokensPerSecond()), fmt(r.deviceMegabytesPerStep()),
+                    Integer.toString(r.threads()), fmt(r.cpuTokensPerSecond()),
                     String.format(Locale.ROOT, "%.2f", r.deviceTokensPerSecond() / r.cpuTokensPerSecond()));
         }
         return t.render();

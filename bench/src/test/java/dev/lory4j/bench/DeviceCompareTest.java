@@ -27,8 +27,9 @@ class DeviceCompareTest {
 
     @Test
     void trainTableShowsTheDeviceOverCpuRatio() {
-        String table = DeviceCompare.trainTable(List.of(new DeviceCompare.TrainRow("dense", "GPU", 16, 2000, 4000)));
-        assertThat(table).contains("dense", "GPU", "2000.0", "4000.0", "0.50");
+        String table = DeviceCompare.trainTable(List.of(new DeviceCompare.TrainRow("dense", "GPU", 16, 2000, 4000,
+                123.4)));
+        assertThat(table).contains("dense", "GPU", "2000.0", "4000.0", "0.50", "123.4", "MB copied/step");
     }
 
     @Test

@@ -69,6 +69,11 @@ public interface Backend {
                 v.data(), v.offset(), p.numel(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     }
 
+    /** Bytes this backend copied between the host and its device since it was created (0 for the CPU): for reports. */
+    default long bytesCopied() {
+        return 0;
+    }
+
     /** Makes the host copy of {@code t} current if this backend keeps a newer one on its device (else nothing). */
     default void toHost(Tensor t) {}
 
