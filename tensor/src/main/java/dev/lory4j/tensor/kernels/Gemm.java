@@ -600,7 +600,7 @@ public final class Gemm {
                 int h = Math.min(2, call.m - i);
                 int r0 = aBase + i * lda;
                 int r1 = aBase + Math.min(i + 1, call.m - 1) * lda;
-                dotsKernel(a, r0, r1, call.b, b0, b1, b2, b3, call.k, dots, scratch.lanes);
+                Dots.dots2x4(a, r0, r1, call.b, b0, b1, b2, b3, call.k, dots, scratch.lanes);
                 for (int r = 0; r < h; r++) {
                     for (int jj = 0; jj < w; jj++) {
                         int ci = cBase + (i + r) * call.ldc + j + jj;
@@ -609,57 +609,6 @@ public final class Gemm {
                 }
             }
         }
-    }
-
-    /** dots[4r + j] = sum over p of a[r_r + p] * b[b_j + p] for 2 A rows and 4 B rows, in a fixed order. */
-    private static void dotsKernel(float[] a, int r0, int r1, float[] b, int b0, int b1, int b2, int b3, int k,
-                                   float[] dots, float[] lanes) {
-        FloatVector s00 = FloatVector.zero(S), s01 = FloatVector.zero(S);
-        FloatVector s02 = FloatVector.zero(S), s03 = FloatVector.zero(S);
-        FloatVector s10 = FloatVector.zero(S), s11 = FloatVector.zero(S);
-        FloatVector s12 = FloatVector.zero(S), s13 = FloatVector.zero(S);
-        int kv = S.loopBound(k);
-        for (int p = 0; p < kv; p += V) {
-            FloatVector x0 = FloatVector.fromArray(S, a, r0 + p);
-            FloatVector x1 = FloatVector.fromArray(S, a, r1 + p);
-            FloatVector y = FloatVector.fromArray(S, b, b0 + p);
-            s00 = x0.fma(y, s00);
-            s10 = x1.fma(y, s10);
-            y = FloatVector.fromArray(S, b, b1 + p);
-            s01 = x0.fma(y, s01);
-            s11 = x1.fma(y, s11);
-            y = FloatVector.fromArray(S, b, b2 + p);
-            s02 = x0.fma(y, s02);
-            s12 = x1.fma(y, s12);
-            y = FloatVector.fromArray(S, b, b3 + p);
-            s03 = x0.fma(y, s03);
-            s13 = x1.fma(y, s13);
-        }
-        dots[0] = finishDot(s00, a, r0, b, b0, kv, k, lanes);
-        dots[1] = finishDot(s01, a, r0, b, b1, kv, k, lanes);
-        dots[2] = finishDot(s02, a, r0, b, b2, kv, k, lanes);
-        dots[3] = finishDot(s03, a, r0, b, b3, kv, k, lanes);
-        dots[4] = finishDot(s10, a, r1, b, b0, kv, k, lanes);
-        dots[5] = finishDot(s11, a, r1, b, b1, kv, k, lanes);
-        dots[6] = finishDot(s12, a, r1, b, b2, kv, k, lanes);
-        dots[7] = finishDot(s13, a, r1, b, b3, kv, k, lanes);
-    }
-
-    /**
-     * Sums the lanes of acc left to right (not {@code reduceLanes}, whose order is unspecified), then adds
-     * the scalar tail p in [kv, k).
-     */
-    private static float finishDot(FloatVector acc, float[] a, int ai, float[] b, int bi, int kv, int k,
-                                   float[] lanes) {
-        acc.intoArray(lanes, 0);
-        float s = 0f;
-        for (int l = 0; l < V; l++) {
-            s += lanes[l];
-        }
-        for (int p = kv; p < k; p++) {
-            s = Math.fma(a[ai + p], b[bi + p], s);
-        }
-        return s;
     }
 
     /** dst[i*k + p] = op(A)[i][p] for a transposed A (stored k x m with row stride lda). */

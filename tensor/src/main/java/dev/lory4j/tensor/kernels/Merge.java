@@ -140,71 +140,24 @@ public final class Merge {
      */
     private static void dots(int s, int e, int p, float[] b, int bOff, float[] dm, int dmOff, int j0, int j1,
                              float[] out, int outOff) {
-        int jv = j0 + (j1 - j0) / V * V;
+        float[] d = new float[8];
+        float[] lanes = new float[Dots.LANES];
         for (int q = 0; q < s; q += 2) {
-            int x0 = dmOff + q * p;
-            int x1 = dmOff + Math.min(q + 1, s - 1) * p;
+            int x0 = dmOff + q * p + j0;
+            int x1 = dmOff + Math.min(q + 1, s - 1) * p + j0;
             for (int i = 0; i < e; i += 4) {
-                int b0 = bOff + i * p;
-                int b1 = bOff + Math.min(i + 1, e - 1) * p;
-                int b2 = bOff + Math.min(i + 2, e - 1) * p;
-                int b3 = bOff + Math.min(i + 3, e - 1) * p;
-                FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S);
-                FloatVector c02 = FloatVector.zero(S), c03 = FloatVector.zero(S);
-                FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S);
-                FloatVector c12 = FloatVector.zero(S), c13 = FloatVector.zero(S);
-                for (int j = j0; j < jv; j += V) {
-                    FloatVector y0 = FloatVector.fromArray(S, dm, x0 + j);
-                    FloatVector y1 = FloatVector.fromArray(S, dm, x1 + j);
-                    FloatVector v = FloatVector.fromArray(S, b, b0 + j);
-                    c00 = y0.fma(v, c00);
-                    c10 = y1.fma(v, c10);
-                    v = FloatVector.fromArray(S, b, b1 + j);
-                    c01 = y0.fma(v, c01);
-                    c11 = y1.fma(v, c11);
-                    v = FloatVector.fromArray(S, b, b2 + j);
-                    c02 = y0.fma(v, c02);
-                    c12 = y1.fma(v, c12);
-                    v = FloatVector.fromArray(S, b, b3 + j);
-                    c03 = y0.fma(v, c03);
-                    c13 = y1.fma(v, c13);
-                }
+                Dots.dots2x4(dm, x0, x1, b, bOff + i * p + j0, bOff + Math.min(i + 1, e - 1) * p + j0,
+                        bOff + Math.min(i + 2, e - 1) * p + j0, bOff + Math.min(i + 3, e - 1) * p + j0, j1 - j0, d,
+                        lanes);
                 int rows = Math.min(2, s - q);
                 int cols = Math.min(4, e - i);
-                int o = outOff + q * e + i;
-                out[o] = finish(c00, dm, x0, b, b0, jv, j1);
-                if (cols > 1) {
-                    out[o + 1] = finish(c01, dm, x0, b, b1, jv, j1);
-                }
-                if (cols > 2) {
-                    out[o + 2] = finish(c02, dm, x0, b, b2, jv, j1);
-                }
-                if (cols > 3) {
-                    out[o + 3] = finish(c03, dm, x0, b, b3, jv, j1);
-                }
-                if (rows > 1) {
-                    out[o + e] = finish(c10, dm, x1, b, b0, jv, j1);
-                    if (cols > 1) {
-                        out[o + e + 1] = finish(c11, dm, x1, b, b1, jv, j1);
-                    }
-                    if (cols > 2) {
-                        out[o + e + 2] = finish(c12, dm, x1, b, b2, jv, j1);
-                    }
-                    if (cols > 3) {
-                        out[o + e + 3] = finish(c13, dm, x1, b, b3, jv, j1);
+                for (int r = 0; r < rows; r++) {
+                    for (int c = 0; c < cols; c++) {
+                        out[outOff + (q + r) * e + i + c] = d[4 * r + c];
                     }
                 }
             }
         }
-    }
-
-    /** The lanes of acc added left to right, then the scalar tail j in [jv, j1) of x[xi + j] · y[yi + j]. */
-    private static float finish(FloatVector acc, float[] x, int xi, float[] y, int yi, int jv, int j1) {
-        float sum = VMath.sumLanes(acc);
-        for (int j = jv; j < j1; j++) {
-            sum = Math.fma(x[xi + j], y[yi + j], sum);
-        }
-        return sum;
     }
 
     private static void check(String name, float[] x, int off, long size) {
