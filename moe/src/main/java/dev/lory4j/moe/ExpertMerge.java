@@ -1,6 +1,9 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backend;
+import dev.lory4j.tensor.spi.Backends;
 
 /**
  * Merging experts in parameter space (spec §2.4, §3.1–3.2): θ̄_s = Σ_i e_{s,i} θ_i for every (row, segment) s.
@@ -24,5 +27,25 @@ public final class ExpertMerge {
                     + " do not match " + e + " experts of shape [" + a + "," + b + "]");
         }
         return weights.matmul(experts.reshape(e, a * b)).reshape(weights.dim(0), a, b);
+    }
+
+    /**
+     * y_s = x_s · W̄_sᵀ with W̄ = {@link #merge}(w, experts), for x [S, T, b], w [S, E], experts [E, a, b] (a Linear
+     * layout, [out, in]): the same values and gradients as the composition, computed by the backend's
+     * {@link Backend#mergedMatmul} so that a device backend merges on its device and never copies W̄. Backward:
+     * dx_s = dy_s · W̄_s, and the two merge gradients of spec §3.2 from dW̄_s = dy_sᵀ · x_s
+     * ({@link Backend#mergedMatmulGrads}).
+     */
+    public static Var mergedProduct(Var x, Var w, Var experts) {
+        Tensor xt = x.data();
+        Tensor wt = w.data();
+        Tensor et = experts.data();
+        Tensor y = Backends.current().mergedMatmul(xt, wt, et, true);
+        return Var.custom("mergedProduct", y, new Var[] {x, w, experts}, (g, needs) -> {
+            Backend backend = Backends.current();
+            Tensor dx = needs[0] ? backend.mergedMatmul(g, wt, et, false) : null;
+            Tensor[] grads = needs[1] || needs[2] ? backend.mergedMatmulGrads(xt, g, wt, et) : null;
+            return new Tensor[] {dx, needs[1] ? grads[0] : null, needs[2] ? grads[1] : null};
+        });
     }
 }

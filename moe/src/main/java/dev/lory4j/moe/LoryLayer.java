@@ -182,18 +182,17 @@ public final class LoryLayer extends Layer {
      * </pre>
      * computed by the fused op {@link MergedSwiGLU}, which keeps the merged weights in a buffer of this layer
      * (or merges again in the backward pass when {@link #setRecomputeMerged recomputing}). The fused op calls
-     * the CPU kernels itself; on another backend (a GPU) the same equations run as the autograd ops above, so
-     * that backend computes the merge, its two backward products and the per-segment products.
+     * the CPU kernels itself; on another backend (a GPU) each merged product is the backend's
+     * {@link ExpertMerge#mergedProduct}, so that backend computes the merge, the per-segment products and
+     * their backward where the merged matrices are (on its device).
      */
     private Var swiGlu(Var h, Var w) {
         if (Backends.current() instanceof CpuBackend) {
             return MergedSwiGLU.apply(h, w, experts, recomputeMerged ? null : mergedWeights);
         }
-        Var gate = ExpertMerge.merge(w, experts.gate());
-        Var up = ExpertMerge.merge(w, experts.up());
-        Var down = ExpertMerge.merge(w, experts.down());
-        Var z = h.matmul(gate.transpose(-1, -2)).silu().mul(h.matmul(up.transpose(-1, -2)));
-        return z.matmul(down.transpose(-1, -2));
+        Var z = ExpertMerge.mergedProduct(h, w, experts.gate()).silu()
+                .mul(ExpertMerge.mergedProduct(h, w, experts.up()));
+        return ExpertMerge.mergedProduct(z, w, experts.down());
     }
 
     /** §2.7: one routing per row from the mean of the whole prompt, reused for every later token. */

@@ -53,6 +53,53 @@ public interface Backend {
     /** LayerNorm over the last axis; weight and bias are [last] or null. */
     Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps);
 
+    /**
+     * Products with merged experts (Lory, spec §2.2 and §3.2): for every s, y_s = x_s · M̄_sᵀ (or x_s · M̄_s when
+     * {@code transposed} is false) with M̄_s = Σ_e w[s, e] · experts[e]. Shapes: x [S, T, b] (or [S, T, a]),
+     * w [S, E], experts [E, a, b]; y [S, T, a] (or [S, T, b]). The default merges with one product ([S, E] ·
+     * [E, a·b]) and multiplies per s; a device backend may keep the merged matrices on its device.
+     */
+    default Tensor mergedMatmul(Tensor x, Tensor w, Tensor experts, boolean transposed) {
+        checkMerged("mergedMatmul", x, w, experts, transposed);
+        int e = experts.dim(0);
+        int a = experts.dim(1);
+        int b = experts.dim(2);
+        Tensor merged = matmul(w, experts.reshape(e, a * b)).reshape(w.dim(0), a, b);
+        return matmul(x, transposed ? merged.transpose(-1, -2) : merged);
+    }
+
+    /**
+     * The gradients of y = {@link #mergedMatmul}(x, w, experts, true) given dy [S, T, a] (spec §3.2):
+     * with dM̄_s = dy_sᵀ · x_s, returns {dw [S, E] with dw[s, e] = ⟨dM̄_s, experts[e]⟩, dExperts [E, a, b] =
+     * Σ_s w[s, e] · dM̄_s}. (dx is {@code mergedMatmul(dy, w, experts, false)}.)
+     */
+    default Tensor[] mergedMatmulGrads(Tensor x, Tensor dy, Tensor w, Tensor experts) {
+        checkMerged("mergedMatmulGrads", x, w, experts, true);
+        int s = w.dim(0);
+        int e = experts.dim(0);
+        int a = experts.dim(1);
+        int b = experts.dim(2);
+        if (dy.rank() != 3 || dy.dim(0) != s || dy.dim(1) != x.dim(1) || dy.dim(2) != a) {
+            throw new IllegalArgumentException("mergedMatmulGrads: dy " + dev.lory4j.tensor.Shapes.str(dy.shape())
+                    + " is not [" + s + ", " + x.dim(1) + ", " + a + "]");
+        }
+        Tensor dm = matmul(dy.transpose(-1, -2), x).reshape(s, a * b);
+        Tensor flat = experts.reshape(e, a * b);
+        return new Tensor[] {matmul(dm, flat.transpose(0, 1)), matmul(w.transpose(0, 1), dm).reshape(e, a, b)};
+    }
+
+    /** Checks the shapes of a merged product: x [S, T, b] (transposed) or [S, T, a], w [S, E], experts [E, a, b]. */
+    static void checkMerged(String op, Tensor x, Tensor w, Tensor experts, boolean transposed) {
+        int inner = experts.rank() != 3 ? -1 : transposed ? experts.dim(2) : experts.dim(1);
+        if (experts.rank() != 3 || w.rank() != 2 || x.rank() != 3 || w.dim(1) != experts.dim(0)
+                || x.dim(0) != w.dim(0) || x.dim(2) != inner) {
+            throw new IllegalArgumentException(op + ": x " + dev.lory4j.tensor.Shapes.str(x.shape()) + ", w "
+                    + dev.lory4j.tensor.Shapes.str(w.shape()) + " and experts "
+                    + dev.lory4j.tensor.Shapes.str(experts.shape())
+                    + " do not fit (want x [S, T, " + (inner < 0 ? "?" : inner) + "], w [S, E], experts [E, a, b])");
+        }
+    }
+
     /** Where this backend computes, for reports (e.g. the GPU's name); the backend name by default. */
     default String deviceName() {
         return name();

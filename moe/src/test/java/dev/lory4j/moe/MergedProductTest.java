@@ -1,0 +1,58 @@
+package dev.lory4j.moe;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lory4j.autograd.GradCheck;
+import dev.lory4j.autograd.Var;
+import dev.lory4j.tensor.CpuBackend;
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+/** The merged product x_s · (Σ_e w[s,e] E_e)ᵀ: values and gradients against the composition and finite differences. */
+class MergedProductTest {
+
+    @Test
+    void valuesAndGradientsEqualTheComposition() {
+        Rng rng = new Rng(31);
+        int s = 3, t = 5, e = 4, a = 7, b = 6; // odd sizes
+        Tensor x = rng.normal(0f, 1f, s, t, b);
+        Tensor w = rng.uniform(0f, 1f, s, e);
+        Tensor experts = rng.normal(0f, 1f, e, a, b);
+        Tensor g = rng.normal(0f, 1f, s, t, a);
+        Var[] fused = {Var.param(x), Var.param(w), Var.param(experts)};
+        Var y = ExpertMerge.mergedProduct(fused[0], fused[1], fused[2]);
+        y.backward(g, false);
+        Var[] comp = {Var.param(x), Var.param(w), Var.param(experts)};
+        Var want = comp[0].matmul(ExpertMerge.merge(comp[1], comp[2]).transpose(-1, -2));
+        want.backward(g, false);
+        assertThat(y.shape()).containsExactly(s, t, a);
+        assertThat(y.data().relativeErrorTo(want.data())).isLessThan(1e-6);
+        for (int i = 0; i < 3; i++) {
+            assertThat(fused[i].grad().relativeErrorTo(comp[i].grad())).as("input %d", i).isLessThan(1e-5);
+        }
+    }
+
+    @Test
+    void finiteDifferences() {
+        Rng rng = new Rng(32);
+        // float32 central differences with h = 1e-2 on O(1) values: GradCheck's default tolerances
+        GradCheck.check("mergedProduct", v -> ExpertMerge.mergedProduct(v[0], v[1], v[2]),
+                rng.normal(0f, 1f, 2, 3, 5), rng.uniform(0f, 1f, 2, 3), rng.normal(0f, 1f, 3, 4, 5));
+    }
+
+    @Test
+    void mismatchedShapesNameTheOpAndTheShapes() {
+        CpuBackend cpu = new CpuBackend();
+        Tensor x = Tensor.zeros(2, 3, 5);
+        Tensor w = Tensor.zeros(2, 3);
+        assertThatThrownBy(() -> cpu.mergedMatmul(x, w, Tensor.zeros(3, 4, 6), true))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("mergedMatmul").hasMessageContaining("[2,3,5]").hasMessageContaining("[3,4,6]");
+        assertThatThrownBy(() -> cpu.mergedMatmul(x, Tensor.zeros(2, 2), Tensor.zeros(3, 4, 5), true))
+                .hasMessageContaining("mergedMatmul");
+        assertThatThrownBy(() -> cpu.mergedMatmulGrads(x, Tensor.zeros(2, 3, 5), w, Tensor.zeros(3, 4, 5)))
+                .hasMessageContaining("mergedMatmulGrads").hasMessageContaining("dy");
+    }
+}
