@@ -131,7 +131,7 @@ public final class TornadoBackend implements Backend {
 
     /** Adds the op's task to a graph whose inputs and output arrays are already chosen. */
     @FunctionalInterface
-    private interface Task {
+    interface Task {
         TaskGraph add(TaskGraph graph, float[][] in, float[] out);
     }
 
@@ -381,6 +381,131 @@ public final class TornadoBackend implements Backend {
         return new ResidentPlan(aN, cN, aT, cT, plan);
     }
 
+    /** Merged-product plans at most ({@code -Dlory4j.tornado.mergedPlans}, default 64). */
+    private static final int MAX_MERGED_PLANS = Integer.getInteger("lory4j.tornado.mergedPlans", 64);
+
+    /** Experts [E, a, b] (their array) and the S segments of T rows they are merged for. */
+    private record MergedKey(float[] experts, int s, int t, int e, int a, int b) {}
+
+    private final Map<MergedKey, MergedPlan> mergedPlans = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<MergedKey, MergedPlan> eldest) {
+            if (size() > MAX_MERGED_PLANS) {
+                closePlan(eldest.getValue().plan);
+                return true;
+            }
+            return false;
+        }
+    };
+
+    /** Device-only scratch of the merged plans by size (never copied, so plans of one size share it). */
+    private final Map<Integer, float[]> mergedScratch = new java.util.HashMap<>();
+
+    /**
+     * The merged plan for these experts and segments when the product belongs on the device, else null: the
+     * experts are a whole resident buffer, the work per byte copied is enough, and there are at least as many
+     * segments S as experts E. A training step then copies the experts in and their gradient out (2 E a·b floats
+     * per matrix) instead of the merged matrices in and their gradient out (about 3 S a·b through the plain
+     * products): with fewer segments than experts the plain products move less.
+     */
+    private MergedPlan mergedPlan(Tensor x, Tensor w, Tensor experts, double flops, double floats) {
+        if (!RESIDENT || w.dim(0) < experts.dim(0) || !experts.storage().isResident() || !experts.isContiguous()
+                || experts.offset() != 0
+                || experts.numel() != experts.storage().size() || x.numel() == 0 || !offloads(flops, floats)) {
+            return null;
+        }
+        int s = w.dim(0);
+        int e = experts.dim(0);
+        int a = experts.dim(1);
+        int b = experts.dim(2);
+        int t = x.dim(1);
+        float[] array = experts.storage().peek();
+        MergedKey key = new MergedKey(array, s, t, e, a, b);
+        MergedPlan p = mergedPlans.get(key);
+        if (p == null) {
+            float[] scratch = mergedScratch.computeIfAbsent(s * a * b, float[]::new);
+            p = new MergedPlan("merged" + residentPlanIds++, array, s, t, e, a, b, scratch);
+            mergedPlans.put(key, p);
+            if (Boolean.getBoolean("lory4j.tornado.verbose")) {
+                System.err.println("lory4j tornado: merged plan for experts " + Shapes.str(experts.shape()) + ", "
+                        + s + " segments of " + t + " rows");
+            }
+        }
+        int version = experts.storage().hostVersion();
+        if (!p.uploaded || p.version != version) {
+            p.plan.withGraph(0).execute();
+            p.uploaded = true;
+            p.version = version;
+            residentUploads++;
+            copiedFloats += array.length;
+        }
+        return p;
+    }
+
+    @Override
+    public Tensor mergedMatmul(Tensor x, Tensor w, Tensor experts, boolean transposed) {
+        Backend.checkMerged("mergedMatmul", x, w, experts, transposed);
+        int s = w.dim(0);
+        int e = experts.dim(0);
+        int a = experts.dim(1);
+        int b = experts.dim(2);
+        int t = x.dim(1);
+        double flops = 2.0 * s * e * a * b + 2.0 * s * t * a * b;
+        synchronized (plans) {
+            MergedPlan p;
+            try {
+                p = mergedPlan(x, w, experts, flops, (double) s * e + (double) s * t * (a + b));
+                if (p != null) {
+                    float[][] in = transposed ? p.in1 : p.in2;
+                    copyInto(w, in[0]);
+                    copyInto(x, in[1]);
+                    p.plan.withGraph(transposed ? 1 : 2).execute();
+                    copiedFloats += (long) s * e + (long) s * t * (a + b);
+                    float[] y = transposed ? p.y1 : p.y2;
+                    return Tensor.wrap(y.clone(), s, t, transposed ? a : b);
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado mergedMatmul x " + Shapes.str(x.shape()) + ", w "
+                        + Shapes.str(w.shape()) + ", experts " + Shapes.str(experts.shape()) + " failed on "
+                        + deviceName() + ": " + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.mergedMatmul(x, w, experts, transposed);
+    }
+
+    @Override
+    public Tensor[] mergedMatmulGrads(Tensor x, Tensor dy, Tensor w, Tensor experts) {
+        Backend.checkMerged("mergedMatmulGrads", x, w, experts, true);
+        int s = w.dim(0);
+        int e = experts.dim(0);
+        int a = experts.dim(1);
+        int b = experts.dim(2);
+        int t = x.dim(1);
+        if (dy.rank() != 3 || dy.dim(0) != s || dy.dim(1) != t || dy.dim(2) != a) {
+            return Backend.super.mergedMatmulGrads(x, dy, w, experts); // its shape error
+        }
+        double flops = 2.0 * s * t * a * b + 4.0 * s * e * a * b;
+        double floats = 2.0 * s * e + (double) s * t * (a + b) + (double) e * a * b;
+        synchronized (plans) {
+            try {
+                MergedPlan p = mergedPlan(x, w, experts, flops, floats);
+                if (p != null) {
+                    copyInto(w, p.in3[0]);
+                    copyInto(x, p.in3[1]);
+                    copyInto(dy, p.in3[2]);
+                    p.plan.withGraph(3).execute();
+                    copiedFloats += (long) floats;
+                    return new Tensor[] {Tensor.wrap(p.dw3.clone(), s, e), Tensor.wrap(p.de3.clone(), e, a, b)};
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado mergedMatmulGrads x " + Shapes.str(x.shape()) + ", dy "
+                        + Shapes.str(dy.shape()) + ", experts " + Shapes.str(experts.shape()) + " failed on "
+                        + deviceName() + ": " + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.mergedMatmulGrads(x, dy, w, experts);
+    }
+
     @Override
     public long bytesCopied() {
         synchronized (plans) {
@@ -396,7 +521,7 @@ public final class TornadoBackend implements Backend {
     }
 
     /** The worker grid of {@link #offload}'s {@code grid}. */
-    private static WorkerGrid workers(int[] grid) {
+    static WorkerGrid workers(int[] grid) {
         if (grid.length == 1) {
             WorkerGrid1D w = new WorkerGrid1D((Math.max(grid[0], 1) + LOCAL_1D - 1) / LOCAL_1D * LOCAL_1D);
             w.setLocalWork(LOCAL_1D, 1, 1);
@@ -412,6 +537,11 @@ public final class TornadoBackend implements Backend {
      * ({@code tb}): a (b) is stored transposed, as a contiguous [k, m] ([n, k]) per product.
      */
     private static Task matmulTask(int m, int n, int k, boolean ta, boolean tb) {
+        return matmulTask("t", m, n, k, ta, tb);
+    }
+
+    /** {@link #matmulTask(int, int, int, boolean, boolean)} under the task name {@code name}. */
+    static Task matmulTask(String name, int m, int n, int k, boolean ta, boolean tb) {
         int sa = m * k;
         int sb = k * n;
         int sc = m * n;
@@ -419,12 +549,12 @@ public final class TornadoBackend implements Backend {
         int aCol = ta ? m : 1;
         int bRow = tb ? 1 : n;
         int bCol = tb ? k : 1;
-        return (g, in, out) -> g.task("t", TornadoKernels::matmulKernel, new KernelContext(), in[0], in[1], out, m, n, k,
-                sa, sb, sc, aRow, aCol, bRow, bCol);
+        return (g, in, out) -> g.task(name, TornadoKernels::matmulKernel, new KernelContext(), in[0], in[1], out, m, n,
+                k, sa, sb, sc, aRow, aCol, bRow, bCol);
     }
 
     /** Global sizes of the matmul grid: x over BLOCK-column blocks, y over BLOCK-row blocks, z over the batch. */
-    private static int[] matmulGrid(int batch, int m, int n) {
+    static int[] matmulGrid(int batch, int m, int n) {
         int blocks = TornadoKernels.BLOCK;
         int wg = TornadoKernels.WG;
         return new int[] {(n + blocks - 1) / blocks * wg, (m + blocks - 1) / blocks * wg, batch};
@@ -561,7 +691,7 @@ public final class TornadoBackend implements Backend {
         return t.isContiguous() && t.offset() == 0 && t.numel() == t.data().length;
     }
 
-    private static void closePlan(TornadoExecutionPlan plan) {
+    static void closePlan(TornadoExecutionPlan plan) {
         try {
             plan.close();
         } catch (Exception e) {
@@ -571,7 +701,7 @@ public final class TornadoBackend implements Backend {
     }
 
     /** Copies a tensor's elements (row-major) into a plan's bound host array. */
-    private static void copyInto(Tensor t, float[] dst) {
+    static void copyInto(Tensor t, float[] dst) {
         Tensor c = t.contiguous();
         System.arraycopy(c.storage().peek(), c.offset(), dst, 0, dst.length); // a read: not a host write
     }
@@ -590,6 +720,9 @@ public final class TornadoBackend implements Backend {
             plans.clear();
             residentPlans.values().forEach(p -> closePlan(p.plan));
             residentPlans.clear();
+            mergedPlans.values().forEach(p -> closePlan(p.plan));
+            mergedPlans.clear();
+            mergedScratch.clear();
             adamPlans.values().forEach(a -> {
                 toHostAll(a);
                 closePlan(a.plan());

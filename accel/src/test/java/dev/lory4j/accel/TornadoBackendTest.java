@@ -242,6 +242,42 @@ class TornadoBackendTest {
     }
 
     @Test
+    void mergedProductsAndTheirGradientsMatchTheCpuWithTheExpertsKeptOnTheDevice() {
+        Rng rng = new Rng(19);
+        int s = 5, t = 9, e = 3, a = 13, b = 70; // odd sizes: partial blocks everywhere
+        Tensor experts = rng.normal(0f, 1f, e, a, b);
+        experts.storage().markResident();
+        Tensor ref = Tensor.wrap(experts.toArray(), e, a, b);
+        for (int rep = 0; rep < 2; rep++) {
+            Tensor w = rng.uniform(0f, 1f, s, e);
+            Tensor x = rng.normal(0f, 1f, s, t, b);
+            Tensor dy = rng.normal(0f, 1f, s, t, a);
+            assertThat(tornado.mergedMatmul(x, w, experts, true).relativeErrorTo(cpu.mergedMatmul(x, w, ref, true)))
+                    .isLessThan(1e-5);
+            assertThat(tornado.mergedMatmul(dy, w, experts, false)
+                    .relativeErrorTo(cpu.mergedMatmul(dy, w, ref, false))).isLessThan(1e-5);
+            Tensor[] got = tornado.mergedMatmulGrads(x, dy, w, experts);
+            Tensor[] want = cpu.mergedMatmulGrads(x, dy, w, ref);
+            assertThat(got[0].shape()).containsExactly(s, e);
+            assertThat(got[1].shape()).containsExactly(e, a, b);
+            assertThat(got[0].relativeErrorTo(want[0])).isLessThan(1e-5);
+            assertThat(got[1].relativeErrorTo(want[1])).isLessThan(1e-5);
+        }
+        assertThat(tornado.residentUploads()).isEqualTo(1); // one copy of the experts for six device calls
+
+        experts.set(4f, 1, 2, 3); // a host write: the next product uses it
+        ref = Tensor.wrap(experts.toArray(), e, a, b);
+        Tensor w = rng.uniform(0f, 1f, s, e);
+        Tensor x = rng.normal(0f, 1f, s, t, b);
+        assertThat(tornado.mergedMatmul(x, w, experts, true).relativeErrorTo(cpu.mergedMatmul(x, w, ref, true)))
+                .isLessThan(1e-5);
+        assertThat(tornado.residentUploads()).isEqualTo(2);
+        assertThatThrownBy(() -> tornado.mergedMatmul(x, w, Tensor.zeros(e, a, b + 1), true))
+                .hasMessageContaining("mergedMatmul");
+        tornado.close();
+    }
+
+    @Test
     void theDefaultThresholdOffloadsOnlyWorkThatOutweighsItsCopies() {
         TornadoBackend byDefault = new TornadoBackend();
         Rng rng = new Rng(15);
