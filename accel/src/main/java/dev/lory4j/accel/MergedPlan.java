@@ -13,7 +13,8 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * <li>copies the experts to the device (run only when the host changed them);</li>
  * <li>y = x_s · M̄_sᵀ: merges M̄ = w · Wflat ([S, E] · [E, a·b], spec §3.2) and multiplies each segment;</li>
  * <li>y = x_s · M̄_s (the input gradient of 1);</li>
- * <li>the merge gradients of 1: dM̄_s = dy_sᵀ · x_s, dExperts = wᵀ · dM̄ and dw = dM̄ · Wflatᵀ.</li>
+ * <li>the merge gradients of 1: dM̄_s = dy_sᵀ · x_s, dExperts = wᵀ · dM̄ and dw = dM̄ · Wflatᵀ (as a partial
+ * products, one per row of the a rows, summed).</li>
  * </ol>
  * The merged matrices and dM̄ ([S, a, b] each) live only on the device: only x, w, y, dy and the two gradients
  * are copied.
@@ -63,12 +64,19 @@ final class MergedPlan {
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, in3[0], in3[1], in3[2]);
         g3 = TornadoBackend.matmulTask("d", a, b, t, true, false).add(g3, new float[][] {in3[2], in3[1]}, scratch);
         g3 = TornadoBackend.matmulTask("e", e, ab, s, true, false).add(g3, new float[][] {in3[0], scratch}, de3);
-        g3 = TornadoBackend.matmulTask("w", s, e, ab, false, true).add(g3, new float[][] {scratch, experts}, dw3)
+        // dw = dM̄ · Wflatᵀ reduces over a·b: split by the a rows of each matrix (one [S, b] · [b, E] product per
+        // row, all in parallel), then summed over the a partial products in a fixed order
+        float[] partial = new float[a * s * e];
+        g3 = g3.task("w", TornadoKernels::matmulKernel, new KernelContext(), scratch, experts, partial, s, e, b, b, b,
+                        s * e, ab, 1, 1, ab)
+                .task("r", TornadoKernels::sumChunksKernel, new KernelContext(), partial, dw3, a, s * e)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, dw3, de3)
+                .transferToHost(DataTransferMode.UNDER_DEMAND, partial)
                 .transferToHost(DataTransferMode.UNDER_DEMAND, scratch); // declared, never copied: device-only
         grids.addWorkerGrid(id + "g.d", TornadoBackend.workers(TornadoBackend.matmulGrid(s, a, b)));
         grids.addWorkerGrid(id + "g.e", TornadoBackend.workers(TornadoBackend.matmulGrid(1, e, ab)));
-        grids.addWorkerGrid(id + "g.w", TornadoBackend.workers(TornadoBackend.matmulGrid(1, s, e)));
+        grids.addWorkerGrid(id + "g.w", TornadoBackend.workers(TornadoBackend.matmulGrid(a, s, e)));
+        grids.addWorkerGrid(id + "g.r", TornadoBackend.workers(new int[] {s * e}));
 
         plan = new TornadoExecutionPlan(upload.snapshot(), g1.snapshot(), g2.snapshot(), g3.snapshot());
         plan.withGridScheduler(grids);

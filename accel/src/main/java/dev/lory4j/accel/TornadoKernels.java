@@ -117,6 +117,18 @@ final class TornadoKernels {
         }
     }
 
+    /** out[i] = Σ_c partial[c * n + i] over c in [0, chunks), c ascending (a fixed order); one item per i. */
+    static void sumChunksKernel(KernelContext ctx, float[] partial, float[] out, int chunks, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float sum = 0f;
+            for (int c = 0; c < chunks; c++) {
+                sum += partial[c * n + i];
+            }
+            out[i] = sum;
+        }
+    }
+
     /** Does nothing: the task of a graph that only copies {@code w} to the device for other graphs to use. */
     static void keepKernel(KernelContext ctx, float[] w) {
         // an empty body: the graph's transfer of w is what counts (TornadoVM's own tests force copies this way)
