@@ -88,6 +88,63 @@ public interface Backend {
         return new Tensor[] {matmul(dm, flat.transpose(0, 1)), matmul(w.transpose(0, 1), dm).reshape(e, a, b)};
     }
 
+    /**
+     * The LLaMA feed-forward block y = (silu(x · W1ᵀ) ⊙ (x · W3ᵀ)) · W2ᵀ for x [..., d], W1 and W3 [f, d], W2
+     * [d', f]; y [..., d']. The default composes it from {@link #matmul}, {@link #unary} and {@link #binary}; a
+     * device backend may keep the [.., f] intermediates on its device.
+     */
+    default Tensor swiGlu(Tensor x, Tensor w1, Tensor w3, Tensor w2) {
+        checkSwiGlu("swiGlu", x, w1, w3, w2);
+        Tensor x2 = x.reshape(-1, x.dim(-1));
+        Tensor z = binary(BinaryOp.MUL, unary(UnaryOp.SILU, matmul(x2, w1.transpose(0, 1))),
+                matmul(x2, w3.transpose(0, 1)));
+        int[] shape = x.shape();
+        shape[shape.length - 1] = w2.dim(0);
+        return matmul(z, w2.transpose(0, 1)).reshape(shape);
+    }
+
+    /**
+     * The gradients of y = {@link #swiGlu}(x, w1, w3, w2) given dy: {dx, dW1, dW3, dW2}. With a = x W1ᵀ, b = x W3ᵀ,
+     * z = silu(a) ⊙ b: dz = dy W2, da = dz ⊙ b ⊙ silu'(a), db = dz ⊙ silu(a), dx = da W1 + db W3, dW1 = daᵀ x,
+     * dW3 = dbᵀ x, dW2 = dyᵀ z (silu'(a) = σ(a)(1 + a(1 − σ(a)))).
+     */
+    default Tensor[] swiGluGrads(Tensor x, Tensor dy, Tensor w1, Tensor w3, Tensor w2) {
+        checkSwiGlu("swiGluGrads", x, w1, w3, w2);
+        int[] yShape = x.shape();
+        yShape[yShape.length - 1] = w2.dim(0);
+        if (!java.util.Arrays.equals(dy.shape(), yShape)) {
+            throw new IllegalArgumentException("swiGluGrads: dy " + dev.lory4j.tensor.Shapes.str(dy.shape())
+                    + " is not " + dev.lory4j.tensor.Shapes.str(yShape));
+        }
+        Tensor x2 = x.reshape(-1, x.dim(-1));
+        Tensor g = dy.reshape(-1, dy.dim(-1));
+        Tensor a = matmul(x2, w1.transpose(0, 1));
+        Tensor b = matmul(x2, w3.transpose(0, 1));
+        Tensor sig = unary(UnaryOp.SIGMOID, a);
+        Tensor silu = binary(BinaryOp.MUL, a, sig);
+        Tensor one = Tensor.scalar(1f);
+        Tensor dsilu = binary(BinaryOp.MUL, sig,
+                binary(BinaryOp.ADD, one, binary(BinaryOp.MUL, a, binary(BinaryOp.SUB, one, sig))));
+        Tensor dz = matmul(g, w2);
+        Tensor da = binary(BinaryOp.MUL, binary(BinaryOp.MUL, dz, b), dsilu);
+        Tensor db = binary(BinaryOp.MUL, dz, silu);
+        Tensor dx = binary(BinaryOp.ADD, matmul(da, w1), matmul(db, w3)).reshape(x.shape());
+        Tensor z = binary(BinaryOp.MUL, silu, b);
+        return new Tensor[] {dx, matmul(da.transpose(0, 1), x2), matmul(db.transpose(0, 1), x2),
+            matmul(g.transpose(0, 1), z)};
+    }
+
+    /** Checks the shapes of a SwiGLU block: x [..., d], W1 and W3 [f, d], W2 [d', f]. */
+    static void checkSwiGlu(String op, Tensor x, Tensor w1, Tensor w3, Tensor w2) {
+        if (x.rank() < 1 || w1.rank() != 2 || w3.rank() != 2 || w2.rank() != 2 || x.dim(-1) != w1.dim(1)
+                || !java.util.Arrays.equals(w1.shape(), w3.shape()) || w2.dim(1) != w1.dim(0)) {
+            throw new IllegalArgumentException(op + ": x " + dev.lory4j.tensor.Shapes.str(x.shape()) + ", W1 "
+                    + dev.lory4j.tensor.Shapes.str(w1.shape()) + ", W3 " + dev.lory4j.tensor.Shapes.str(w3.shape())
+                    + " and W2 " + dev.lory4j.tensor.Shapes.str(w2.shape())
+                    + " do not fit (want x [..., d], W1 and W3 [f, d], W2 [d', f])");
+        }
+    }
+
     /** Checks the shapes of a merged product: x [S, T, b] (transposed) or [S, T, a], w [S, E], experts [E, a, b]. */
     static void checkMerged(String op, Tensor x, Tensor w, Tensor experts, boolean transposed) {
         int inner = experts.rank() != 3 ? -1 : transposed ? experts.dim(2) : experts.dim(1);
