@@ -506,6 +506,122 @@ public final class TornadoBackend implements Backend {
         return Backend.super.mergedMatmulGrads(x, dy, w, experts);
     }
 
+    /** SwiGLU plans at most ({@code -Dlory4j.tornado.swiGluPlans}, default 64). */
+    private static final int MAX_SWIGLU_PLANS = Integer.getInteger("lory4j.tornado.swiGluPlans", 64);
+
+    /** A layer's gate weight (its array) and the rows n its SwiGLU plan is built for. */
+    private record SwiGluKey(float[] w1, float[] w3, float[] w2, int n) {}
+
+    private final Map<SwiGluKey, SwiGluPlan> swiGluPlans = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<SwiGluKey, SwiGluPlan> eldest) {
+            if (size() > MAX_SWIGLU_PLANS) {
+                closePlan(eldest.getValue().plan);
+                return true;
+            }
+            return false;
+        }
+    };
+
+    /** Device-only intermediates of the SwiGLU plans by (slot, size): never copied, so plans share them. */
+    private final Map<Long, float[]> swiGluScratch = new java.util.HashMap<>();
+
+    /** Whether t is a whole resident buffer (a model parameter), contiguous from its start. */
+    private static boolean wholeResident(Tensor t) {
+        return t.storage().isResident() && t.isContiguous() && t.offset() == 0 && t.numel() == t.storage().size();
+    }
+
+    /**
+     * The SwiGLU plan of these weights for n rows when the block belongs on the device (the three weights
+     * resident, enough work per byte copied), with the weights' device copies made current; else null.
+     */
+    private SwiGluPlan swiGluPlan(Tensor w1, Tensor w3, Tensor w2, int n, double flops, double floats) {
+        if (!RESIDENT || n == 0 || !wholeResident(w1) || !wholeResident(w3) || !wholeResident(w2)
+                || !offloads(flops, floats)) {
+            return null;
+        }
+        int f = w1.dim(0);
+        int d = w1.dim(1);
+        int dOut = w2.dim(0);
+        float[] a1 = w1.storage().peek();
+        float[] a3 = w3.storage().peek();
+        float[] a2 = w2.storage().peek();
+        SwiGluKey key = new SwiGluKey(a1, a3, a2, n);
+        SwiGluPlan p = swiGluPlans.get(key);
+        if (p == null) {
+            p = new SwiGluPlan("swiglu" + residentPlanIds++, a1, a3, a2, n, f, d, dOut,
+                    (slot, size) -> swiGluScratch.computeIfAbsent(((long) slot << 32) | size, k -> new float[size]));
+            swiGluPlans.put(key, p);
+        }
+        int[] versions = {w1.storage().hostVersion(), w3.storage().hostVersion(), w2.storage().hostVersion()};
+        if (!java.util.Arrays.equals(p.versions, versions)) {
+            p.plan.withGraph(0).execute();
+            p.versions = versions;
+            residentUploads++;
+            copiedFloats += (long) a1.length + a3.length + a2.length;
+        }
+        return p;
+    }
+
+    @Override
+    public Tensor swiGlu(Tensor x, Tensor w1, Tensor w3, Tensor w2) {
+        Backend.checkSwiGlu("swiGlu", x, w1, w3, w2);
+        int d = x.dim(-1);
+        int n = x.numel() / Math.max(d, 1);
+        int f = w1.dim(0);
+        int dOut = w2.dim(0);
+        double floats = (double) n * (d + dOut);
+        synchronized (plans) {
+            try {
+                SwiGluPlan p = swiGluPlan(w1, w3, w2, n, 2.0 * n * f * (2.0 * d + dOut), floats);
+                if (p != null) {
+                    copyInto(x, p.x1);
+                    p.plan.withGraph(1).execute();
+                    copiedFloats += (long) floats;
+                    int[] shape = x.shape();
+                    shape[shape.length - 1] = dOut;
+                    return Tensor.wrap(p.y1.clone(), shape);
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado swiGlu x " + Shapes.str(x.shape()) + ", W1 "
+                        + Shapes.str(w1.shape()) + ", W2 " + Shapes.str(w2.shape()) + " failed on " + deviceName()
+                        + ": " + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.swiGlu(x, w1, w3, w2);
+    }
+
+    @Override
+    public Tensor[] swiGluGrads(Tensor x, Tensor dy, Tensor w1, Tensor w3, Tensor w2) {
+        Backend.checkSwiGlu("swiGluGrads", x, w1, w3, w2);
+        int d = x.dim(-1);
+        int n = x.numel() / Math.max(d, 1);
+        int f = w1.dim(0);
+        int dOut = w2.dim(0);
+        if (dy.numel() != n * dOut || dy.dim(-1) != dOut) {
+            return Backend.super.swiGluGrads(x, dy, w1, w3, w2); // its shape error
+        }
+        double floats = (double) n * (2 * d + dOut) + 2.0 * f * d + (double) dOut * f;
+        synchronized (plans) {
+            try {
+                SwiGluPlan p = swiGluPlan(w1, w3, w2, n, 2.0 * n * f * (6.0 * d + 3.0 * dOut), floats);
+                if (p != null) {
+                    copyInto(x, p.x2);
+                    copyInto(dy, p.dy2);
+                    p.plan.withGraph(2).execute();
+                    copiedFloats += (long) floats;
+                    return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), Tensor.wrap(p.dw1.clone(), f, d),
+                        Tensor.wrap(p.dw3.clone(), f, d), Tensor.wrap(p.dw2.clone(), dOut, f)};
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado swiGluGrads x " + Shapes.str(x.shape()) + ", W1 "
+                        + Shapes.str(w1.shape()) + ", W2 " + Shapes.str(w2.shape()) + " failed on " + deviceName()
+                        + ": " + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.swiGluGrads(x, dy, w1, w3, w2);
+    }
+
     @Override
     public long bytesCopied() {
         synchronized (plans) {
@@ -722,6 +838,9 @@ public final class TornadoBackend implements Backend {
             residentPlans.clear();
             mergedPlans.values().forEach(p -> closePlan(p.plan));
             mergedPlans.clear();
+            swiGluPlans.values().forEach(p -> closePlan(p.plan));
+            swiGluPlans.clear();
+            swiGluScratch.clear();
             mergedScratch.clear();
             adamPlans.values().forEach(a -> {
                 toHostAll(a);

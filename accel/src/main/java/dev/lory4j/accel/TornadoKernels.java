@@ -187,6 +187,26 @@ final class TornadoKernels {
         }
     }
 
+    /** z = silu(a) · b elementwise (the gated unit of SwiGLU). */
+    static void swiGluKernel(KernelContext ctx, float[] a, float[] b, float[] z, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            z[i] = a[i] / (1f + TornadoMath.exp(-a[i])) * b[i];
+        }
+    }
+
+    /** da = dz · b · silu'(a) and db = dz · silu(a), with silu'(a) = σ(a)(1 + a(1 − σ(a))). */
+    static void swiGluBackwardKernel(KernelContext ctx, float[] a, float[] b, float[] dz, float[] da, float[] db,
+                                     int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            float x = a[i];
+            float sig = 1f / (1f + TornadoMath.exp(-x));
+            da[i] = dz[i] * b[i] * (sig * (1f + x * (1f - sig)));
+            db[i] = dz[i] * (x * sig);
+        }
+    }
+
     /** out = e^x. */
     static void expKernel(KernelContext ctx, float[] x, float[] out, int n) {
         int i = ctx.globalIdx;

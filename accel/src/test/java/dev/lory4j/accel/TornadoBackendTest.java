@@ -278,6 +278,39 @@ class TornadoBackendTest {
     }
 
     @Test
+    void theSwiGluBlockAndItsGradientsMatchTheCpuWithTheWeightsKeptOnTheDevice() {
+        Rng rng = new Rng(20);
+        int d = 20, f = 45, dOut = 17; // odd sizes
+        Tensor w1 = rng.normal(0f, 0.3f, f, d);
+        Tensor w3 = rng.normal(0f, 0.3f, f, d);
+        Tensor w2 = rng.normal(0f, 0.3f, dOut, f);
+        for (Tensor w : new Tensor[] {w1, w3, w2}) {
+            w.storage().markResident();
+        }
+        Tensor r1 = Tensor.wrap(w1.toArray(), f, d);
+        Tensor r3 = Tensor.wrap(w3.toArray(), f, d);
+        Tensor r2 = Tensor.wrap(w2.toArray(), dOut, f);
+        for (int rep = 0; rep < 2; rep++) {
+            Tensor x = rng.normal(0f, 1f, 3, 13, d); // 39 rows
+            Tensor dy = rng.normal(0f, 1f, 3, 13, dOut);
+            assertThat(tornado.swiGlu(x, w1, w3, w2).relativeErrorTo(cpu.swiGlu(x, r1, r3, r2))).isLessThan(1e-5);
+            Tensor[] got = tornado.swiGluGrads(x, dy, w1, w3, w2);
+            Tensor[] want = cpu.swiGluGrads(x, dy, r1, r3, r2);
+            for (int i = 0; i < 4; i++) {
+                assertThat(got[i].shape()).as("gradient %d", i).containsExactly(want[i].shape());
+                assertThat(got[i].relativeErrorTo(want[i])).as("gradient %d", i).isLessThan(1e-5);
+            }
+        }
+        assertThat(tornado.residentUploads()).isEqualTo(1); // the three weights copied once for four device calls
+        w2.set(1.5f, 2, 3); // a host write to one weight: the next call copies the weights again
+        r2 = Tensor.wrap(w2.toArray(), dOut, f);
+        Tensor x = rng.normal(0f, 1f, 39, d);
+        assertThat(tornado.swiGlu(x, w1, w3, w2).relativeErrorTo(cpu.swiGlu(x, r1, r3, r2))).isLessThan(1e-5);
+        assertThat(tornado.residentUploads()).isEqualTo(2);
+        tornado.close();
+    }
+
+    @Test
     void theDefaultThresholdOffloadsOnlyWorkThatOutweighsItsCopies() {
         TornadoBackend byDefault = new TornadoBackend();
         Rng rng = new Rng(15);

@@ -15,16 +15,16 @@ import dev.lory4j.tensor.spi.Backends;
 import org.assertj.core.data.Offset;
 import org.junit.jupiter.api.Test;
 
-/** Training steps of a small Lory model with the TornadoVM backend give the CPU backend's losses. */
+/** Training steps of small Lory and dense models with the TornadoVM backend give the CPU backend's losses. */
 class TornadoTrainingStepTest {
 
     /** Losses of three steps, then the optimizer's first-moment estimates of all parameters, concatenated. */
-    private static float[] losses(Backend backend) {
+    private static float[] losses(Backend backend, boolean lory) {
         Backend before = Backends.current();
         Backends.use(backend);
         try {
             DecoderConfig c = new DecoderConfig(32, 16, 2, 2, 24, 1e-5f, 10000, false, 64, 0.1f, false);
-            MoeModel model = new MoeModel(MoeConfig.lory(c, 4, 8), new Rng(1));
+            MoeModel model = new MoeModel(lory ? MoeConfig.lory(c, 4, 8) : MoeConfig.dense(c), new Rng(1));
             AdamW opt = new AdamW(model.lm().namedParameters());
             Rng rng = new Rng(2);
             float[] out = new float[3];
@@ -60,11 +60,12 @@ class TornadoTrainingStepTest {
         }
     }
 
-    @Test
-    void loryStepsOnTheDeviceMatchTheCpu() {
-        float[] cpu = losses(new CpuBackend());
+    @org.junit.jupiter.params.ParameterizedTest(name = "lory={0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void stepsOnTheDeviceMatchTheCpu(boolean lory) {
+        float[] cpu = losses(new CpuBackend(), lory);
         TornadoBackend tornado = new TornadoBackend(0); // every supported op on the device
-        float[] device = losses(tornado);
+        float[] device = losses(tornado, lory);
         tornado.close();
         for (int i = 0; i < 3; i++) {
             // Products summed in another order on the device: agreement to float rounding (1e-5 relative).
