@@ -1,8 +1,10 @@
 package dev.lory4j.autograd;
 
+import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backends;
 import java.util.Arrays;
 
 /** Matmul, softmax, norms, embedding, cross-entropy, attention and dropout with their hand-written gradients. */
@@ -197,6 +199,13 @@ final class NnOps {
             throw new IllegalArgumentException("attention: q " + Shapes.str(qt.shape()) + ", k " + Shapes.str(kt.shape())
                     + ", v " + Shapes.str(vt.shape()) + ": need [..., Lq, D], [..., Lk, D], [..., Lk, Dv]"
                     + (causal ? " with Lq <= Lk" : ""));
+        }
+        if (!(Backends.current() instanceof CpuBackend)) {
+            // one op on another backend (a device keeps the [.., Lq, Lk] scores where it computes them); the
+            // backward recomputes the probabilities there
+            Tensor out = Backends.current().attention(qt, kt, vt, causal, scale);
+            return Var.result("attention", out, new Var[] {q, k, v},
+                    (g, needs) -> Backends.current().attentionGrads(qt, kt, vt, g, causal, scale));
         }
         // The scale goes onto q ([.., Lq, D]) rather than the scores ([.., Lq, Lk]); the causal mask is applied
         // inside the softmax kernel, so no mask or -inf tensor is built.

@@ -134,6 +134,28 @@ public interface Backend {
             matmul(g.transpose(0, 1), z)};
     }
 
+    /**
+     * Scaled dot-product attention softmax(scale · q kᵀ) v over the last two axes of q [..., Lq, D], k [..., Lk, D]
+     * and v [..., Lk, Dv] (same leading axes), causal (query i sees keys j <= i + Lk - Lq) or not. The default
+     * composes it from {@link #matmul} and the softmaxes; a device backend may keep the [.., Lq, Lk] scores on
+     * its device.
+     */
+    default Tensor attention(Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
+        Tensor s = matmul(binary(BinaryOp.MUL, q, Tensor.scalar(scale)), k.transpose(-1, -2));
+        return matmul(causal ? causalSoftmax(s) : softmax(s, s.rank() - 1, false), v);
+    }
+
+    /**
+     * The gradients {dq, dk, dv} of {@link #attention} given dOut [..., Lq, Dv], recomputing the probabilities p:
+     * dv = pᵀ dOut, ds = scale · p ⊙ (dp − rowsum(dp ⊙ p)) with dp = dOut vᵀ, dq = ds k, dk = dsᵀ q.
+     */
+    default Tensor[] attentionGrads(Tensor q, Tensor k, Tensor v, Tensor dOut, boolean causal, float scale) {
+        Tensor s = matmul(binary(BinaryOp.MUL, q, Tensor.scalar(scale)), k.transpose(-1, -2));
+        Tensor p = causal ? causalSoftmax(s) : softmax(s, s.rank() - 1, false);
+        Tensor ds = softmaxBackward(p, matmul(dOut, v.transpose(-1, -2)), scale);
+        return new Tensor[] {matmul(ds, k), matmul(ds.transpose(-1, -2), q), matmul(p.transpose(-1, -2), dOut)};
+    }
+
     /** Checks the shapes of a SwiGLU block: x [..., d], W1 and W3 [f, d], W2 [d', f]. */
     static void checkSwiGlu(String op, Tensor x, Tensor w1, Tensor w3, Tensor w2) {
         if (x.rank() < 1 || w1.rank() != 2 || w3.rank() != 2 || w2.rank() != 2 || x.dim(-1) != w1.dim(1)

@@ -1,0 +1,76 @@
+package dev.lory4j.tensor.spi;
+
+import dev.lory4j.tensor.BinaryOp;
+import dev.lory4j.tensor.ReduceOp;
+import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.UnaryOp;
+
+/**
+ * A backend that forwards the primitive ops to another one and keeps the SPI's default (composed) fused ops: for
+ * wrappers (logging, counting) and for tests that check a non-CPU path against the CPU backend.
+ */
+public class DelegatingBackend implements Backend {
+    private final Backend target;
+    private final String name;
+
+    /** Forwards to {@code target} under the name {@code name} (priority -1: never chosen by itself). */
+    public DelegatingBackend(Backend target, String name) {
+        this.target = target;
+        this.name = name;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public int priority() {
+        return -1;
+    }
+
+    @Override
+    public Tensor unary(UnaryOp op, Tensor x) {
+        return target.unary(op, x);
+    }
+
+    @Override
+    public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
+        return target.binary(op, a, b);
+    }
+
+    @Override
+    public Tensor reduce(ReduceOp op, Tensor x, int[] axes, boolean keepDim) {
+        return target.reduce(op, x, axes, keepDim);
+    }
+
+    @Override
+    public Tensor matmul(Tensor a, Tensor b) {
+        return target.matmul(a, b);
+    }
+
+    @Override
+    public Tensor softmax(Tensor x, int axis, boolean log) {
+        return target.softmax(x, axis, log);
+    }
+
+    @Override
+    public Tensor causalSoftmax(Tensor x) {
+        return target.causalSoftmax(x);
+    }
+
+    @Override
+    public Tensor softmaxBackward(Tensor y, Tensor g, float scale) {
+        return target.softmaxBackward(y, g, scale);
+    }
+
+    @Override
+    public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
+        return target.rmsNorm(x, weight, eps);
+    }
+
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps) {
+        return target.layerNorm(x, weight, bias, eps);
+    }
+}
