@@ -2,71 +2,34 @@ package dev.lory4j.tensor.spi;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.lory4j.tensor.BinaryOp;
 import dev.lory4j.tensor.CpuBackend;
-import dev.lory4j.tensor.ReduceOp;
-import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.UnaryOp;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class BackendsTest {
 
     /** A fake accelerator that delegates to the CPU; only its selection is under test. */
-    private record Fake(String name, int priority, boolean available) implements Backend {
-        private static final CpuBackend CPU = new CpuBackend();
+    private static final class Fake extends DelegatingBackend {
+        private final int priority;
+        private final boolean available;
+
+        Fake(String name, int priority, boolean available) {
+            super(new CpuBackend(), name);
+            this.priority = priority;
+            this.available = available;
+        }
+
+        @Override
+        public int priority() {
+            return priority;
+        }
 
         @Override
         public boolean isAvailable() {
-            if (name.equals("broken")) {
+            if (name().equals("broken")) {
                 throw new IllegalStateException("no device");
             }
             return available;
-        }
-
-        @Override
-        public Tensor unary(UnaryOp op, Tensor x) {
-            return CPU.unary(op, x);
-        }
-
-        @Override
-        public Tensor binary(BinaryOp op, Tensor a, Tensor b) {
-            return CPU.binary(op, a, b);
-        }
-
-        @Override
-        public Tensor reduce(ReduceOp op, Tensor x, int[] axes, boolean keepDim) {
-            return CPU.reduce(op, x, axes, keepDim);
-        }
-
-        @Override
-        public Tensor matmul(Tensor a, Tensor b) {
-            return CPU.matmul(a, b);
-        }
-
-        @Override
-        public Tensor softmax(Tensor x, int axis, boolean log) {
-            return CPU.softmax(x, axis, log);
-        }
-
-        @Override
-        public Tensor causalSoftmax(Tensor x) {
-            return CPU.causalSoftmax(x);
-        }
-
-        @Override
-        public Tensor softmaxBackward(Tensor y, Tensor g, float scale) {
-            return CPU.softmaxBackward(y, g, scale);
-        }
-
-        @Override
-        public Tensor rmsNorm(Tensor x, Tensor weight, float eps) {
-            return CPU.rmsNorm(x, weight, eps);
-        }
-
-        @Override
-        public Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps) {
-            return CPU.layerNorm(x, weight, bias, eps);
         }
     }
 
