@@ -622,6 +622,117 @@ public final class TornadoBackend implements Backend {
         return Backend.super.swiGluGrads(x, dy, w1, w3, w2);
     }
 
+    /** Attention plans at most ({@code -Dlory4j.tornado.attentionPlans}, default 32). */
+    private static final int MAX_ATTENTION_PLANS = Integer.getInteger("lory4j.tornado.attentionPlans", 32);
+
+    /** The shape, mask and scale an attention plan is compiled for (the scale is baked into its kernels). */
+    private record AttentionKey(int z, int lq, int lk, int d, int dv, boolean causal, float scale) {}
+
+    private final Map<AttentionKey, AttentionPlan> attentionPlans = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<AttentionKey, AttentionPlan> eldest) {
+            if (size() > MAX_ATTENTION_PLANS) {
+                closePlan(eldest.getValue().plan);
+                return true;
+            }
+            return false;
+        }
+    };
+
+    /**
+     * The attention plan for these operands when attention belongs on the device (same leading axes, enough work
+     * per byte copied), else null.
+     */
+    private AttentionPlan attentionPlan(Tensor q, Tensor k, Tensor v, boolean causal, float scale, double flops,
+                                        double floats) {
+        int rank = q.rank();
+        if (rank < 2 || k.rank() != rank || v.rank() != rank || q.dim(-1) != k.dim(-1) || k.dim(-2) != v.dim(-2)
+                || (causal && q.dim(-2) > k.dim(-2)) || q.numel() == 0 || k.numel() == 0 || v.numel() == 0
+                || !java.util.Arrays.equals(q.shape(), 0, rank - 2, k.shape(), 0, rank - 2)
+                || !java.util.Arrays.equals(q.shape(), 0, rank - 2, v.shape(), 0, rank - 2)
+                || !offloads(flops, floats)) {
+            return null;
+        }
+        int lq = q.dim(-2);
+        int lk = k.dim(-2);
+        int d = q.dim(-1);
+        int dv = v.dim(-1);
+        int z = q.numel() / (lq * d);
+        AttentionKey key = new AttentionKey(z, lq, lk, d, dv, causal, scale);
+        AttentionPlan p = attentionPlans.get(key);
+        if (p == null) {
+            p = new AttentionPlan("attention" + residentPlanIds++, z, lq, lk, d, dv, causal, scale,
+                    (slot, size) -> swiGluScratch.computeIfAbsent(((long) slot << 32) | size, x -> new float[size]));
+            attentionPlans.put(key, p);
+        }
+        return p;
+    }
+
+    /** 2 z Lq Lk (D + Dv): the two products of the forward pass. */
+    private static double attentionFlops(Tensor q, Tensor k, Tensor v) {
+        return q.rank() < 2 || k.rank() < 2 || v.rank() < 2 ? 0
+                : 2.0 * (q.numel() / Math.max(q.dim(-1), 1)) * k.dim(-2) * (q.dim(-1) + v.dim(-1));
+    }
+
+    @Override
+    public Tensor attention(Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
+        double floats = (double) q.numel() + k.numel() + v.numel() + (double) q.numel() / Math.max(q.dim(-1), 1)
+                * (v.rank() < 1 ? 0 : v.dim(-1));
+        synchronized (plans) {
+            try {
+                AttentionPlan p = attentionPlan(q, k, v, causal, scale, attentionFlops(q, k, v), floats);
+                if (p != null) {
+                    copyInto(q, p.in1[0]);
+                    copyInto(k, p.in1[1]);
+                    copyInto(v, p.in1[2]);
+                    p.plan.withGraph(0).execute();
+                    copiedFloats += (long) floats;
+                    int[] shape = q.shape();
+                    shape[shape.length - 1] = v.dim(-1);
+                    return Tensor.wrap(p.out1.clone(), shape);
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado attention q " + Shapes.str(q.shape()) + ", k "
+                        + Shapes.str(k.shape()) + ", v " + Shapes.str(v.shape()) + " failed on " + deviceName() + ": "
+                        + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.attention(q, k, v, causal, scale);
+    }
+
+    @Override
+    public Tensor[] attentionGrads(Tensor q, Tensor k, Tensor v, Tensor dOut, boolean causal, float scale) {
+        int[] outShape = q.shape();
+        if (outShape.length > 0 && v.rank() > 0) {
+            outShape[outShape.length - 1] = v.dim(-1);
+        }
+        if (!java.util.Arrays.equals(dOut.shape(), outShape)) {
+            return Backend.super.attentionGrads(q, k, v, dOut, causal, scale); // with its shape errors
+        }
+        double floats = 2.0 * (q.numel() + k.numel() + v.numel()) + dOut.numel();
+        synchronized (plans) {
+            try {
+                AttentionPlan p = attentionPlan(q, k, v, causal, scale, 2 * attentionFlops(q, k, v)
+                        + 2.0 * attentionFlops(q, k, v), floats);
+                if (p != null) {
+                    copyInto(q, p.in2[0]);
+                    copyInto(k, p.in2[1]);
+                    copyInto(v, p.in2[2]);
+                    copyInto(dOut, p.in2[3]);
+                    p.plan.withGraph(1).execute();
+                    copiedFloats += (long) floats;
+                    return new Tensor[] {Tensor.wrap(p.dq.clone(), q.shape()), Tensor.wrap(p.dk.clone(), k.shape()),
+                        Tensor.wrap(p.dv.clone(), v.shape())};
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado attentionGrads q " + Shapes.str(q.shape()) + ", k "
+                        + Shapes.str(k.shape()) + ", v " + Shapes.str(v.shape()) + " failed on " + deviceName()
+                        + ": " + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.attentionGrads(q, k, v, dOut, causal, scale);
+    }
+
     @Override
     public long bytesCopied() {
         synchronized (plans) {
@@ -840,6 +951,8 @@ public final class TornadoBackend implements Backend {
             mergedPlans.clear();
             swiGluPlans.values().forEach(p -> closePlan(p.plan));
             swiGluPlans.clear();
+            attentionPlans.values().forEach(p -> closePlan(p.plan));
+            attentionPlans.clear();
             swiGluScratch.clear();
             mergedScratch.clear();
             adamPlans.values().forEach(a -> {

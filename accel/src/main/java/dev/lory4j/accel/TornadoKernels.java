@@ -187,6 +187,14 @@ final class TornadoKernels {
         }
     }
 
+    /** out = x · scale elementwise. */
+    static void scaleKernel(KernelContext ctx, float[] x, float[] out, int n, float scale) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            out[i] = x[i] * scale;
+        }
+    }
+
     /** z = silu(a) · b elementwise (the gated unit of SwiGLU). */
     static void swiGluKernel(KernelContext ctx, float[] a, float[] b, float[] z, int n) {
         int i = ctx.globalIdx;

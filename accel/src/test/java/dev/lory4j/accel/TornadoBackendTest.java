@@ -310,6 +310,31 @@ class TornadoBackendTest {
         tornado.close();
     }
 
+    @org.junit.jupiter.params.ParameterizedTest(name = "causal={0}")
+    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+    void attentionAndItsGradientsMatchTheCpu(boolean causal) {
+        Rng rng = new Rng(22);
+        // [B, heads, L, D] views of [B, L, heads, D], as a layer makes them; Lq = 37 < Lk = 70 (queries aligned
+        // to the last keys), odd sizes
+        Tensor q = rng.normal(0f, 1f, 2, 37, 3, 16).transpose(1, 2);
+        Tensor k = rng.normal(0f, 1f, 2, 70, 3, 16).transpose(1, 2);
+        Tensor v = rng.normal(0f, 1f, 2, 70, 3, 9).transpose(1, 2);
+        Tensor dOut = rng.normal(0f, 1f, 2, 3, 37, 9);
+        float scale = 0.25f;
+        long before = tornado.bytesCopied();
+        assertThat(tornado.attention(q, k, v, causal, scale).relativeErrorTo(cpu.attention(q, k, v, causal, scale)))
+                .isLessThan(1e-5);
+        // one plan: q, k, v in and the output out; the scores never crossed
+        assertThat(tornado.bytesCopied() - before).isEqualTo(4L * (q.numel() + k.numel() + v.numel() + dOut.numel()));
+        Tensor[] got = tornado.attentionGrads(q, k, v, dOut, causal, scale);
+        Tensor[] want = cpu.attentionGrads(q, k, v, dOut, causal, scale);
+        for (int i = 0; i < 3; i++) {
+            assertThat(got[i].shape()).as("gradient %d", i).containsExactly(want[i].shape());
+            assertThat(got[i].relativeErrorTo(want[i])).as("gradient %d", i).isLessThan(1e-5);
+        }
+        tornado.close();
+    }
+
     @Test
     void theDefaultThresholdOffloadsOnlyWorkThatOutweighsItsCopies() {
         TornadoBackend byDefault = new TornadoBackend();
