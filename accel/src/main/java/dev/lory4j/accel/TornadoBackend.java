@@ -307,7 +307,11 @@ public final class TornadoBackend implements Backend {
     private long residentUploads;
     private long copiedFloats; // floats copied to and from the device, guarded by plans
 
-    /** Whether parameters may stay on the device ({@code -Dlory4j.tornado.resident}, default true). */
+    /**
+     * Whether data may stay on the device ({@code -Dlory4j.tornado.resident}, default true): resident parameters
+     * and the fused plans (merged products, SwiGLU, attention) whose intermediates never leave it; false copies
+     * every op's operands and result, for comparison.
+     */
     private static final boolean RESIDENT = Boolean.parseBoolean(System.getProperty("lory4j.tornado.resident", "true"));
 
     /** a [m, k] · b with b a resident parameter W or Wᵀ: the parameter's device copy is made only when stale. */
@@ -646,7 +650,7 @@ public final class TornadoBackend implements Backend {
     private AttentionPlan attentionPlan(Tensor q, Tensor k, Tensor v, boolean causal, float scale, double flops,
                                         double floats) {
         int rank = q.rank();
-        if (rank < 2 || k.rank() != rank || v.rank() != rank || q.dim(-1) != k.dim(-1) || k.dim(-2) != v.dim(-2)
+        if (!RESIDENT || rank < 2 || k.rank() != rank || v.rank() != rank || q.dim(-1) != k.dim(-1) || k.dim(-2) != v.dim(-2)
                 || (causal && q.dim(-2) > k.dim(-2)) || q.numel() == 0 || k.numel() == 0 || v.numel() == 0
                 || !java.util.Arrays.equals(q.shape(), 0, rank - 2, k.shape(), 0, rank - 2)
                 || !java.util.Arrays.equals(q.shape(), 0, rank - 2, v.shape(), 0, rank - 2)
