@@ -143,16 +143,24 @@ public final class TornadoBackend implements Backend {
      * TornadoVM compiles a plan for the host arrays and scalar sizes it was built with, so each plan owns its
      * arrays and every call copies its inputs into them.
      */
-    private final Map<String, DevicePlan> plans = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, DevicePlan> eldest) {
-            if (size() > MAX_PLANS) {
-                closePlan(eldest.getValue().plan());
-                return true;
+    private final Map<String, DevicePlan> plans = lru(MAX_PLANS, DevicePlan::plan);
+
+    /**
+     * A map in access order that closes the plan of its least recently used entry once it holds more than
+     * {@code max} (TornadoVM keeps device memory for every open plan).
+     */
+    private static <K, V> Map<K, V> lru(int max, java.util.function.Function<V, TornadoExecutionPlan> planOf) {
+        return new LinkedHashMap<>(16, 0.75f, true) {
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
+                if (size() > max) {
+                    closePlan(planOf.apply(eldest.getValue()));
+                    return true;
+                }
+                return false;
             }
-            return false;
-        }
-    };
+        };
+    }
 
     /** Work-group size of the 1-D kernels. */
     static final int LOCAL_1D = 128;
@@ -292,16 +300,7 @@ public final class TornadoBackend implements Backend {
         }
     }
 
-    private final Map<ResidentKey, ResidentPlan> residentPlans = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<ResidentKey, ResidentPlan> eldest) {
-            if (size() > MAX_RESIDENT_PLANS) {
-                closePlan(eldest.getValue().plan);
-                return true;
-            }
-            return false;
-        }
-    };
+    private final Map<ResidentKey, ResidentPlan> residentPlans = lru(MAX_RESIDENT_PLANS, p -> p.plan);
 
     private int residentPlanIds;
     private long residentUploads;
@@ -391,19 +390,8 @@ public final class TornadoBackend implements Backend {
     /** Experts [E, a, b] (their array) and the S segments of T rows they are merged for. */
     private record MergedKey(float[] experts, int s, int t, int e, int a, int b) {}
 
-    private final Map<MergedKey, MergedPlan> mergedPlans = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<MergedKey, MergedPlan> eldest) {
-            if (size() > MAX_MERGED_PLANS) {
-                closePlan(eldest.getValue().plan);
-                return true;
-            }
-            return false;
-        }
-    };
+    private final Map<MergedKey, MergedPlan> mergedPlans = lru(MAX_MERGED_PLANS, p -> p.plan);
 
-    /** Device-only scratch of the merged plans by size (never copied, so plans of one size share it). */
-    private final Map<Integer, float[]> mergedScratch = new java.util.HashMap<>();
 
     /**
      * The merged plan for these experts and segments when the product belongs on the device, else null: the
@@ -427,7 +415,7 @@ public final class TornadoBackend implements Backend {
         MergedKey key = new MergedKey(array, s, t, e, a, b);
         MergedPlan p = mergedPlans.get(key);
         if (p == null) {
-            float[] scratch = mergedScratch.computeIfAbsent(s * a * b, float[]::new);
+            float[] scratch = scratch(20, s * a * b);
             p = new MergedPlan("merged" + residentPlanIds++, array, s, t, e, a, b, scratch);
             mergedPlans.put(key, p);
             if (Boolean.getBoolean("lory4j.tornado.verbose")) {
@@ -516,19 +504,18 @@ public final class TornadoBackend implements Backend {
     /** A layer's gate weight (its array) and the rows n its SwiGLU plan is built for. */
     private record SwiGluKey(float[] w1, float[] w3, float[] w2, int n) {}
 
-    private final Map<SwiGluKey, SwiGluPlan> swiGluPlans = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<SwiGluKey, SwiGluPlan> eldest) {
-            if (size() > MAX_SWIGLU_PLANS) {
-                closePlan(eldest.getValue().plan);
-                return true;
-            }
-            return false;
-        }
-    };
+    private final Map<SwiGluKey, SwiGluPlan> swiGluPlans = lru(MAX_SWIGLU_PLANS, p -> p.plan);
 
-    /** Device-only intermediates of the SwiGLU plans by (slot, size): never copied, so plans share them. */
-    private final Map<Long, float[]> swiGluScratch = new java.util.HashMap<>();
+    /**
+     * Host arrays that stand for device-only intermediates of the fused plans, by (slot, size): TornadoVM binds a
+     * host array to every buffer, but these are never copied, so all plans share them.
+     */
+    private final Map<Long, float[]> deviceScratch = new java.util.HashMap<>();
+
+    /** The shared host stand-in for intermediate {@code slot} of {@code size} floats (see {@link #deviceScratch}). */
+    private float[] scratch(int slot, int size) {
+        return deviceScratch.computeIfAbsent(((long) slot << 32) | size, k -> new float[size]);
+    }
 
     /** Whether t is a whole resident buffer (a model parameter), contiguous from its start. */
     private static boolean wholeResident(Tensor t) {
@@ -554,7 +541,7 @@ public final class TornadoBackend implements Backend {
         SwiGluPlan p = swiGluPlans.get(key);
         if (p == null) {
             p = new SwiGluPlan("swiglu" + residentPlanIds++, a1, a3, a2, n, f, d, dOut,
-                    (slot, size) -> swiGluScratch.computeIfAbsent(((long) slot << 32) | size, k -> new float[size]));
+                    this::scratch);
             swiGluPlans.put(key, p);
         }
         int[] versions = {w1.storage().hostVersion(), w3.storage().hostVersion(), w2.storage().hostVersion()};
@@ -632,16 +619,7 @@ public final class TornadoBackend implements Backend {
     /** The shape, mask and scale an attention plan is compiled for (the scale is baked into its kernels). */
     private record AttentionKey(int z, int lq, int lk, int d, int dv, boolean causal, float scale) {}
 
-    private final Map<AttentionKey, AttentionPlan> attentionPlans = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<AttentionKey, AttentionPlan> eldest) {
-            if (size() > MAX_ATTENTION_PLANS) {
-                closePlan(eldest.getValue().plan);
-                return true;
-            }
-            return false;
-        }
-    };
+    private final Map<AttentionKey, AttentionPlan> attentionPlans = lru(MAX_ATTENTION_PLANS, p -> p.plan);
 
     /**
      * The attention plan for these operands when attention belongs on the device (same leading axes, enough work
@@ -666,7 +644,7 @@ public final class TornadoBackend implements Backend {
         AttentionPlan p = attentionPlans.get(key);
         if (p == null) {
             p = new AttentionPlan("attention" + residentPlanIds++, z, lq, lk, d, dv, causal, scale,
-                    (slot, size) -> swiGluScratch.computeIfAbsent(((long) slot << 32) | size, x -> new float[size]));
+                    this::scratch);
             attentionPlans.put(key, p);
         }
         return p;
@@ -957,8 +935,7 @@ public final class TornadoBackend implements Backend {
             swiGluPlans.clear();
             attentionPlans.values().forEach(p -> closePlan(p.plan));
             attentionPlans.clear();
-            swiGluScratch.clear();
-            mergedScratch.clear();
+            deviceScratch.clear();
             adamPlans.values().forEach(a -> {
                 toHostAll(a);
                 closePlan(a.plan());
