@@ -33,8 +33,7 @@ final class MergedPlan {
     final float[] dw3;
     final float[] de3;
     final TornadoExecutionPlan plan;
-    int version;
-    boolean uploaded;
+    int[] versions; // host version of the experts on the device; null before the first copy
 
     MergedPlan(String id, float[] experts, int s, int t, int e, int a, int b, float[] scratch) {
         this.s = s;

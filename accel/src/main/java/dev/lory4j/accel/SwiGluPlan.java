@@ -27,7 +27,7 @@ final class SwiGluPlan {
     final float[] dw3;
     final float[] dw2;
     final TornadoExecutionPlan plan;
-    int[] versions;
+    int[] versions; // host versions of W1, W3, W2 on the device; null before the first copy
 
     /**
      * Builds the plan for W1, W3 [f, d] and W2 [dOut, f] and n rows; {@code scratch.apply(slot, size)} gives the

@@ -4,6 +4,7 @@ import dev.lory4j.tensor.BinaryOp;
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.ReduceOp;
 import dev.lory4j.tensor.Shapes;
+import dev.lory4j.tensor.Storage;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 import dev.lory4j.tensor.spi.Backend;
@@ -162,6 +163,25 @@ public final class TornadoBackend implements Backend {
         };
     }
 
+    /**
+     * Runs graph 0 of {@code plan} (the copy of resident weights to the device) when the host accessed one of
+     * {@code weights} since {@code held} was recorded; returns the versions now on the device.
+     */
+    private int[] refreshWeights(TornadoExecutionPlan plan, int[] held, Storage... weights) {
+        int[] versions = new int[weights.length];
+        long floats = 0;
+        for (int i = 0; i < weights.length; i++) {
+            versions[i] = weights[i].hostVersion();
+            floats += weights[i].size();
+        }
+        if (!java.util.Arrays.equals(held, versions)) {
+            plan.withGraph(0).execute();
+            residentUploads++;
+            copiedFloats += floats;
+        }
+        return versions;
+    }
+
     /** Work-group size of the 1-D kernels. */
     static final int LOCAL_1D = 128;
 
@@ -288,8 +308,7 @@ public final class TornadoBackend implements Backend {
         final float[] aT;
         final float[] cT;
         final TornadoExecutionPlan plan;
-        int version;
-        boolean uploaded;
+        int[] versions; // host versions of W on the device; null before the first copy
 
         ResidentPlan(float[] aN, float[] cN, float[] aT, float[] cT, TornadoExecutionPlan plan) {
             this.aN = aN;
@@ -329,17 +348,10 @@ public final class TornadoBackend implements Backend {
                 p = newResidentPlan(wArray, r, c, m);
                 residentPlans.put(key, p);
             }
-            int version = w.storage().hostVersion();
             float[] in = transposed ? p.aT : p.aN;
             copyInto(a, in);
             try {
-                if (!p.uploaded || p.version != version) {
-                    p.plan.withGraph(0).execute();
-                    p.uploaded = true;
-                    p.version = version;
-                    residentUploads++;
-                    copiedFloats += wArray.length;
-                }
+                p.versions = refreshWeights(p.plan, p.versions, w.storage());
                 copiedFloats += (long) m * (r + c);
                 p.plan.withGraph(transposed ? 2 : 1).execute();
             } catch (RuntimeException e) {
@@ -423,14 +435,7 @@ public final class TornadoBackend implements Backend {
                         + s + " segments of " + t + " rows");
             }
         }
-        int version = experts.storage().hostVersion();
-        if (!p.uploaded || p.version != version) {
-            p.plan.withGraph(0).execute();
-            p.uploaded = true;
-            p.version = version;
-            residentUploads++;
-            copiedFloats += array.length;
-        }
+        p.versions = refreshWeights(p.plan, p.versions, experts.storage());
         return p;
     }
 
@@ -544,13 +549,7 @@ public final class TornadoBackend implements Backend {
                     this::scratch);
             swiGluPlans.put(key, p);
         }
-        int[] versions = {w1.storage().hostVersion(), w3.storage().hostVersion(), w2.storage().hostVersion()};
-        if (!java.util.Arrays.equals(p.versions, versions)) {
-            p.plan.withGraph(0).execute();
-            p.versions = versions;
-            residentUploads++;
-            copiedFloats += (long) a1.length + a3.length + a2.length;
-        }
+        p.versions = refreshWeights(p.plan, p.versions, w1.storage(), w3.storage(), w2.storage());
         return p;
     }
 
