@@ -81,7 +81,7 @@ final class AttentionPlan {
         g = TornadoBackend.matmulTask("s", lq, lk, d, false, true).add(g, new float[][] {qs, in[1]}, s);
         g = causal
                 ? g.task("p", TornadoKernels::causalSoftmaxRows, new KernelContext(), s, p, rows, lq, lk)
-                : g.task("p", TornadoKernels::softmaxRows, new KernelContext(), s, p, rows, lk);
+                : g.task("p", TornadoKernels::causalSoftmaxRows, new KernelContext(), s, p, rows, 1, lk);
         grids.addWorkerGrid(name + ".q", TornadoBackend.workers(new int[] {z * lq * d}));
         grids.addWorkerGrid(name + ".s", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lq, lk)));
         grids.addWorkerGrid(name + ".p", TornadoBackend.workers(new int[] {rows}));

@@ -998,8 +998,8 @@ public final class TornadoBackend implements Backend {
         }
         int rows = x.numel() / cols;
         return offload("softmax " + rows + "x" + cols, x.shape(),
-                (g, in, out) -> g.task("t", TornadoKernels::softmaxRows, new KernelContext(), in[0], out, rows,
-                        cols), new int[] {rows}, x);
+                (g, in, out) -> g.task("t", TornadoKernels::causalSoftmaxRows, new KernelContext(), in[0], out, rows,
+                        1, cols), new int[] {rows}, x); // one query per row: every column visible
     }
 
     @Override

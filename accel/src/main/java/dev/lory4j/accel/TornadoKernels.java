@@ -223,28 +223,6 @@ final class TornadoKernels {
         }
     }
 
-    /** Softmax of each of {@code rows} rows of {@code cols} (max subtracted); one item per row. */
-    static void softmaxRows(KernelContext ctx, float[] x, float[] out, int rows, int cols) {
-        int r = ctx.globalIdx;
-        if (r < rows) {
-            int o = r * cols;
-            float max = x[o];
-            for (int j = 1; j < cols; j++) {
-                max = TornadoMath.max(max, x[o + j]);
-            }
-            float sum = 0f;
-            for (int j = 0; j < cols; j++) {
-                float e = TornadoMath.exp(x[o + j] - max);
-                out[o + j] = e;
-                sum += e;
-            }
-            float inv = 1f / sum;
-            for (int j = 0; j < cols; j++) {
-                out[o + j] = out[o + j] * inv;
-            }
-        }
-    }
-
     /** RMSNorm of each row: x * rsqrt(mean(x^2) + eps) * w; one item per row. */
     static void rmsNormRows(KernelContext ctx, float[] x, float[] w, float[] out, int rows, int cols, float eps) {
         int r = ctx.globalIdx;
@@ -282,8 +260,9 @@ final class TornadoKernels {
     }
 
     /**
-     * Causal softmax of each row of x [..., lq, lk]: row i of a block sees columns j <= i + lk - lq (the rest
-     * are 0); one item per row.
+     * Causal softmax of each row of x [..., lq, lk] (max subtracted): row i of a block sees columns
+     * j <= i + lk - lq (the rest are 0); one item per row. With lq = 1 every row sees all its columns: the plain
+     * softmax over the last axis.
      */
     static void causalSoftmaxRows(KernelContext ctx, float[] x, float[] out, int rows, int lq, int lk) {
         int r = ctx.globalIdx;
