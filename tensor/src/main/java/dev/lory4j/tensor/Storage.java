@@ -24,7 +24,18 @@ package dev.lory4j.tensor;
 public final class Storage {
     private final float[] array;
     private boolean resident; // set once, before the buffer is shared between threads
-    private int hostVersion; // host accesses of a resident buffer; racy increments still change the value
+    private volatile int hostVersion; // host accesses of a resident buffer, counted atomically
+
+    private static final java.lang.invoke.VarHandle HOST_VERSION;
+
+    static {
+        try {
+            HOST_VERSION = java.lang.invoke.MethodHandles.lookup().findVarHandle(Storage.class, "hostVersion",
+                    int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     /** Wraps an existing array (no copy). */
     public Storage(float[] array) {
@@ -39,7 +50,7 @@ public final class Storage {
     /** The backing array (shared with every view of this storage); counts as a host write of a resident buffer. */
     public float[] array() {
         if (resident) {
-            hostVersion++;
+            HOST_VERSION.getAndAdd(this, 1);
         }
         return array;
     }
@@ -67,7 +78,7 @@ public final class Storage {
 
     /** Records a host write to a resident buffer made through an array taken earlier. */
     public void touch() {
-        hostVersion++;
+        HOST_VERSION.getAndAdd(this, 1);
     }
 
     /** Capacity in floats. */
