@@ -620,18 +620,10 @@ public final class TornadoBackend implements Backend {
 
     private final Map<AttentionKey, AttentionPlan> attentionPlans = lru(MAX_ATTENTION_PLANS, p -> p.plan);
 
-    /**
-     * The attention plan for these operands when attention belongs on the device (same leading axes, enough work
-     * per byte copied), else null.
-     */
+    /** The attention plan for these (checked) operands when attention belongs on the device, else null. */
     private AttentionPlan attentionPlan(Tensor q, Tensor k, Tensor v, boolean causal, float scale, double flops,
                                         double floats) {
-        int rank = q.rank();
-        if (!RESIDENT || rank < 2 || k.rank() != rank || v.rank() != rank || q.dim(-1) != k.dim(-1) || k.dim(-2) != v.dim(-2)
-                || (causal && q.dim(-2) > k.dim(-2)) || q.numel() == 0 || k.numel() == 0 || v.numel() == 0
-                || !java.util.Arrays.equals(q.shape(), 0, rank - 2, k.shape(), 0, rank - 2)
-                || !java.util.Arrays.equals(q.shape(), 0, rank - 2, v.shape(), 0, rank - 2)
-                || !offloads(flops, floats)) {
+        if (!RESIDENT || q.numel() == 0 || k.numel() == 0 || v.numel() == 0 || !offloads(flops, floats)) {
             return null;
         }
         int lq = q.dim(-2);
@@ -657,6 +649,7 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor attention(Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
+        Backend.checkAttention("attention", q, k, v, causal);
         double floats = (double) q.numel() + k.numel() + v.numel() + (double) q.numel() / Math.max(q.dim(-1), 1)
                 * (v.rank() < 1 ? 0 : v.dim(-1));
         synchronized (plans) {
@@ -683,10 +676,9 @@ public final class TornadoBackend implements Backend {
 
     @Override
     public Tensor[] attentionGrads(Tensor q, Tensor k, Tensor v, Tensor dOut, boolean causal, float scale) {
+        Backend.checkAttention("attentionGrads", q, k, v, causal);
         int[] outShape = q.shape();
-        if (outShape.length > 0 && v.rank() > 0) {
-            outShape[outShape.length - 1] = v.dim(-1);
-        }
+        outShape[outShape.length - 1] = v.dim(-1);
         if (!java.util.Arrays.equals(dOut.shape(), outShape)) {
             return Backend.super.attentionGrads(q, k, v, dOut, causal, scale); // with its shape errors
         }

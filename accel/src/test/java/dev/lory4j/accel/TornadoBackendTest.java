@@ -332,6 +332,9 @@ class TornadoBackendTest {
             assertThat(got[i].shape()).as("gradient %d", i).containsExactly(want[i].shape());
             assertThat(got[i].relativeErrorTo(want[i])).as("gradient %d", i).isLessThan(1e-5);
         }
+        Tensor q1 = q;
+        assertThatThrownBy(() -> tornado.attention(q1, v, v, causal, scale)) // k [.., 70, 9] does not fit q's D
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("attention: q [2,3,37,16]");
         tornado.close();
     }
 

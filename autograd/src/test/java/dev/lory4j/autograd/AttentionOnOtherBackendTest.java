@@ -59,4 +59,18 @@ class AttentionOnOtherBackendTest {
             Backends.use(before);
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void mismatchedOperandsNameTheOpAndTheShapes() {
+        Backend cpu = new CpuBackend();
+        Tensor q = Tensor.zeros(2, 5, 4);
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> cpu.attention(q, Tensor.zeros(2, 7, 3), Tensor.zeros(2, 7, 6), true, 1f))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("attention: q [2,5,4], k [2,7,3]");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> cpu.attention(q, Tensor.zeros(2, 3, 4), Tensor.zeros(2, 3, 6), true, 1f))
+                .hasMessageContaining("Lq <= Lk");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> cpu.attentionGrads(q, Tensor.zeros(2, 7, 4),
+                Tensor.zeros(2, 7, 6), Tensor.zeros(2, 5, 5), false, 1f)).hasMessageContaining("attentionGrads: dOut");
+    }
 }

@@ -141,6 +141,7 @@ public interface Backend {
      * its device.
      */
     default Tensor attention(Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
+        checkAttention("attention", q, k, v, causal);
         Tensor s = matmul(binary(BinaryOp.MUL, q, Tensor.scalar(scale)), k.transpose(-1, -2));
         return matmul(causal ? causalSoftmax(s) : softmax(s, s.rank() - 1, false), v);
     }
@@ -150,10 +151,31 @@ public interface Backend {
      * dv = pᵀ dOut, ds = scale · p ⊙ (dp − rowsum(dp ⊙ p)) with dp = dOut vᵀ, dq = ds k, dk = dsᵀ q.
      */
     default Tensor[] attentionGrads(Tensor q, Tensor k, Tensor v, Tensor dOut, boolean causal, float scale) {
+        checkAttention("attentionGrads", q, k, v, causal);
+        int[] outShape = q.shape();
+        outShape[outShape.length - 1] = v.dim(-1);
+        if (!java.util.Arrays.equals(dOut.shape(), outShape)) {
+            throw new IllegalArgumentException("attentionGrads: dOut " + dev.lory4j.tensor.Shapes.str(dOut.shape())
+                    + " is not " + dev.lory4j.tensor.Shapes.str(outShape));
+        }
         Tensor s = matmul(binary(BinaryOp.MUL, q, Tensor.scalar(scale)), k.transpose(-1, -2));
         Tensor p = causal ? causalSoftmax(s) : softmax(s, s.rank() - 1, false);
         Tensor ds = softmaxBackward(p, matmul(dOut, v.transpose(-1, -2)), scale);
         return new Tensor[] {matmul(ds, k), matmul(ds.transpose(-1, -2), q), matmul(p.transpose(-1, -2), dOut)};
+    }
+
+    /** Checks attention operands: q [..., Lq, D], k [..., Lk, D], v [..., Lk, Dv] with the same leading axes. */
+    static void checkAttention(String op, Tensor q, Tensor k, Tensor v, boolean causal) {
+        int rank = q.rank();
+        if (rank < 2 || k.rank() != rank || v.rank() != rank || q.dim(-1) != k.dim(-1) || k.dim(-2) != v.dim(-2)
+                || (causal && q.dim(-2) > k.dim(-2))
+                || !java.util.Arrays.equals(q.shape(), 0, rank - 2, k.shape(), 0, rank - 2)
+                || !java.util.Arrays.equals(q.shape(), 0, rank - 2, v.shape(), 0, rank - 2)) {
+            throw new IllegalArgumentException(op + ": q " + dev.lory4j.tensor.Shapes.str(q.shape()) + ", k "
+                    + dev.lory4j.tensor.Shapes.str(k.shape()) + ", v " + dev.lory4j.tensor.Shapes.str(v.shape())
+                    + ": need [..., Lq, D], [..., Lk, D], [..., Lk, Dv] with the same leading axes"
+                    + (causal ? " and Lq <= Lk" : ""));
+        }
     }
 
     /** Checks the shapes of a SwiGLU block: x [..., d], W1 and W3 [f, d], W2 [d', f]. */
