@@ -30,6 +30,27 @@ final class NnOps {
     }
 
     /**
+     * y = x · Wᵀ for x [..., in] and W [out, in] (a linear layer without bias). The backward is one backend op,
+     * {@link dev.lory4j.tensor.spi.Backend#linearGrads}, over x and dy flattened to rows, so a device backend can
+     * keep dW where it computed it.
+     */
+    static Var linear(Var x, Var weight) {
+        Tensor xt = x.data();
+        Tensor w = weight.data();
+        if (w.rank() != 2 || xt.rank() < 1 || xt.dim(-1) != w.dim(1)) {
+            throw new IllegalArgumentException("linear: x " + Shapes.str(xt.shape()) + " and W "
+                    + Shapes.str(w.shape()) + " do not fit (want x [..., in] and W [out, in])");
+        }
+        int[] outShape = xt.shape();
+        outShape[outShape.length - 1] = w.dim(0);
+        Tensor out = xt.rank() == 2 ? xt.matmul(w.t()) : xt.reshape(-1, w.dim(1)).matmul(w.t()).reshape(outShape);
+        return Var.result("linear", out, new Var[] {x, weight}, (g, needs) -> {
+            Tensor[] grads = Backends.current().linearGrads(xt.reshape(-1, w.dim(1)), g.reshape(-1, w.dim(0)), w);
+            return new Tensor[] {needs[0] ? grads[0].reshape(xt.shape()) : null, needs[1] ? grads[1] : null};
+        });
+    }
+
+    /**
      * The gradient of one matmul operand (dA = g Bᵀ, dB = Aᵀ g). When the operand is a transposed view of a
      * contiguous tensor (weights used as {@code w.transpose(-1, -2)}), the gradient is computed directly in
      * that storage layout ((g Bᵀ)ᵀ = B gᵀ, (Aᵀ g)ᵀ = gᵀ A) and returned as the same transposed view, so the

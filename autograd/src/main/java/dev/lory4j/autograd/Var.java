@@ -2,6 +2,7 @@ package dev.lory4j.autograd;
 
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backends;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -115,6 +116,9 @@ public final class Var {
 
     /** Clears the gradient. */
     public void zeroGrad() {
+        if (grad != null) {
+            Backends.current().release(grad); // a device backend may reuse the buffer it kept this gradient in
+        }
         grad = null;
     }
 
@@ -518,6 +522,11 @@ public final class Var {
     /** Matrix product (NumPy semantics, broadcast batch dimensions). */
     public Var matmul(Var other) {
         return NnOps.matmul(this, other);
+    }
+
+    /** x · Wᵀ for this x [..., in] and W [out, in]: a linear layer (PyTorch's {@code F.linear} without bias). */
+    public Var linear(Var weight) {
+        return NnOps.linear(this, weight);
     }
 
     /** Softmax along an axis. */

@@ -113,6 +113,28 @@ class OpsGradTest {
         GradCheck.check("matmul vec", v -> v[0].matmul(v[1]), rnd(4), rnd(4, 5));
         GradCheck.check("matmul vec2", v -> v[0].matmul(v[1]), rnd(3, 4), rnd(4));
         GradCheck.check("dot", v -> v[0].matmul(v[1]), rnd(7), rnd(7));
+        GradCheck.check("linear 2d", v -> v[0].linear(v[1]), rnd(5, 7), rnd(3, 7));
+        GradCheck.check("linear 3d", v -> v[0].linear(v[1]), rnd(2, 5, 9), rnd(11, 9));
+        GradCheck.check("linear of a view", v -> v[0].transpose(0, 1).linear(v[1]), rnd(6, 4), rnd(3, 6));
+    }
+
+    @Test
+    void linearIsMatmulWithTheTransposedWeight() {
+        Tensor x = rnd(2, 5, 9);
+        Tensor w = rnd(11, 9);
+        Var a = Var.param(x);
+        Var wa = Var.param(w);
+        Var b = Var.param(x);
+        Var wb = Var.param(w);
+        Tensor g = rnd(2, 5, 11);
+        a.linear(wa).backward(g, false);
+        Var composed = b.matmul(wb.t());
+        composed.backward(g, false);
+        assertThat(a.linear(wa).data().allClose(composed.data(), 1e-6f, 1e-6f)).isTrue();
+        assertThat(a.grad().allClose(b.grad(), 1e-5f, 1e-6f)).isTrue();
+        assertThat(wa.grad().allClose(wb.grad(), 1e-5f, 1e-6f)).isTrue();
+        assertThatThrownBy(() -> a.linear(Var.param(rnd(11, 8)))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("linear").hasMessageContaining("[2,5,9]").hasMessageContaining("[11,8]");
     }
 
     @Test

@@ -1,5 +1,7 @@
 package dev.lory4j.tensor;
 
+import java.util.function.Consumer;
+
 /**
  * The flat buffer behind one or more tensors (views share it).
  *
@@ -15,16 +17,23 @@ package dev.lory4j.tensor;
  * <p><b>Resident buffers.</b> A buffer {@linkplain #markResident() marked resident} (model parameters are) is
  * long-lived, so a device backend may keep a copy on its device and reuse it across calls. To know when that copy
  * is stale, a resident buffer counts host accesses: every {@link #array()} call counts as a possible write
- * ({@link #hostVersion()}), and a backend reads it for copying with {@link #peek()}, which does not count. Code
+ * ({@link #version()}), and a backend reads it for copying with {@link #peek()}, which does not count. Code
  * that keeps the array of a resident buffer and writes it after a device backend has used the buffer must call
  * {@link #array()} again (or {@link #touch()}) after writing, or the device may compute with the old values.
+ *
+ * <p><b>Device-newer buffers.</b> A device backend that changed its copy of a buffer on the device (an optimizer
+ * step, a gradient computed there) calls {@link #deviceNewer(Consumer)} instead of copying it back: the host array
+ * is then filled by the given pull at the next {@link #array()} or {@link #peek()}, so a buffer that the host never
+ * reads never crosses. {@link #version()} changes with every host write and every device update, so a second
+ * device copy of the buffer (another plan) knows it is stale.
  *
  * <p>Only float32 exists today; a bf16/f16 storage would be another implementation behind the same accessors.
  */
 public final class Storage {
     private final float[] array;
     private boolean resident; // set once, before the buffer is shared between threads
-    private volatile int hostVersion; // host accesses of a resident buffer, counted atomically
+    private volatile int hostVersion; // host accesses of a resident buffer and device updates, counted atomically
+    private volatile Consumer<float[]> pull; // fills the array from a newer device copy; null when the host is current
 
     private static final java.lang.invoke.VarHandle HOST_VERSION;
 
@@ -49,6 +58,9 @@ public final class Storage {
 
     /** The backing array (shared with every view of this storage); counts as a host write of a resident buffer. */
     public float[] array() {
+        if (pull != null) {
+            pullNow();
+        }
         if (resident) {
             HOST_VERSION.getAndAdd(this, 1);
         }
@@ -57,7 +69,43 @@ public final class Storage {
 
     /** The backing array without counting a host access: for a backend that only reads it (to copy it out). */
     public float[] peek() {
+        if (pull != null) {
+            pullNow();
+        }
         return array;
+    }
+
+    /**
+     * The backing array as it is, without pulling a newer device copy and without counting: only for the backend
+     * that holds that device copy (to recognise its own buffers), never to read the values.
+     */
+    public float[] unsynced() {
+        return array;
+    }
+
+    /**
+     * Records that a device holds newer contents than the host array: {@code pull} fills the array (and is run
+     * once, at the next host access). Marks the buffer resident and changes its {@link #version()}.
+     */
+    public void deviceNewer(Consumer<float[]> pull) {
+        resident = true;
+        synchronized (this) {
+            this.pull = pull;
+            HOST_VERSION.getAndAdd(this, 1);
+        }
+    }
+
+    /** Whether the host array waits for a pull from a newer device copy. */
+    public boolean isDeviceNewer() {
+        return pull != null;
+    }
+
+    private synchronized void pullNow() {
+        Consumer<float[]> p = pull;
+        if (p != null) {
+            p.accept(array);
+            pull = null;
+        }
     }
 
     /** Marks this buffer long-lived (a model parameter), so a device backend may keep a copy of it; returns this. */
@@ -71,8 +119,11 @@ public final class Storage {
         return resident;
     }
 
-    /** Counts the host accesses of a resident buffer: a device copy made at another count may be stale. */
-    public int hostVersion() {
+    /**
+     * Counts the host accesses of a resident buffer and the device updates ({@link #deviceNewer}): a device copy made
+     * at another count may be stale.
+     */
+    public int version() {
         return hostVersion;
     }
 

@@ -29,7 +29,7 @@ public final class Linear extends Module {
             throw new IllegalArgumentException("Linear(" + in + " -> " + out + "): input shape "
                     + Shapes.str(x.shape()) + " does not end in " + in);
         }
-        Var y = x.matmul(weight.t());
+        Var y = x.linear(weight);
         return bias == null ? y : y.add(bias);
     }
 

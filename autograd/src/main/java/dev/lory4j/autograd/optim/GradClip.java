@@ -2,7 +2,8 @@ package dev.lory4j.autograd.optim;
 
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.kernels.Optimizers;
+import dev.lory4j.tensor.spi.Backend;
+import dev.lory4j.tensor.spi.Backends;
 import java.util.Collection;
 
 /** Gradient-norm clipping, as {@code torch.nn.utils.clip_grad_norm_}. */
@@ -14,12 +15,12 @@ public final class GradClip {
         if (!(maxNorm > 0)) {
             throw new IllegalArgumentException("clipGradNorm: max norm " + maxNorm + " must be > 0");
         }
+        Backend backend = Backends.current();
         double sq = 0;
         for (Var p : params) {
             Tensor g = p.grad();
             if (g != null) {
-                Tensor c = g.contiguous();
-                sq += Optimizers.sumOfSquares(c.data(), c.offset(), c.numel());
+                sq += backend.sumOfSquares(g); // on the device where a device backend holds the gradient
             }
         }
         double norm = Math.sqrt(sq);
@@ -27,7 +28,7 @@ public final class GradClip {
         if (coef < 1) {
             for (Var p : params) {
                 if (p.grad() != null) {
-                    p.setGrad(p.grad().mul((float) coef));
+                    p.setGrad(backend.scaled(p.grad(), (float) coef));
                 }
             }
         }

@@ -2,6 +2,7 @@ package dev.lory4j.tensor.spi;
 
 import dev.lory4j.tensor.BinaryOp;
 import dev.lory4j.tensor.ReduceOp;
+import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 
@@ -200,6 +201,41 @@ public interface Backend {
                     + " do not fit (want x [S, T, " + (inner < 0 ? "?" : inner) + "], w [S, E], experts [E, a, b])");
         }
     }
+
+    /**
+     * The gradients of y = x · Wᵀ (a linear layer) for x [n, in], dy [n, out] and W [out, in]: {dx = dy · W,
+     * dW = dyᵀ · x}. The default composes them from {@link #matmul}; a device backend may return dW as a tensor whose
+     * values stay on its device ({@link dev.lory4j.tensor.Storage#deviceNewer}) until the optimizer uses them there.
+     */
+    default Tensor[] linearGrads(Tensor x, Tensor dy, Tensor w) {
+        if (x.rank() != 2 || dy.rank() != 2 || w.rank() != 2 || x.dim(0) != dy.dim(0) || x.dim(1) != w.dim(1)
+                || dy.dim(1) != w.dim(0)) {
+            throw new IllegalArgumentException("linearGrads: x " + Shapes.str(x.shape()) + ", dy "
+                    + Shapes.str(dy.shape()) + ", W " + Shapes.str(w.shape())
+                    + " do not fit (want x [n, in], dy [n, out], W [out, in])");
+        }
+        return new Tensor[] {matmul(dy, w), matmul(dy.transpose(0, 1), x)};
+    }
+
+    /** Σ t² over all elements (double accumulation on the CPU): gradient clipping's squared norm of one tensor. */
+    default double sumOfSquares(Tensor t) {
+        Tensor c = t.contiguous();
+        return dev.lory4j.tensor.kernels.Optimizers.sumOfSquares(c.data(), c.offset(), c.numel());
+    }
+
+    /**
+     * t · s, for gradient clipping; a backend may scale a gradient it holds on its device in place there and return
+     * t itself (the default returns a new tensor).
+     */
+    default Tensor scaled(Tensor t, float s) {
+        return t.mul(s);
+    }
+
+    /**
+     * Tells the backend that the caller drops {@code t} (an optimizer clearing a gradient), so a device copy kept
+     * only for it may be reused without first bringing it to the host. Nothing by default.
+     */
+    default void release(Tensor t) {}
 
     /** Where this backend computes, for reports (e.g. the GPU's name); the backend name by default. */
     default String deviceName() {
