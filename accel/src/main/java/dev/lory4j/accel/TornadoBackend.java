@@ -28,8 +28,10 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
  * layer, the expert merge and its two backward products, the per-segment products of a Lory layer; a
  * local-memory kernel with 4 x 4 register tiles), same-shape add/sub/mul, exp, SiLU, reductions over the last
  * axis, softmax over the last axis, the causal softmax, the softmax backward, RMSNorm, LayerNorm and the AdamW
- * update, each with one compiled execution plan per (op, shape). AdamW keeps the
- * optimizer moments on the device between steps ({@link #toHost} brings them back for checkpoints); other ops
+ * update, each with one compiled execution plan per (op, shape). A linear layer's weight, gradient and AdamW
+ * moments stay on the device across training steps ({@link LinearPlan}); other parameters' moments stay there
+ * too. Values newer on the device are marked so ({@link Storage#deviceNewer}) and come back only when the host
+ * reads them (a checkpoint, an evaluation on the CPU). Other ops
  * copy their operands in and the result out on every call, so an op is offloaded only when its work per byte
  * copied reaches a threshold ({@link #DEFAULT_MIN_FLOPS_PER_BYTE}). Broadcasting, reductions over other axes
  * and the rest are delegated to the CPU backend. Available when a GPU device exists, or on any device when
@@ -151,11 +153,16 @@ public final class TornadoBackend implements Backend {
      * {@code max} (TornadoVM keeps device memory for every open plan).
      */
     private static <K, V> Map<K, V> lru(int max, java.util.function.Function<V, TornadoExecutionPlan> planOf) {
+        return lruClosing(max, v -> closePlan(planOf.apply(v)));
+    }
+
+    /** {@link #lru} with the eviction given: {@code close} releases an evicted entry. */
+    private static <K, V> Map<K, V> lruClosing(int max, java.util.function.Consumer<V> close) {
         return new LinkedHashMap<>(16, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
                 if (size() > max) {
-                    closePlan(planOf.apply(eldest.getValue()));
+                    close.accept(eldest.getValue());
                     return true;
                 }
                 return false;
@@ -171,10 +178,13 @@ public final class TornadoBackend implements Backend {
         int[] versions = new int[weights.length];
         long floats = 0;
         for (int i = 0; i < weights.length; i++) {
-            versions[i] = weights[i].hostVersion();
+            versions[i] = weights[i].version();
             floats += weights[i].size();
         }
         if (!java.util.Arrays.equals(held, versions)) {
+            for (Storage w : weights) {
+                w.peek(); // brings the host array up to date where a device holds newer values
+            }
             plan.withGraph(0).execute();
             residentUploads++;
             copiedFloats += floats;
@@ -294,32 +304,14 @@ public final class TornadoBackend implements Backend {
     /** A parameter W [r, c] (its array) and the rows m of the activations multiplied by it. */
     private record ResidentKey(float[] w, int r, int c, int m) {}
 
-    /**
-     * One execution plan for the products of one parameter W [r, c] with m-row activations, in three graphs that
-     * share W's device buffer: graph 0 copies W to the device (run only when W changed on the host since the last
-     * copy), graph 1 computes a [m, r] · W and graph 2 a [m, c] · Wᵀ (both read W where graph 0 left it:
-     * TornadoVM shares device buffers between the graphs of one plan). A Linear layer's forward (x · Wᵀ) and
-     * backward (dy · W) therefore use one copy of W per step, and none while W does not change (evaluation,
-     * generation).
-     */
-    private static final class ResidentPlan {
-        final float[] aN;
-        final float[] cN;
-        final float[] aT;
-        final float[] cT;
-        final TornadoExecutionPlan plan;
-        int[] versions; // host versions of W on the device; null before the first copy
+    /** The {@link LinearPlan}s by parameter and rows; an evicted plan first brings what it holds to the host. */
+    private final Map<ResidentKey, LinearPlan> residentPlans = lruClosing(MAX_RESIDENT_PLANS, p -> {
+        flush(p);
+        p.close();
+    });
 
-        ResidentPlan(float[] aN, float[] cN, float[] aT, float[] cT, TornadoExecutionPlan plan) {
-            this.aN = aN;
-            this.cN = cN;
-            this.aT = aT;
-            this.cT = cT;
-            this.plan = plan;
-        }
-    }
-
-    private final Map<ResidentKey, ResidentPlan> residentPlans = lru(MAX_RESIDENT_PLANS, p -> p.plan);
+    /** The gradients handed out by {@link #linearGrads} that still live on the device, by storage. */
+    private final Map<Storage, LinearPlan> deviceGrads = new java.util.IdentityHashMap<>();
 
     private int residentPlanIds;
     private long residentUploads;
@@ -327,10 +319,62 @@ public final class TornadoBackend implements Backend {
 
     /**
      * Whether data may stay on the device ({@code -Dlory4j.tornado.resident}, default true): resident parameters
-     * and the fused plans (merged products, SwiGLU, attention) whose intermediates never leave it; false copies
-     * every op's operands and result, for comparison.
+     * (with their gradients and optimizer moments for linear layers) and the fused plans (merged products, SwiGLU,
+     * attention) whose intermediates never leave it; false copies every op's operands and result, for comparison.
      */
     private static final boolean RESIDENT = Boolean.parseBoolean(System.getProperty("lory4j.tornado.resident", "true"));
+
+    /** The plan of parameter {@code w} [r, c] for m rows, its device buffers made current. Holds the lock. */
+    private LinearPlan linearPlan(Storage w, int r, int c, int m) {
+        ResidentKey key = new ResidentKey(w.unsynced(), r, c, m);
+        LinearPlan p = residentPlans.get(key);
+        if (p == null) {
+            p = new LinearPlan("resident" + residentPlanIds++, w, r, c, m);
+            residentPlans.put(key, p);
+            if (Boolean.getBoolean("lory4j.tornado.verbose")) {
+                System.err.println("lory4j tornado: resident plan for a parameter [" + r + ", " + c + "] and " + m
+                        + " rows");
+            }
+        }
+        if (w.version() != p.heldW) {
+            upload(p);
+        }
+        return p;
+    }
+
+    /**
+     * Copies W, G and the bound moments to the plan's device buffers from their current values: the gradient
+     * is first taken from the device (it may be the only copy), W and the moments from wherever they are newest.
+     */
+    private void upload(LinearPlan p) {
+        p.pull(p.g);
+        Storage w = p.weight;
+        w.peek();
+        if (p.moment1 != null) {
+            System.arraycopy(p.moment1.peek(), 0, p.mom1, 0, p.mom1.length);
+            System.arraycopy(p.moment2.peek(), 0, p.mom2, 0, p.mom2.length);
+            p.heldM1 = p.moment1.version();
+            p.heldM2 = p.moment2.version();
+        }
+        p.run(LinearPlan.UPLOAD);
+        residentUploads++;
+        copiedFloats += 4L * p.g.length + p.g.length;
+        p.heldW = w.version();
+    }
+
+    /** Brings every buffer the plan holds newer than the host to the host (before the plan closes). */
+    private void flush(LinearPlan p) {
+        p.weight.peek();
+        if (p.moment1 != null) {
+            p.moment1.peek();
+            p.moment2.peek();
+        }
+        if (p.grad != null) {
+            p.grad.peek();
+            deviceGrads.remove(p.grad);
+            p.grad = null;
+        }
+    }
 
     /** a [m, k] · b with b a resident parameter W or Wᵀ: the parameter's device copy is made only when stale. */
     private Tensor residentMatmul(Tensor a, Tensor b) {
@@ -340,20 +384,12 @@ public final class TornadoBackend implements Backend {
         int r = w.dim(0);
         int c = w.dim(1);
         int m = a.dim(0);
-        float[] wArray = w.storage().peek();
         synchronized (plans) {
-            ResidentKey key = new ResidentKey(wArray, r, c, m);
-            ResidentPlan p = residentPlans.get(key);
-            if (p == null) {
-                p = newResidentPlan(wArray, r, c, m);
-                residentPlans.put(key, p);
-            }
-            float[] in = transposed ? p.aT : p.aN;
-            copyInto(a, in);
+            LinearPlan p = linearPlan(w.storage(), r, c, m);
+            copyInto(a, transposed ? p.aT : p.aN);
+            copiedFloats += (long) m * (r + c);
             try {
-                p.versions = refreshWeights(p.plan, p.versions, w.storage());
-                copiedFloats += (long) m * (r + c);
-                p.plan.withGraph(transposed ? 2 : 1).execute();
+                p.run(transposed ? LinearPlan.TIMES_WT : LinearPlan.TIMES_W);
             } catch (RuntimeException e) {
                 throw new IllegalStateException("tornado matmul " + m + "x" + (transposed ? r : c) + "x"
                         + (transposed ? c : r) + " with resident " + (transposed ? "Wᵀ" : "W") + " [" + r + ", " + c
@@ -363,37 +399,105 @@ public final class TornadoBackend implements Backend {
         }
     }
 
-    /** Builds the three-graph plan of {@link ResidentPlan} for W [r, c] and m-row activations. */
-    private ResidentPlan newResidentPlan(float[] w, int r, int c, int m) {
-        String id = "resident" + residentPlanIds++;
-        float[] aN = new float[m * r];
-        float[] cN = new float[m * c];
-        float[] aT = new float[m * c];
-        float[] cT = new float[m * r];
-        TaskGraph upload = new TaskGraph(id + "w")
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, w)
-                .task("t", TornadoKernels::keepKernel, new KernelContext(), w)
-                .persistOnDevice(w);
-        TaskGraph plain = new TaskGraph(id + "n")
-                .consumeFromDevice(upload.getTaskGraphName(), w)
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, aN);
-        plain = matmulTask(m, c, r, false, false).add(plain, new float[][] {aN, w}, cN)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, cN);
-        TaskGraph transposed = new TaskGraph(id + "t")
-                .consumeFromDevice(upload.getTaskGraphName(), w)
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, aT);
-        transposed = matmulTask(m, r, c, false, true).add(transposed, new float[][] {aT, w}, cT)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, cT);
-        TornadoExecutionPlan plan = new TornadoExecutionPlan(upload.snapshot(), plain.snapshot(), transposed.snapshot());
-        GridScheduler grids = new GridScheduler(id + "w.t", workers(new int[] {1}));
-        grids.addWorkerGrid(id + "n.t", workers(matmulGrid(1, m, c)));
-        grids.addWorkerGrid(id + "t.t", workers(matmulGrid(1, m, r)));
-        plan.withGridScheduler(grids);
-        if (Boolean.getBoolean("lory4j.tornado.verbose")) {
-            System.err.println("lory4j tornado: resident plan " + id + " for a parameter [" + r + ", " + c + "] and "
-                    + m + " rows");
+    /**
+     * dx = dy · W and dW = dyᵀ · x in one graph of W's plan: dW stays on the device (its host array is filled only
+     * if the host reads it), where clipping ({@link #sumOfSquares}, {@link #scaled}) and {@link #adamw} use it.
+     */
+    @Override
+    public Tensor[] linearGrads(Tensor x, Tensor dy, Tensor w) {
+        if (!RESIDENT || x.rank() != 2 || dy.rank() != 2 || w.rank() != 2 || !wholeResident(w)
+                || x.dim(0) != dy.dim(0) || x.dim(1) != w.dim(1) || dy.dim(1) != w.dim(0)
+                || !offloads(4.0 * x.dim(0) * w.dim(0) * w.dim(1), 2.0 * x.numel() + dy.numel())) {
+            return Backend.super.linearGrads(x, dy, w);
         }
-        return new ResidentPlan(aN, cN, aT, cT, plan);
+        int r = w.dim(0);
+        int c = w.dim(1);
+        int m = x.dim(0);
+        synchronized (plans) {
+            LinearPlan p = linearPlan(w.storage(), r, c, m);
+            if (p.grad != null) { // the device gradient is about to be overwritten: the last one goes to the host
+                p.grad.peek();
+                deviceGrads.remove(p.grad);
+                p.grad = null;
+            }
+            copyInto(dy, p.dy);
+            copyInto(x, p.x);
+            copiedFloats += (long) m * (r + 2L * c);
+            try {
+                p.run(LinearPlan.BACKWARD);
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("tornado linearGrads x [" + m + ", " + c + "], W [" + r + ", " + c
+                        + "] failed on " + deviceName() + ": " + e.getMessage(), e);
+            }
+            Storage g = new Storage(new float[r * c]);
+            g.deviceNewer(gradPull(p));
+            p.grad = g;
+            p.gradVersion = g.version();
+            deviceGrads.put(g, p);
+            return new Tensor[] {Tensor.wrap(p.dx.clone(), m, c), Tensor.of(g, new int[] {r, c}, new int[] {c, 1}, 0)};
+        }
+    }
+
+    /** Fills a gradient's host array from the plan's device gradient. */
+    private java.util.function.Consumer<float[]> gradPull(LinearPlan p) {
+        return array -> {
+            synchronized (plans) {
+                p.pull(p.g);
+                copiedFloats += p.g.length;
+                System.arraycopy(p.g, 0, array, 0, array.length);
+            }
+        };
+    }
+
+    /** The plan whose device gradient t is (current, whole), or null. Holds the lock. */
+    private LinearPlan deviceGrad(Tensor t) {
+        LinearPlan p = deviceGrads.get(t.storage());
+        return p != null && p.grad == t.storage() && t.storage().isDeviceNewer()
+                && t.storage().version() == p.gradVersion && t.isContiguous() && t.offset() == 0
+                && t.numel() == t.storage().size() ? p : null;
+    }
+
+    @Override
+    public double sumOfSquares(Tensor t) {
+        synchronized (plans) {
+            LinearPlan p = deviceGrad(t);
+            if (p != null) {
+                copiedFloats += LinearPlan.NORM_CHUNKS;
+                return p.sumOfSquares();
+            }
+        }
+        return Backend.super.sumOfSquares(t);
+    }
+
+    @Override
+    public Tensor scaled(Tensor t, float s) {
+        synchronized (plans) {
+            LinearPlan p = deviceGrad(t);
+            if (p != null) {
+                p.scale[0] = s;
+                p.run(LinearPlan.SCALE);
+                copiedFloats += 1;
+                t.storage().deviceNewer(gradPull(p)); // still on the device, one version on
+                p.gradVersion = t.storage().version();
+                return t;
+            }
+        }
+        return Backend.super.scaled(t, s);
+    }
+
+    @Override
+    public void release(Tensor t) {
+        synchronized (plans) {
+            LinearPlan p = deviceGrad(t);
+            if (p != null) {
+                deviceGrads.remove(t.storage());
+                p.grad = null;
+                t.storage().deviceNewer(array -> {
+                    throw new IllegalStateException("this gradient " + Shapes.str(t.shape()) + " stayed on the "
+                            + "TornadoVM device and was released by zeroGrad(); copy it before zeroGrad() to keep it");
+                });
+            }
+        }
     }
 
     /** Merged-product plans at most ({@code -Dlory4j.tornado.mergedPlans}, default 64). */
@@ -793,15 +897,44 @@ public final class TornadoBackend implements Backend {
     }
 
     /** A device-resident AdamW state: the parameter and moment arrays bound to the plan, the gradient staged. */
-    private record AdamPlan(float[] p, float[] m, float[] v, float[] g, float[] hyper, TornadoExecutionPlan plan,
-                            TornadoExecutionResult[] last) {}
+    private static final class AdamPlan {
+        final Storage m;
+        final Storage v;
+        final float[] g;
+        final float[] hyper;
+        final TornadoExecutionPlan plan;
+        TornadoExecutionResult last;
+        int heldM;
+        int heldV;
+
+        AdamPlan(Storage m, Storage v, float[] g, float[] hyper, TornadoExecutionPlan plan) {
+            this.m = m;
+            this.v = v;
+            this.g = g;
+            this.hyper = hyper;
+            this.plan = plan;
+        }
+    }
 
     /** AdamW plans by parameter array (identity): one per parameter, kept until its moments change on the host. */
     private final Map<float[], AdamPlan> adamPlans = new java.util.IdentityHashMap<>();
 
+    /**
+     * One AdamW step on the device. A linear layer's weight whose gradient is still on the device (from
+     * {@link #linearGrads}) is updated in its {@link LinearPlan}: nothing but the hyper-parameters crosses, and W and
+     * the moments stay newer on the device until the host reads them. Other parameters go through a per-parameter
+     * plan that keeps the moments on the device (p and g cross).
+     */
     @Override
     public void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                       float weightDecay, float bc1, float bc2) {
+        synchronized (plans) {
+            LinearPlan lp = deviceGrad(g);
+            if (lp != null && p.storage() == lp.weight && wholeArray(p) && wholeArray(m) && wholeArray(v)) {
+                deviceAdamw(lp, p.storage(), m.storage(), v.storage(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+                return;
+            }
+        }
         if (!wholeArray(p) || !wholeArray(m) || !wholeArray(v) || p.numel() != g.numel() || p.numel() == 0
                 || !offloads(16.0 * p.numel(), 3.0 * p.numel())) { // p in and out, g in; m and v stay on the device
             // moments that are views cannot be bound to a plan; the CPU kernel updates them in place
@@ -809,86 +942,117 @@ public final class TornadoBackend implements Backend {
             return;
         }
         synchronized (plans) {
-            AdamPlan a = adamPlans.get(p.data());
-            if (a != null && (a.m() != m.data() || a.v() != v.data())) {
-                closePlan(a.plan());
+            float[] pa = p.storage().unsynced();
+            float[] ma = m.storage().unsynced();
+            float[] va = v.storage().unsynced();
+            AdamPlan a = adamPlans.get(pa);
+            if (a != null && (a.m != m.storage() || a.v != v.storage() || m.storage().version() != a.heldM
+                    || v.storage().version() != a.heldV)) {
+                a.m.peek(); // newer device values come back before the plan that holds them closes
+                a.v.peek();
+                closePlan(a.plan);
+                adamPlans.remove(pa);
                 a = null;
             }
             if (a == null) {
+                m.storage().peek();
+                v.storage().peek();
                 float[] gb = new float[p.numel()];
                 float[] hyper = new float[8];
                 String name = "adamw" + adamPlans.size();
                 TaskGraph tg = new TaskGraph(name)
-                        .transferToDevice(DataTransferMode.EVERY_EXECUTION, p.data(), gb, hyper)
-                        .transferToDevice(DataTransferMode.FIRST_EXECUTION, m.data(), v.data())
-                        .task("t", TornadoKernels::adamwKernel, new KernelContext(), p.data(), gb, m.data(), v.data(),
-                                hyper, p.numel())
-                        .transferToHost(DataTransferMode.EVERY_EXECUTION, p.data())
-                        .transferToHost(DataTransferMode.UNDER_DEMAND, m.data(), v.data());
+                        .transferToDevice(DataTransferMode.EVERY_EXECUTION, pa, gb, hyper)
+                        .transferToDevice(DataTransferMode.FIRST_EXECUTION, ma, va)
+                        .task("t", TornadoKernels::adamwKernel, new KernelContext(), pa, gb, ma, va, hyper, p.numel())
+                        .transferToHost(DataTransferMode.EVERY_EXECUTION, pa)
+                        .transferToHost(DataTransferMode.UNDER_DEMAND, ma, va);
                 TornadoExecutionPlan plan = new TornadoExecutionPlan(tg.snapshot());
                 plan.withGridScheduler(new GridScheduler(name + ".t", workers(new int[] {p.numel()})));
-                a = new AdamPlan(p.data(), m.data(), v.data(), gb, hyper, plan, new TornadoExecutionResult[1]);
-                adamPlans.put(p.data(), a);
+                a = new AdamPlan(m.storage(), v.storage(), gb, hyper, plan);
+                adamPlans.put(pa, a);
             }
-            copyInto(g, a.g());
-            copiedFloats += 3L * p.numel() + a.hyper().length; // p and g in, p out
-            float[] h = a.hyper();
-            h[0] = 1 - lr * weightDecay;
-            h[1] = beta1;
-            h[2] = 1 - beta1;
-            h[3] = beta2;
-            h[4] = 1 - beta2;
-            h[5] = eps;
-            h[6] = -(lr / bc1);
-            h[7] = (float) (1 / Math.sqrt(bc2));
+            p.storage().peek(); // p is copied in from its host array
+            copyInto(g, a.g);
+            copiedFloats += 3L * p.numel() + a.hyper.length; // p and g in, p out
+            fillHyper(a.hyper, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
             try {
-                a.last()[0] = a.plan().execute();
+                a.last = a.plan.execute();
             } catch (RuntimeException e) {
                 throw new IllegalStateException("tornado adamw " + Shapes.str(p.shape()) + " failed on " + deviceName()
                         + ": " + e.getMessage(), e);
             }
+            p.storage().touch(); // written on the host by the copy out
+            AdamPlan done = a;
+            m.storage().deviceNewer(array -> pullMoment(done, array));
+            v.storage().deviceNewer(array -> pullMoment(done, array));
+            a.heldM = m.storage().version();
+            a.heldV = v.storage().version();
         }
     }
 
-    @Override
-    public void toHost(Tensor t) {
+    /** Copies a moment of an AdamW plan from the device into its (bound) host array. */
+    private void pullMoment(AdamPlan a, float[] array) {
         synchronized (plans) {
-            for (AdamPlan a : adamPlans.values()) {
-                if ((a.m() == t.data() || a.v() == t.data()) && a.last()[0] != null) {
-                    a.last()[0].transferToHost(t.data());
-                    copiedFloats += t.data().length;
-                }
+            a.last.transferToHost(array);
+            copiedFloats += array.length;
+        }
+    }
+
+    /** AdamW in a linear layer's plan: W, G and the moments never leave the device. Holds the lock. */
+    private void deviceAdamw(LinearPlan lp, Storage p, Storage m, Storage v, float lr, float beta1, float beta2,
+                             float eps, float weightDecay, float bc1, float bc2) {
+        if (lp.moment1 != m || lp.moment2 != v || m.version() != lp.heldM1 || v.version() != lp.heldM2
+                || p.version() != lp.heldW) {
+            lp.moment1 = m; // bound from now on: copied in by upload, newer on the device after each step
+            lp.moment2 = v;
+            upload(lp);
+        }
+        fillHyper(lp.hyper, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+        try {
+            lp.run(LinearPlan.ADAMW);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("tornado adamw [" + lp.r + ", " + lp.c + "] failed on " + deviceName()
+                    + ": " + e.getMessage(), e);
+        }
+        copiedFloats += lp.hyper.length;
+        p.deviceNewer(array -> {
+            synchronized (plans) {
+                lp.pull(array); // W's host array is the plan's
+                copiedFloats += array.length;
             }
-        }
+        });
+        m.deviceNewer(array -> pullInto(lp, lp.mom1, array));
+        v.deviceNewer(array -> pullInto(lp, lp.mom2, array));
+        lp.heldW = p.version();
+        lp.heldM1 = m.version();
+        lp.heldM2 = v.version();
     }
 
-    @Override
-    public void hostWritten(Tensor t) {
+    /** Copies a plan's device array into {@code array} (through the plan's host array). */
+    private void pullInto(LinearPlan lp, float[] planArray, float[] array) {
         synchronized (plans) {
-            adamPlans.values().removeIf(a -> {
-                boolean stale = a.m() == t.data() || a.v() == t.data();
-                if (stale) {
-                    if (a.last()[0] != null) { // the other moment may hold device-only updates: keep them
-                        a.last()[0].transferToHost(a.m() == t.data() ? a.v() : a.m());
-                        copiedFloats += a.m().length;
-                    }
-                    closePlan(a.plan());
-                }
-                return stale;
-            });
+            lp.pull(planArray);
+            copiedFloats += planArray.length;
+            System.arraycopy(planArray, 0, array, 0, array.length);
         }
     }
 
-    /** Brings back both moments of an AdamW plan. */
-    private static void toHostAll(AdamPlan a) {
-        if (a.last()[0] != null) {
-            a.last()[0].transferToHost(a.m(), a.v());
-        }
+    /** The AdamW kernel's hyper-parameter array (see {@link TornadoKernels#adamwKernel}). */
+    private static void fillHyper(float[] h, float lr, float beta1, float beta2, float eps, float weightDecay,
+                                  float bc1, float bc2) {
+        h[0] = 1 - lr * weightDecay;
+        h[1] = beta1;
+        h[2] = 1 - beta1;
+        h[3] = beta2;
+        h[4] = 1 - beta2;
+        h[5] = eps;
+        h[6] = -(lr / bc1);
+        h[7] = (float) (1 / Math.sqrt(bc2));
     }
 
     /** Whether t is a contiguous tensor covering its whole storage array (so a plan can bind the array). */
     private static boolean wholeArray(Tensor t) {
-        return t.isContiguous() && t.offset() == 0 && t.numel() == t.data().length;
+        return t.isContiguous() && t.offset() == 0 && t.numel() == t.storage().size();
     }
 
     static void closePlan(TornadoExecutionPlan plan) {
@@ -916,9 +1080,15 @@ public final class TornadoBackend implements Backend {
     /** Closes every cached execution plan (device memory is released). */
     public void close() {
         synchronized (plans) {
+            // values newer on the device (weights, moments, gradients) come to the host first
+            residentPlans.values().forEach(this::flush);
+            adamPlans.values().forEach(a -> {
+                a.m.peek();
+                a.v.peek();
+            });
             plans.values().forEach(p -> closePlan(p.plan()));
             plans.clear();
-            residentPlans.values().forEach(p -> closePlan(p.plan));
+            residentPlans.values().forEach(LinearPlan::close);
             residentPlans.clear();
             mergedPlans.values().forEach(p -> closePlan(p.plan));
             mergedPlans.clear();
@@ -927,10 +1097,7 @@ public final class TornadoBackend implements Backend {
             attentionPlans.values().forEach(p -> closePlan(p.plan));
             attentionPlans.clear();
             deviceScratch.clear();
-            adamPlans.values().forEach(a -> {
-                toHostAll(a);
-                closePlan(a.plan());
-            });
+            adamPlans.values().forEach(a -> closePlan(a.plan));
             adamPlans.clear();
         }
     }

@@ -129,6 +129,31 @@ final class TornadoKernels {
         }
     }
 
+    /**
+     * out[c] = Σ x[i]² over chunk c of x (chunks of ceil(n / chunks) elements, in order); one item per chunk. The
+     * host adds the chunks in double: a gradient's squared norm for clipping, with no atomics.
+     */
+    static void sumSquaresChunksKernel(KernelContext ctx, float[] x, float[] out, int chunks, int n) {
+        int c = ctx.globalIdx;
+        if (c < chunks) {
+            int len = (n + chunks - 1) / chunks;
+            int end = TornadoMath.min(n, (c + 1) * len);
+            float sum = 0f;
+            for (int i = c * len; i < end; i++) {
+                sum += x[i] * x[i];
+            }
+            out[c] = sum;
+        }
+    }
+
+    /** x *= s[0] in place (s comes in an array so that one compiled kernel serves every scale). */
+    static void scaleInPlaceKernel(KernelContext ctx, float[] x, float[] s, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            x[i] = x[i] * s[0];
+        }
+    }
+
     /** Does nothing: the task of a graph that only copies {@code w} to the device for other graphs to use. */
     static void keepKernel(KernelContext ctx, float[] w) {
         // an empty body: the graph's transfer of w is what counts (TornadoVM's own tests force copies this way)
