@@ -155,13 +155,14 @@ final class LinearPlan {
         lastGraph = index;
     }
 
-    /** Copies one of the persistent arrays (w, g, mom1, mom2) from the device into itself. */
-    void pull(float[] array) {
+    /** Copies one of the persistent arrays (w, g, mom1, mom2) from the device into itself; false if none ran yet. */
+    boolean pull(float[] array) {
         if (last == null) {
-            return; // nothing ran: the host array is what the device would hold
+            return false; // nothing ran: the host array is what the device would hold
         }
         plan.withGraph(lastGraph); // the graph run last holds the current device buffers
         last.transferToHost(array);
+        return true;
     }
 
     /** G² summed (in double) over the partial sums of {@link #NORM}. */

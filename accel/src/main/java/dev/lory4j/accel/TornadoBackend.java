@@ -347,7 +347,9 @@ public final class TornadoBackend implements Backend {
      * is first taken from the device (it may be the only copy), W and the moments from wherever they are newest.
      */
     private void upload(LinearPlan p) {
-        p.pull(p.g);
+        if (p.pull(p.g)) {
+            copiedFloats += p.g.length;
+        }
         Storage w = p.weight;
         w.peek();
         if (p.moment1 != null) {
@@ -358,7 +360,7 @@ public final class TornadoBackend implements Backend {
         }
         p.run(LinearPlan.UPLOAD);
         residentUploads++;
-        copiedFloats += 4L * p.g.length + p.g.length;
+        copiedFloats += 4L * p.g.length; // W, G and the two moments
         p.heldW = w.version();
     }
 
