@@ -51,8 +51,6 @@ public final class AdamW extends Optimizer {
     @Override
     public Map<String, Tensor> stateTensors() {
         Map<String, Tensor> out = new LinkedHashMap<>();
-        expAvg.values().forEach(Backends.current()::toHost); // a device backend may hold the newer moments
-        expAvgSq.values().forEach(Backends.current()::toHost);
         expAvg.forEach((k, t) -> out.put("exp_avg." + k, t));
         expAvgSq.forEach((k, t) -> out.put("exp_avg_sq." + k, t));
         return out;

@@ -69,7 +69,6 @@ public abstract class Optimizer {
                 throw new IllegalArgumentException("loadState: optimizer state '" + e.getKey() + "' missing");
             }
             e.getValue().copyFrom(t);
-            dev.lory4j.tensor.spi.Backends.current().hostWritten(e.getValue());
         }
         this.step = steps;
     }
@@ -84,8 +83,7 @@ public abstract class Optimizer {
             Tensor t = theirs.get(e.getKey());
             if (t != null && java.util.Arrays.equals(t.shape(), e.getValue().shape())) {
                 e.getValue().copyFrom(t);
-                dev.lory4j.tensor.spi.Backends.current().hostWritten(e.getValue());
-            }
+                }
         }
         this.step = other.step;
     }

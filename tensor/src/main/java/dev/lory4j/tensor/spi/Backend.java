@@ -245,7 +245,7 @@ public interface Backend {
     /**
      * One AdamW step in place (decoupled weight decay, PyTorch's formula): m and v are the moment estimates,
      * bc1 = 1 - beta1^t and bc2 = 1 - beta2^t the bias corrections. All four tensors are contiguous and of one
-     * shape. A backend may keep m and v on its device between steps; {@link #toHost} brings them back.
+     * shape. A backend may keep m and v on its device between steps (marked with Storage.deviceNewer).
      */
     default void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                        float weightDecay, float bc1, float bc2) {
@@ -257,12 +257,6 @@ public interface Backend {
     default long bytesCopied() {
         return 0;
     }
-
-    /** Makes the host copy of {@code t} current if this backend keeps a newer one on its device (else nothing). */
-    default void toHost(Tensor t) {}
-
-    /** Tells the backend that {@code t} was written on the host, so a copy kept on its device is stale. */
-    default void hostWritten(Tensor t) {}
 
     /**
      * Seconds per product of a · b (2-D) over {@code times} back-to-back products with the operands kept where
