@@ -1,40 +1,42 @@
 package dev.lory4j.accel;
 
+import dev.lory4j.tensor.Storage;
 import java.util.function.BiFunction;
 import uk.ac.manchester.tornado.api.GridScheduler;
 import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
-import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
 /**
- * The SwiGLU block y = (silu(x W1ᵀ) ⊙ (x W3ᵀ)) W2ᵀ of one layer (its three weights, model parameters kept on the
- * device) for n rows, as one execution plan of three graphs that share the weights' device buffers:
- * <ol start="0">
- * <li>copies W1, W3 and W2 to the device (run only when the host changed one of them);</li>
- * <li>the forward pass: x in, y out;</li>
- * <li>the backward pass (recomputing a = x W1ᵀ, b = x W3ᵀ): x and dy in; dx, dW1, dW3, dW2 out.</li>
- * </ol>
+ * The SwiGLU block y = (silu(x W1ᵀ) ⊙ (x W3ᵀ)) W2ᵀ of one layer for n rows: a {@link ParamPlan} over its three
+ * weights (W1, W3, W2, with their gradients and AdamW moments on the device) with two compute graphs:
+ * <ul>
+ * <li>{@link #FORWARD}: x in, y out;</li>
+ * <li>{@link #BACKWARD} (recomputing a = x W1ᵀ, b = x W3ᵀ): x and dy in, dx out; dW1, dW3 and dW2 stay on the
+ * device as the parameters' gradients.</li>
+ * </ul>
  * The [n, f] intermediates (a, b, their gated product and its gradients) live only on the device.
  */
-final class SwiGluPlan {
+final class SwiGluPlan extends ParamPlan {
+    static final int FORWARD = 0;
+    static final int BACKWARD = 1;
+
     final float[] x1;
     final float[] y1;
     final float[] x2;
     final float[] dy2;
     final float[] dx2;
-    final float[] dw1;
-    final float[] dw3;
-    final float[] dw2;
-    final TornadoExecutionPlan plan;
-    int[] versions; // host versions of W1, W3, W2 on the device; null before the first copy
 
     /**
-     * Builds the plan for W1, W3 [f, d] and W2 [dOut, f] and n rows; {@code scratch.apply(slot, size)} gives the
-     * device-only intermediate arrays (never copied, so plans may share them).
+     * Builds the plan for W1, W3 [f, d] and W2 [dOut, f] (their storages) and n rows; {@code scratch.apply(slot,
+     * size)} gives the device-only intermediate arrays (never copied, so plans may share them).
      */
-    SwiGluPlan(String id, float[] w1, float[] w3, float[] w2, int n, int f, int d, int dOut,
+    SwiGluPlan(String id, Storage s1, Storage s3, Storage s2, int n, int f, int d, int dOut,
                BiFunction<Integer, Integer, float[]> scratch) {
+        super(id, s1, s3, s2);
+        float[] w1 = params[0].w;
+        float[] w3 = params[1].w;
+        float[] w2 = params[2].w;
         float[] a = scratch.apply(0, n * f);
         float[] b = scratch.apply(1, n * f);
         float[] z = scratch.apply(2, n * f);
@@ -43,23 +45,11 @@ final class SwiGluPlan {
         float[] db = scratch.apply(5, n * f);
         float[] dx1 = scratch.apply(6, n * d);
         float[] dx3 = scratch.apply(7, n * d);
-        TaskGraph upload = new TaskGraph(id + "u")
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, w1, w3, w2)
-                .task("t1", TornadoKernels::keepKernel, new KernelContext(), w1)
-                .task("t3", TornadoKernels::keepKernel, new KernelContext(), w3)
-                .task("t2", TornadoKernels::keepKernel, new KernelContext(), w2)
-                .persistOnDevice(w1, w3, w2);
-        GridScheduler grids = new GridScheduler();
-        for (String t : new String[] {"t1", "t3", "t2"}) {
-            grids.addWorkerGrid(id + "u." + t, TornadoBackend.workers(new int[] {1}));
-        }
 
         x1 = new float[n * d];
         y1 = new float[n * dOut];
         String fw = id + "f";
-        TaskGraph forward = new TaskGraph(fw)
-                .consumeFromDevice(upload.getTaskGraphName(), w1, w3, w2)
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, x1);
+        TaskGraph forward = graph("f").transferToDevice(DataTransferMode.EVERY_EXECUTION, x1);
         forward = gated(forward, fw, grids, x1, w1, w3, a, b, z, n, f, d);
         forward = TornadoBackend.matmulTask("y", n, dOut, f, false, true).add(forward, new float[][] {z, w2}, y1)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, y1)
@@ -69,23 +59,21 @@ final class SwiGluPlan {
         x2 = new float[n * d];
         dy2 = new float[n * dOut];
         dx2 = new float[n * d];
-        dw1 = new float[f * d];
-        dw3 = new float[f * d];
-        dw2 = new float[dOut * f];
         String bw = id + "b";
-        TaskGraph backward = new TaskGraph(bw)
-                .consumeFromDevice(upload.getTaskGraphName(), w1, w3, w2)
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, x2, dy2);
+        TaskGraph backward = graph("b").transferToDevice(DataTransferMode.EVERY_EXECUTION, x2, dy2);
         backward = gated(backward, bw, grids, x2, w1, w3, a, b, z, n, f, d);
         backward = TornadoBackend.matmulTask("dz", n, f, dOut, false, false).add(backward, new float[][] {dy2, w2}, dz)
                 .task("g", TornadoKernels::swiGluBackwardKernel, new KernelContext(), a, b, dz, da, db, n * f);
         backward = TornadoBackend.matmulTask("x1", n, d, f, false, false).add(backward, new float[][] {da, w1}, dx1);
         backward = TornadoBackend.matmulTask("x3", n, d, f, false, false).add(backward, new float[][] {db, w3}, dx3)
                 .task("x", TornadoKernels::addKernel, new KernelContext(), dx1, dx3, dx2, n * d);
-        backward = TornadoBackend.matmulTask("w1", f, d, n, true, false).add(backward, new float[][] {da, x2}, dw1);
-        backward = TornadoBackend.matmulTask("w3", f, d, n, true, false).add(backward, new float[][] {db, x2}, dw3);
-        backward = TornadoBackend.matmulTask("w2", dOut, f, n, true, false).add(backward, new float[][] {dy2, z}, dw2)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, dx2, dw1, dw3, dw2)
+        backward = TornadoBackend.matmulTask("w1", f, d, n, true, false)
+                .add(backward, new float[][] {da, x2}, params[0].g);
+        backward = TornadoBackend.matmulTask("w3", f, d, n, true, false)
+                .add(backward, new float[][] {db, x2}, params[1].g);
+        backward = TornadoBackend.matmulTask("w2", dOut, f, n, true, false)
+                .add(backward, new float[][] {dy2, z}, params[2].g)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, dx2)
                 .transferToHost(DataTransferMode.UNDER_DEMAND, a, b, z, dz, da, db, dx1, dx3);
         grids.addWorkerGrid(bw + ".dz", TornadoBackend.workers(TornadoBackend.matmulGrid(1, n, f)));
         grids.addWorkerGrid(bw + ".g", TornadoBackend.workers(new int[] {n * f}));
@@ -96,8 +84,7 @@ final class SwiGluPlan {
         grids.addWorkerGrid(bw + ".w3", TornadoBackend.workers(TornadoBackend.matmulGrid(1, f, d)));
         grids.addWorkerGrid(bw + ".w2", TornadoBackend.workers(TornadoBackend.matmulGrid(1, dOut, f)));
 
-        plan = new TornadoExecutionPlan(upload.snapshot(), forward.snapshot(), backward.snapshot());
-        plan.withGridScheduler(grids);
+        build(forward, backward);
     }
 
     /** Adds a = x W1ᵀ, b = x W3ᵀ and z = silu(a) ⊙ b to graph {@code name}. */

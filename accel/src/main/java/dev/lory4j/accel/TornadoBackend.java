@@ -170,28 +170,6 @@ public final class TornadoBackend implements Backend {
         };
     }
 
-    /**
-     * Runs graph 0 of {@code plan} (the copy of resident weights to the device) when the host accessed one of
-     * {@code weights} since {@code held} was recorded; returns the versions now on the device.
-     */
-    private int[] refreshWeights(TornadoExecutionPlan plan, int[] held, Storage... weights) {
-        int[] versions = new int[weights.length];
-        long floats = 0;
-        for (int i = 0; i < weights.length; i++) {
-            versions[i] = weights[i].version();
-            floats += weights[i].size();
-        }
-        if (!java.util.Arrays.equals(held, versions)) {
-            for (Storage w : weights) {
-                w.peek(); // brings the host array up to date where a device holds newer values
-            }
-            plan.withGraph(0).execute();
-            residentUploads++;
-            copiedFloats += floats;
-        }
-        return versions;
-    }
-
     /** Work-group size of the 1-D kernels. */
     static final int LOCAL_1D = 128;
 
@@ -305,13 +283,10 @@ public final class TornadoBackend implements Backend {
     private record ResidentKey(float[] w, int r, int c, int m) {}
 
     /** The {@link LinearPlan}s by parameter and rows; an evicted plan first brings what it holds to the host. */
-    private final Map<ResidentKey, LinearPlan> residentPlans = lruClosing(MAX_RESIDENT_PLANS, p -> {
-        flush(p);
-        p.close();
-    });
+    private final Map<ResidentKey, LinearPlan> residentPlans = lruClosing(MAX_RESIDENT_PLANS, this::flushAndClose);
 
-    /** The gradients handed out by {@link #linearGrads} that still live on the device, by storage. */
-    private final Map<Storage, LinearPlan> deviceGrads = new java.util.IdentityHashMap<>();
+    /** The gradients handed out by the parameter plans that still live on the device, by storage. */
+    private final Map<Storage, ParamPlan.Param> deviceGrads = new java.util.IdentityHashMap<>();
 
     private int residentPlanIds;
     private long residentUploads;
@@ -319,8 +294,8 @@ public final class TornadoBackend implements Backend {
 
     /**
      * Whether data may stay on the device ({@code -Dlory4j.tornado.resident}, default true): resident parameters
-     * (with their gradients and optimizer moments for linear layers) and the fused plans (merged products, SwiGLU,
-     * attention) whose intermediates never leave it; false copies every op's operands and result, for comparison.
+     * with their gradients and optimizer moments, and the fused plans (merged products, SwiGLU, attention) whose
+     * intermediates never leave it; false copies every op's operands and result, for comparison.
      */
     private static final boolean RESIDENT = Boolean.parseBoolean(System.getProperty("lory4j.tornado.resident", "true"));
 
@@ -336,46 +311,110 @@ public final class TornadoBackend implements Backend {
                         + " rows");
             }
         }
-        if (w.version() != p.heldW) {
-            upload(p);
-        }
+        current(p);
         return p;
     }
 
     /**
-     * Copies W, G and the bound moments to the plan's device buffers from their current values: the gradient
-     * is first taken from the device (it may be the only copy), W and the moments from wherever they are newest.
+     * Makes a parameter plan's device copies current: copies in each weight the host changed since it was copied
+     * (versions differ; every weight on the plan's first run), and the bound optimizer moments where the host
+     * changed them. Gradients are never copied in (they are only written on the device). Holds the lock.
      */
-    private void upload(LinearPlan p) {
-        if (p.pull(p.g)) {
-            copiedFloats += p.g.length;
+    private void current(ParamPlan plan) {
+        boolean[] stale = new boolean[plan.params.length];
+        boolean any = false;
+        for (ParamPlan.Param p : plan.params) {
+            stale[p.index] = !plan.ran() || p.weight.version() != p.heldW;
+            any |= stale[p.index];
         }
-        Storage w = p.weight;
-        w.peek();
-        if (p.moment1 != null) {
-            System.arraycopy(p.moment1.peek(), 0, p.mom1, 0, p.mom1.length);
-            System.arraycopy(p.moment2.peek(), 0, p.mom2, 0, p.mom2.length);
-            p.heldM1 = p.moment1.version();
-            p.heldM2 = p.moment2.version();
+        try {
+            if (any) {
+                boolean all = !plan.ran();
+                for (ParamPlan.Param p : plan.params) {
+                    if (stale[p.index] || all) {
+                        p.weight.peek(); // W's host array is the plan's: made current where a device holds newer
+                    }
+                }
+                plan.uploadWeights(stale);
+                for (ParamPlan.Param p : plan.params) {
+                    if (stale[p.index] || all) {
+                        p.heldW = p.weight.version();
+                        residentUploads++;
+                        copiedFloats += p.size();
+                    }
+                }
+            }
+            for (ParamPlan.Param p : plan.params) {
+                if (p.moment1 != null && (p.moment1.version() != p.heldM1 || p.moment2.version() != p.heldM2)) {
+                    float[] m1 = p.moment1.peek();
+                    float[] m2 = p.moment2.peek();
+                    if (!(p.zeroMoments && allZero(m1) && allZero(m2))) { // fresh moments: the device has them
+                        System.arraycopy(m1, 0, p.mom1, 0, p.size());
+                        System.arraycopy(m2, 0, p.mom2, 0, p.size());
+                        plan.uploadMoments(p.index);
+                        copiedFloats += 2L * p.size();
+                    }
+                    p.heldM1 = p.moment1.version();
+                    p.heldM2 = p.moment2.version();
+                }
+            }
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("tornado: copying parameters of " + plan.id + " to " + deviceName()
+                    + " failed: " + e.getMessage(), e);
         }
-        p.run(LinearPlan.UPLOAD);
-        residentUploads++;
-        copiedFloats += 4L * p.g.length; // W, G and the two moments
-        p.heldW = w.version();
     }
 
-    /** Brings every buffer the plan holds newer than the host to the host (before the plan closes). */
-    private void flush(LinearPlan p) {
-        p.weight.peek();
-        if (p.moment1 != null) {
-            p.moment1.peek();
-            p.moment2.peek();
+    /** Whether every element is 0 (optimizer moments before the first step). */
+    private static boolean allZero(float[] a) {
+        for (float f : a) {
+            if (f != 0f) {
+                return false;
+            }
         }
+        return true;
+    }
+
+    /** Brings every buffer of the plan newer than the host to the host, then closes the plan. */
+    private void flushAndClose(ParamPlan plan) {
+        flush(plan);
+        plan.close();
+    }
+
+    /** Brings every buffer of the plan newer than the host (weights, moments, gradients) to the host. */
+    private void flush(ParamPlan plan) {
+        for (ParamPlan.Param p : plan.params) {
+            p.weight.peek();
+            if (p.moment1 != null) {
+                p.moment1.peek();
+                p.moment2.peek();
+            }
+            settle(p);
+        }
+    }
+
+    /**
+     * Before a graph overwrites G on the device: a gradient still handed out from it goes to the host (a caller
+     * may hold it, e.g. to accumulate), and no longer counts as living on the device.
+     */
+    private void settle(ParamPlan.Param p) {
         if (p.grad != null) {
             p.grad.peek();
             deviceGrads.remove(p.grad);
             p.grad = null;
         }
+    }
+
+    /**
+     * Hands out the gradient the plan just computed into G as a tensor of {@code shape} whose values stay on the
+     * device until the host reads them ({@link Storage#deviceNewer}).
+     */
+    private Tensor handOut(ParamPlan.Param p, int... shape) {
+        Storage g = new Storage(new float[p.size()]);
+        g.deviceNewer(gradPull(p));
+        p.grad = g;
+        p.gradVersion = g.version();
+        deviceGrads.put(g, p);
+        return Tensor.of(g, shape, Shapes.contiguousStrides(shape), 0);
     }
 
     /** a [m, k] · b with b a resident parameter W or Wᵀ: the parameter's device copy is made only when stale. */
@@ -391,7 +430,7 @@ public final class TornadoBackend implements Backend {
             copyInto(a, transposed ? p.aT : p.aN);
             copiedFloats += (long) m * (r + c);
             try {
-                p.run(transposed ? LinearPlan.TIMES_WT : LinearPlan.TIMES_W);
+                p.run(p.compute(transposed ? LinearPlan.TIMES_WT : LinearPlan.TIMES_W));
             } catch (RuntimeException e) {
                 throw new IllegalStateException("tornado matmul " + m + "x" + (transposed ? r : c) + "x"
                         + (transposed ? c : r) + " with resident " + (transposed ? "Wᵀ" : "W") + " [" + r + ", " + c
@@ -417,43 +456,28 @@ public final class TornadoBackend implements Backend {
         int m = x.dim(0);
         synchronized (plans) {
             LinearPlan p = linearPlan(w.storage(), r, c, m);
-            if (p.grad != null) { // the device gradient is about to be overwritten: the last one goes to the host
-                p.grad.peek();
-                deviceGrads.remove(p.grad);
-                p.grad = null;
-            }
+            settle(p.params[0]);
             copyInto(dy, p.dy);
             copyInto(x, p.x);
             copiedFloats += (long) m * (r + 2L * c);
             try {
-                p.run(LinearPlan.BACKWARD);
+                p.run(p.compute(LinearPlan.BACKWARD));
             } catch (RuntimeException e) {
                 throw new IllegalStateException("tornado linearGrads x [" + m + ", " + c + "], W [" + r + ", " + c
                         + "] failed on " + deviceName() + ": " + e.getMessage(), e);
             }
-            Storage g = new Storage(new float[r * c]);
-            g.deviceNewer(gradPull(p));
-            p.grad = g;
-            p.gradVersion = g.version();
-            deviceGrads.put(g, p);
-            return new Tensor[] {Tensor.wrap(p.dx.clone(), m, c), Tensor.of(g, new int[] {r, c}, new int[] {c, 1}, 0)};
+            return new Tensor[] {Tensor.wrap(p.dx.clone(), m, c), handOut(p.params[0], r, c)};
         }
     }
 
     /** Fills a gradient's host array from the plan's device gradient. */
-    private java.util.function.Consumer<float[]> gradPull(LinearPlan p) {
-        return array -> {
-            synchronized (plans) {
-                p.pull(p.g);
-                copiedFloats += p.g.length;
-                System.arraycopy(p.g, 0, array, 0, array.length);
-            }
-        };
+    private java.util.function.Consumer<float[]> gradPull(ParamPlan.Param p) {
+        return array -> pullInto(p.plan, p.g, array);
     }
 
-    /** The plan whose device gradient t is (current, whole), or null. Holds the lock. */
-    private LinearPlan deviceGrad(Tensor t) {
-        LinearPlan p = deviceGrads.get(t.storage());
+    /** The parameter whose device gradient t is (current, whole), or null. Holds the lock. */
+    private ParamPlan.Param deviceGrad(Tensor t) {
+        ParamPlan.Param p = deviceGrads.get(t.storage());
         return p != null && p.grad == t.storage() && t.storage().isDeviceNewer()
                 && t.storage().version() == p.gradVersion && t.isContiguous() && t.offset() == 0
                 && t.numel() == t.storage().size() ? p : null;
@@ -462,10 +486,10 @@ public final class TornadoBackend implements Backend {
     @Override
     public double sumOfSquares(Tensor t) {
         synchronized (plans) {
-            LinearPlan p = deviceGrad(t);
+            ParamPlan.Param p = deviceGrad(t);
             if (p != null) {
-                copiedFloats += LinearPlan.NORM_CHUNKS;
-                return p.sumOfSquares();
+                copiedFloats += ParamPlan.NORM_CHUNKS;
+                return p.plan.sumOfSquares(p.index);
             }
         }
         return Backend.super.sumOfSquares(t);
@@ -474,10 +498,10 @@ public final class TornadoBackend implements Backend {
     @Override
     public Tensor scaled(Tensor t, float s) {
         synchronized (plans) {
-            LinearPlan p = deviceGrad(t);
+            ParamPlan.Param p = deviceGrad(t);
             if (p != null) {
-                p.scale[0] = s;
-                p.run(LinearPlan.SCALE);
+                p.plan.scale[0] = s;
+                p.plan.run(p.plan.scale(p.index));
                 copiedFloats += 1;
                 t.storage().deviceNewer(gradPull(p)); // still on the device, one version on
                 p.gradVersion = t.storage().version();
@@ -490,7 +514,7 @@ public final class TornadoBackend implements Backend {
     @Override
     public void release(Tensor t) {
         synchronized (plans) {
-            LinearPlan p = deviceGrad(t);
+            ParamPlan.Param p = deviceGrad(t);
             if (p != null) {
                 deviceGrads.remove(t.storage());
                 p.grad = null;
@@ -508,18 +532,18 @@ public final class TornadoBackend implements Backend {
     /** Experts [E, a, b] (their array) and the S segments of T rows they are merged for. */
     private record MergedKey(float[] experts, int s, int t, int e, int a, int b) {}
 
-    private final Map<MergedKey, MergedPlan> mergedPlans = lru(MAX_MERGED_PLANS, p -> p.plan);
+    private final Map<MergedKey, MergedPlan> mergedPlans = lruClosing(MAX_MERGED_PLANS, this::flushAndClose);
 
 
     /**
      * The merged plan for these experts and segments when the product belongs on the device, else null: the
-     * experts are a whole resident buffer, the work per byte copied is enough, and there are at least as many
-     * segments S as experts E. A training step then copies the experts in and their gradient out (2 E a·b floats
-     * per matrix) instead of the merged matrices in and their gradient out (about 3 S a·b through the plain
-     * products): with fewer segments than experts the plain products move less.
+     * experts are a whole resident buffer and the work per byte copied is enough. The experts, their gradient and
+     * their AdamW moments stay in the plan, so a training step copies only activations (x, w, y, dy, dw), where the
+     * plain products would copy the merged matrices in and their gradient out (about 3 S a·b floats per expert
+     * tensor) whatever the number of segments S.
      */
     private MergedPlan mergedPlan(Tensor x, Tensor w, Tensor experts, double flops, double floats) {
-        if (!RESIDENT || w.dim(0) < experts.dim(0) || !experts.storage().isResident() || !experts.isContiguous()
+        if (!RESIDENT || !experts.storage().isResident() || !experts.isContiguous()
                 || experts.offset() != 0
                 || experts.numel() != experts.storage().size() || x.numel() == 0 || !offloads(flops, floats)) {
             return null;
@@ -529,19 +553,19 @@ public final class TornadoBackend implements Backend {
         int a = experts.dim(1);
         int b = experts.dim(2);
         int t = x.dim(1);
-        float[] array = experts.storage().peek();
+        float[] array = experts.storage().unsynced(); // identifies the parameter (a key, not read)
         MergedKey key = new MergedKey(array, s, t, e, a, b);
         MergedPlan p = mergedPlans.get(key);
         if (p == null) {
             float[] scratch = scratch(20, s * a * b);
-            p = new MergedPlan("merged" + residentPlanIds++, array, s, t, e, a, b, scratch);
+            p = new MergedPlan("merged" + residentPlanIds++, experts.storage(), s, t, e, a, b, scratch);
             mergedPlans.put(key, p);
             if (Boolean.getBoolean("lory4j.tornado.verbose")) {
                 System.err.println("lory4j tornado: merged plan for experts " + Shapes.str(experts.shape()) + ", "
                         + s + " segments of " + t + " rows");
             }
         }
-        p.versions = refreshWeights(p.plan, p.versions, experts.storage());
+        current(p);
         return p;
     }
 
@@ -562,7 +586,7 @@ public final class TornadoBackend implements Backend {
                     float[][] in = transposed ? p.in1 : p.in2;
                     copyInto(w, in[0]);
                     copyInto(x, in[1]);
-                    p.plan.withGraph(transposed ? 1 : 2).execute();
+                    p.run(p.compute(transposed ? MergedPlan.PRODUCT_T : MergedPlan.PRODUCT));
                     copiedFloats += (long) s * e + (long) s * t * (a + b);
                     float[] y = transposed ? p.y1 : p.y2;
                     return Tensor.wrap(y.clone(), s, t, transposed ? a : b);
@@ -588,7 +612,7 @@ public final class TornadoBackend implements Backend {
             return Backend.super.mergedMatmulGrads(x, dy, w, experts); // its shape error
         }
         double flops = 2.0 * s * t * a * b + 4.0 * s * e * a * b;
-        double floats = 2.0 * s * e + (double) s * t * (a + b) + (double) e * a * b;
+        double floats = 2.0 * s * e + (double) s * t * (a + b); // dExperts stays on the device
         synchronized (plans) {
             try {
                 MergedPlan p = mergedPlan(x, w, experts, flops, floats);
@@ -596,9 +620,10 @@ public final class TornadoBackend implements Backend {
                     copyInto(w, p.in3[0]);
                     copyInto(x, p.in3[1]);
                     copyInto(dy, p.in3[2]);
-                    p.plan.withGraph(3).execute();
+                    settle(p.params[0]);
+                    p.run(p.compute(MergedPlan.GRADS));
                     copiedFloats += (long) floats;
-                    return new Tensor[] {Tensor.wrap(p.dw3.clone(), s, e), Tensor.wrap(p.de3.clone(), e, a, b)};
+                    return new Tensor[] {Tensor.wrap(p.dw3.clone(), s, e), handOut(p.params[0], e, a, b)};
                 }
             } catch (RuntimeException ex) {
                 throw new IllegalStateException("tornado mergedMatmulGrads x " + Shapes.str(x.shape()) + ", dy "
@@ -615,7 +640,7 @@ public final class TornadoBackend implements Backend {
     /** A layer's gate weight (its array) and the rows n its SwiGLU plan is built for. */
     private record SwiGluKey(float[] w1, float[] w3, float[] w2, int n) {}
 
-    private final Map<SwiGluKey, SwiGluPlan> swiGluPlans = lru(MAX_SWIGLU_PLANS, p -> p.plan);
+    private final Map<SwiGluKey, SwiGluPlan> swiGluPlans = lruClosing(MAX_SWIGLU_PLANS, this::flushAndClose);
 
     /**
      * Host arrays that stand for device-only intermediates of the fused plans, by (slot, size): TornadoVM binds a
@@ -645,17 +670,17 @@ public final class TornadoBackend implements Backend {
         int f = w1.dim(0);
         int d = w1.dim(1);
         int dOut = w2.dim(0);
-        float[] a1 = w1.storage().peek();
-        float[] a3 = w3.storage().peek();
-        float[] a2 = w2.storage().peek();
+        float[] a1 = w1.storage().unsynced(); // the key identifies the parameters (not read)
+        float[] a3 = w3.storage().unsynced();
+        float[] a2 = w2.storage().unsynced();
         SwiGluKey key = new SwiGluKey(a1, a3, a2, n);
         SwiGluPlan p = swiGluPlans.get(key);
         if (p == null) {
-            p = new SwiGluPlan("swiglu" + residentPlanIds++, a1, a3, a2, n, f, d, dOut,
-                    this::scratch);
+            p = new SwiGluPlan("swiglu" + residentPlanIds++, w1.storage(), w3.storage(), w2.storage(), n, f, d,
+                    dOut, this::scratch);
             swiGluPlans.put(key, p);
         }
-        p.versions = refreshWeights(p.plan, p.versions, w1.storage(), w3.storage(), w2.storage());
+        current(p);
         return p;
     }
 
@@ -672,7 +697,7 @@ public final class TornadoBackend implements Backend {
                 SwiGluPlan p = swiGluPlan(w1, w3, w2, n, 2.0 * n * f * (2.0 * d + dOut), floats);
                 if (p != null) {
                     copyInto(x, p.x1);
-                    p.plan.withGraph(1).execute();
+                    p.run(p.compute(SwiGluPlan.FORWARD));
                     copiedFloats += (long) floats;
                     int[] shape = x.shape();
                     shape[shape.length - 1] = dOut;
@@ -697,17 +722,20 @@ public final class TornadoBackend implements Backend {
         if (dy.numel() != n * dOut || dy.dim(-1) != dOut) {
             return Backend.super.swiGluGrads(x, dy, w1, w3, w2); // its shape error
         }
-        double floats = (double) n * (2 * d + dOut) + 2.0 * f * d + (double) dOut * f;
+        double floats = (double) n * (2 * d + dOut); // x and dy in, dx out; the weight gradients stay there
         synchronized (plans) {
             try {
                 SwiGluPlan p = swiGluPlan(w1, w3, w2, n, 2.0 * n * f * (6.0 * d + 3.0 * dOut), floats);
                 if (p != null) {
                     copyInto(x, p.x2);
                     copyInto(dy, p.dy2);
-                    p.plan.withGraph(2).execute();
+                    for (ParamPlan.Param w : p.params) {
+                        settle(w);
+                    }
+                    p.run(p.compute(SwiGluPlan.BACKWARD));
                     copiedFloats += (long) floats;
-                    return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), Tensor.wrap(p.dw1.clone(), f, d),
-                        Tensor.wrap(p.dw3.clone(), f, d), Tensor.wrap(p.dw2.clone(), dOut, f)};
+                    return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], f, d),
+                        handOut(p.params[1], f, d), handOut(p.params[2], dOut, f)};
                 }
             } catch (RuntimeException ex) {
                 throw new IllegalStateException("tornado swiGluGrads x " + Shapes.str(x.shape()) + ", W1 "
@@ -922,18 +950,18 @@ public final class TornadoBackend implements Backend {
     private final Map<float[], AdamPlan> adamPlans = new java.util.IdentityHashMap<>();
 
     /**
-     * One AdamW step on the device. A linear layer's weight whose gradient is still on the device (from
-     * {@link #linearGrads}) is updated in its {@link LinearPlan}: nothing but the hyper-parameters crosses, and W and
-     * the moments stay newer on the device until the host reads them. Other parameters go through a per-parameter
+     * One AdamW step on the device. A parameter whose gradient is still on the device (a linear layer's, a SwiGLU
+     * block's or a Lory expert tensor's) is updated in the {@link ParamPlan} that holds it: nothing but the
+     * hyper-parameters crosses, and W and the moments stay newer on the device until the host reads them. Other parameters go through a per-parameter
      * plan that keeps the moments on the device (p and g cross).
      */
     @Override
     public void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
                       float weightDecay, float bc1, float bc2) {
         synchronized (plans) {
-            LinearPlan lp = deviceGrad(g);
+            ParamPlan.Param lp = deviceGrad(g);
             if (lp != null && p.storage() == lp.weight && wholeArray(p) && wholeArray(m) && wholeArray(v)) {
-                deviceAdamw(lp, p.storage(), m.storage(), v.storage(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+                deviceAdamw(lp, m.storage(), v.storage(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
                 return;
             }
         }
@@ -1000,42 +1028,41 @@ public final class TornadoBackend implements Backend {
         }
     }
 
-    /** AdamW in a linear layer's plan: W, G and the moments never leave the device. Holds the lock. */
-    private void deviceAdamw(LinearPlan lp, Storage p, Storage m, Storage v, float lr, float beta1, float beta2,
+    /** AdamW in the plan that holds the parameter: W, G and the moments never leave the device. Holds the lock. */
+    private void deviceAdamw(ParamPlan.Param lp, Storage m, Storage v, float lr, float beta1, float beta2,
                              float eps, float weightDecay, float bc1, float bc2) {
-        if (lp.moment1 != m || lp.moment2 != v || m.version() != lp.heldM1 || v.version() != lp.heldM2
-                || p.version() != lp.heldW) {
-            lp.moment1 = m; // bound from now on: copied in by upload, newer on the device after each step
+        ParamPlan plan = lp.plan;
+        if (lp.moment1 != m || lp.moment2 != v) {
+            lp.moment1 = m; // bound from now on: copied in by current(), newer on the device after each step
             lp.moment2 = v;
-            upload(lp);
+            lp.heldM1 = m.version() - 1; // stale: copied in now
         }
-        fillHyper(lp.hyper, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+        current(plan);
+        fillHyper(plan.hyper, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+        lp.zeroMoments = false;
         try {
-            lp.run(LinearPlan.ADAMW);
+            plan.run(plan.adamw(lp.index));
         } catch (RuntimeException e) {
-            throw new IllegalStateException("tornado adamw [" + lp.r + ", " + lp.c + "] failed on " + deviceName()
-                    + ": " + e.getMessage(), e);
+            throw new IllegalStateException("tornado adamw " + lp.size() + " floats of " + plan.id + " failed on "
+                    + deviceName() + ": " + e.getMessage(), e);
         }
-        copiedFloats += lp.hyper.length;
-        p.deviceNewer(array -> {
-            synchronized (plans) {
-                lp.pull(array); // W's host array is the plan's
-                copiedFloats += array.length;
-            }
-        });
-        m.deviceNewer(array -> pullInto(lp, lp.mom1, array));
-        v.deviceNewer(array -> pullInto(lp, lp.mom2, array));
-        lp.heldW = p.version();
+        copiedFloats += plan.hyper.length;
+        lp.weight.deviceNewer(array -> pullInto(plan, lp.w, array)); // W's host array is the plan's
+        m.deviceNewer(array -> pullInto(plan, lp.mom1, array));
+        v.deviceNewer(array -> pullInto(plan, lp.mom2, array));
+        lp.heldW = lp.weight.version();
         lp.heldM1 = m.version();
         lp.heldM2 = v.version();
     }
 
-    /** Copies a plan's device array into {@code array} (through the plan's host array). */
-    private void pullInto(LinearPlan lp, float[] planArray, float[] array) {
+    /** Copies a plan's device array into {@code array} (through the plan's host array, unless it is that array). */
+    private void pullInto(ParamPlan plan, float[] planArray, float[] array) {
         synchronized (plans) {
-            lp.pull(planArray);
+            plan.pull(planArray);
             copiedFloats += planArray.length;
-            System.arraycopy(planArray, 0, array, 0, array.length);
+            if (array != planArray) {
+                System.arraycopy(planArray, 0, array, 0, array.length);
+            }
         }
     }
 
@@ -1083,18 +1110,19 @@ public final class TornadoBackend implements Backend {
     public void close() {
         synchronized (plans) {
             // values newer on the device (weights, moments, gradients) come to the host first
-            residentPlans.values().forEach(this::flush);
+            java.util.List<ParamPlan> held = new java.util.ArrayList<>(residentPlans.values());
+            held.addAll(mergedPlans.values());
+            held.addAll(swiGluPlans.values());
+            held.forEach(this::flush); // all first: a plan's pull may read another plan
             adamPlans.values().forEach(a -> {
                 a.m.peek();
                 a.v.peek();
             });
+            held.forEach(ParamPlan::close);
             plans.values().forEach(p -> closePlan(p.plan()));
             plans.clear();
-            residentPlans.values().forEach(LinearPlan::close);
             residentPlans.clear();
-            mergedPlans.values().forEach(p -> closePlan(p.plan));
             mergedPlans.clear();
-            swiGluPlans.values().forEach(p -> closePlan(p.plan));
             swiGluPlans.clear();
             attentionPlans.values().forEach(p -> closePlan(p.plan));
             attentionPlans.clear();

@@ -154,6 +154,14 @@ final class TornadoKernels {
         }
     }
 
+    /** x[i] = 0 for i < n: gives a device buffer its first values without copying host zeros. */
+    static void zeroKernel(KernelContext ctx, float[] x, int n) {
+        int i = ctx.globalIdx;
+        if (i < n) {
+            x[i] = 0f;
+        }
+    }
+
     /** Does nothing: the task of a graph that only copies {@code w} to the device for other graphs to use. */
     static void keepKernel(KernelContext ctx, float[] w) {
         // an empty body: the graph's transfer of w is what counts (TornadoVM's own tests force copies this way)

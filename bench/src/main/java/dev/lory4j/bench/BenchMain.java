@@ -213,11 +213,13 @@ public final class BenchMain {
                 long copied = chosen.bytesCopied();
                 int warmup = parseInt("--warmup", o.get("warmup"));
                 int steps = parseInt("--steps", o.get("steps"));
+                long[] atWarmupEnd = new long[1];
                 double sec = TrainCompare.oursSecondsPerStep(parseInt("--experts", o.get("experts")),
                         parseInt("--segment", o.get("segment")), parseInt("--batch", o.get("batch")),
-                        parseInt("--seq", o.get("seq")), warmup, steps);
-                double mbPerStep = (chosen.bytesCopied() - copied) / 1e6 / (warmup + steps);
-                out.println(ROW + sec + "\t" + device + "\t" + mbPerStep);
+                        parseInt("--seq", o.get("seq")), warmup, steps, () -> atWarmupEnd[0] = chosen.bytesCopied());
+                double warmupMb = (atWarmupEnd[0] - copied) / 1e6 / Math.max(warmup, 1);
+                double mbPerStep = (chosen.bytesCopied() - atWarmupEnd[0]) / 1e6 / steps;
+                out.println(ROW + sec + "\t" + device + "\t" + mbPerStep + "\t" + warmupMb);
                 return 0;
             }
             case "gemm-device-worker" -> {
@@ -375,7 +377,7 @@ public final class BenchMain {
                 err.println("train: " + name + " threads=" + threads + ": cpu ..." + loadNote());
                 String cpu = child("train-worker", threads, err, args).getFirst().split("\t")[0];
                 rows.add(new DeviceCompare.TrainRow(name, dev[1], threads, batch * seq / Double.parseDouble(dev[0]),
-                        batch * seq / Double.parseDouble(cpu), Double.parseDouble(dev[2])));
+                        batch * seq / Double.parseDouble(cpu), Double.parseDouble(dev[3]), Double.parseDouble(dev[2])));
             }
         }
         return rows;

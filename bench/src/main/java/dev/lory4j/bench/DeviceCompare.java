@@ -65,12 +65,16 @@ final class DeviceCompare {
 
     /**
      * One training-step row: tokens/s through the device backend and through our CPU backend, and the megabytes
-     * the device backend copied between host and device per step (mean over warm-up and timed steps).
+     * the device backend copied between host and device per step: mean over the warm-up steps (which copy the
+     * parameters and their optimizer state in once) and over the timed steps.
      */
     record TrainRow(String model, String device, int threads, double deviceTokensPerSecond,
-                    double cpuTokensPerSecond, double deviceMegabytesPerStep) {
+                    double cpuTokensPerSecond, double warmupMegabytesPerStep, double deviceMegabytesPerStep) {
 
-        /** The row as JSON (keys model, device, threads, device_tokens_per_s, cpu_tokens_per_s, device_mb_per_step). */
+        /**
+         * The row as JSON (keys model, device, threads, device_tokens_per_s, cpu_tokens_per_s, warmup_mb_per_step,
+         * device_mb_per_step).
+         */
         Map<String, Object> toJson() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("model", model);
@@ -78,6 +82,7 @@ final class DeviceCompare {
             m.put("threads", threads);
             m.put("device_tokens_per_s", deviceTokensPerSecond);
             m.put("cpu_tokens_per_s", cpuTokensPerSecond);
+            m.put("warmup_mb_per_step", warmupMegabytesPerStep);
             m.put("device_mb_per_step", deviceMegabytesPerStep);
             return m;
         }
@@ -232,10 +237,11 @@ final class DeviceCompare {
 
     /** The training-step table of a device run. */
     static String trainTable(List<TrainRow> rows) {
-        TextTable t = new TextTable("model", "device", "device tok/s", "device MB copied/step", "CPU threads",
-                "lory4j CPU tok/s", "ratio");
+        TextTable t = new TextTable("model", "device", "device tok/s", "device MB copied/step",
+                "(warm-up step)", "CPU threads", "lory4j CPU tok/s", "ratio");
         for (TrainRow r : rows) {
             t.addRow(r.model(), r.device(), fmt(r.deviceTokensPerSecond()), fmt(r.deviceMegabytesPerStep()),
+                    fmt(r.warmupMegabytesPerStep()),
                     Integer.toString(r.threads()), fmt(r.cpuTokensPerSecond()),
                     String.format(Locale.ROOT, "%.2f", r.deviceTokensPerSecond() / r.cpuTokensPerSecond()));
         }

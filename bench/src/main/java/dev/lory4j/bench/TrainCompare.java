@@ -67,8 +67,12 @@ final class TrainCompare {
         return experts == 0 ? "dense" : "lory-E" + experts + "-T" + segment;
     }
 
-    /** Median seconds per training step of our model, after {@code warmup} untimed steps. */
-    static double oursSecondsPerStep(int experts, int segment, int batch, int seq, int warmup, int steps) {
+    /**
+     * Median seconds per training step of our model, after {@code warmup} untimed steps (then {@code afterWarmup}
+     * runs, e.g. to read a counter).
+     */
+    static double oursSecondsPerStep(int experts, int segment, int batch, int seq, int warmup, int steps,
+                                     Runnable afterWarmup) {
         DecoderConfig c = new DecoderConfig(256, 256, 4, 4, 688, 1e-5f, 10000, false, Math.max(seq, 2048), 0.02f,
                 false);
         MoeConfig mc = experts == 0 ? MoeConfig.dense(c) : MoeConfig.lory(c, experts, segment);
@@ -77,6 +81,9 @@ final class TrainCompare {
         Rng rng = new Rng(2);
         double[] times = new double[steps];
         for (int s = 0; s < warmup + steps; s++) {
+            if (s == warmup) {
+                afterWarmup.run();
+            }
             int[] x = new int[batch * seq];
             int[] y = new int[batch * seq];
             for (int i = 0; i < x.length; i++) {

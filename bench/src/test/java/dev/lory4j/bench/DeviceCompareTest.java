@@ -28,8 +28,9 @@ class DeviceCompareTest {
     @Test
     void trainTableShowsTheDeviceOverCpuRatio() {
         String table = DeviceCompare.trainTable(List.of(new DeviceCompare.TrainRow("dense", "GPU", 16, 2000, 4000,
-                123.4)));
-        assertThat(table).contains("dense", "GPU", "2000.0", "4000.0", "0.50", "123.4", "MB copied/step");
+                567.8, 123.4)));
+        assertThat(table).contains("dense", "GPU", "2000.0", "4000.0", "0.50", "123.4", "567.8", "MB copied/step",
+                "warm-up");
     }
 
     @Test

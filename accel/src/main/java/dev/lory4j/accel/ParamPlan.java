@@ -1,0 +1,256 @@
+package dev.lory4j.accel;
+
+import dev.lory4j.tensor.Storage;
+import java.util.ArrayList;
+import java.util.List;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+
+/**
+ * One execution plan whose graphs share, on the device, the training state of k model parameters: each weight W_i,
+ * its gradient G_i and its two AdamW moments. TornadoVM shares device buffers only between the graphs of one plan,
+ * so everything a training step does with a parameter is a graph of the plan that holds it. The graphs, in order:
+ * <ol start="0">
+ * <li>the plan's first run: copies every W_i to the device and fills the G_i and moments there with zeros (what
+ * the plan's own host arrays hold), so nothing but the weights crosses;</li>
+ * <li>graphs 1..k: copies W_i only (the host changed it);</li>
+ * <li>graphs k+1..2k: copies the moments of parameter i only (an optimizer's moments were bound, or the host
+ * changed them, e.g. a checkpoint load). No graph copies a gradient in: the G_i are only ever written on the
+ * device;</li>
+ * <li>the subclass's compute graphs ({@link #compute}: products with the W_i, backward passes that leave the G_i
+ * on the device);</li>
+ * <li>for each parameter i ({@link #norm}, {@link #scale}, {@link #adamw}): partial sums of G_i² out (gradient
+ * clipping), G_i · s in place (clipping), the AdamW step of W_i with G_i and its moments in place.</li>
+ * </ol>
+ * So in training the W_i, G_i and moments never cross; the host asks for one ({@link #pull}) only when it reads it
+ * (a checkpoint, an evaluation on another plan). Every graph names all 4k buffers, consumed from the graph run
+ * before it and available to {@link #pull}, because TornadoVM 5.2 wires a graph's consumed buffers from the last
+ * graph executed in the plan ({@code TornadoTaskGraph.updatePersistedObjectState}): a graph that left one out would
+ * lose it for the graphs after it.
+ */
+abstract class ParamPlan {
+    /** Partial sums of G² computed by a norm graph (summed on the host in double). */
+    static final int NORM_CHUNKS = 256;
+
+    /** One parameter's buffers in the plan and what the host knows of them (guarded by the backend's lock). */
+    static final class Param {
+        final ParamPlan plan;
+        final int index;
+        final Storage weight;
+        final float[] w; // the weight's own host array (pulls fill it directly)
+        final float[] g;
+        final float[] mom1;
+        final float[] mom2;
+        int heldW = Integer.MIN_VALUE; // W's storage version the device copy matches
+        Storage moment1; // the optimizer's moment tensors bound to mom1 and mom2 (null before the first step here)
+        Storage moment2;
+        int heldM1;
+        int heldM2;
+        boolean zeroMoments; // the device moments are still the zeros of the first run
+        Storage grad; // the gradient last handed out while it lives on the device, else null
+        int gradVersion;
+
+        private Param(ParamPlan plan, int index, Storage weight) {
+            this.plan = plan;
+            this.index = index;
+            this.weight = weight;
+            this.w = weight.unsynced();
+            int n = w.length;
+            g = new float[n];
+            mom1 = new float[n];
+            mom2 = new float[n];
+        }
+
+        /** Floats in W (and in each of G and the moments). */
+        int size() {
+            return w.length;
+        }
+
+        private Object[] arrays() {
+            return new Object[] {w, g, mom1, mom2};
+        }
+    }
+
+    final Param[] params;
+    final String id;
+    final GridScheduler grids = new GridScheduler();
+    final float[] partial = new float[NORM_CHUNKS];
+    final float[] scale = new float[1];
+    final float[] hyper = new float[8];
+    private final Object[] state; // the 4k persistent arrays
+    private final List<TaskGraph> graphs = new ArrayList<>();
+    private int computeGraphs = -1;
+    private TornadoExecutionPlan plan;
+    private TornadoExecutionResult last;
+    private int lastGraph = -1;
+
+    /** Starts the plan {@code id} for these parameters (their storages) with its upload graphs. */
+    ParamPlan(String id, Storage... weights) {
+        this.id = id;
+        params = new Param[weights.length];
+        List<Object> all = new ArrayList<>();
+        for (int i = 0; i < weights.length; i++) {
+            params[i] = new Param(this, i, weights[i]);
+            all.addAll(List.of(params[i].arrays()));
+        }
+        state = all.toArray();
+        String first = id + "u";
+        TaskGraph full = new TaskGraph(first);
+        for (Param p : params) {
+            full = keep(full.transferToDevice(DataTransferMode.EVERY_EXECUTION, p.w), first, "w" + p.index, p.w);
+            for (float[] zeros : new float[][] {p.g, p.mom1, p.mom2}) {
+                String task = "z" + p.index + (zeros == p.g ? "g" : zeros == p.mom1 ? "m" : "v");
+                full = full.task(task, TornadoKernels::zeroKernel, new KernelContext(), zeros, p.size());
+                grids.addWorkerGrid(first + "." + task, TornadoBackend.workers(new int[] {p.size()}));
+            }
+        }
+        graphs.add(persistent(full));
+        for (Param p : params) {
+            graphs.add(persistent(copying("w" + p.index, all, p.w)));
+        }
+        for (Param p : params) {
+            graphs.add(persistent(copying("m" + p.index, all, p.mom1, p.mom2)));
+        }
+    }
+
+    /** A graph that copies {@code mine} to the device and consumes the rest of {@code all} there. */
+    private TaskGraph copying(String suffix, List<Object> all, float[]... mine) {
+        String name = id + suffix;
+        List<Object> others = new ArrayList<>(all);
+        others.removeAll(List.of((Object[]) mine)); // by identity: arrays compare by reference
+        TaskGraph graph = new TaskGraph(name).consumeFromDevice(id + "u", others.toArray())
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) mine);
+        for (int i = 0; i < mine.length; i++) {
+            graph = keep(graph, name, "k" + i, mine[i]);
+        }
+        return graph;
+    }
+
+    /** Adds a do-nothing task on {@code array}, so the graph copies it (TornadoVM's own way to force a copy). */
+    private TaskGraph keep(TaskGraph graph, String name, String task, float[] array) {
+        grids.addWorkerGrid(name + "." + task, TornadoBackend.workers(new int[] {1}));
+        return graph.task(task, TornadoKernels::keepKernel, new KernelContext(), array);
+    }
+
+    /** A new graph {@code id + suffix} that consumes all parameter buffers (for a compute graph; its first call). */
+    TaskGraph graph(String suffix) {
+        return new TaskGraph(id + suffix).consumeFromDevice(graphs.get(0).getTaskGraphName(), state);
+    }
+
+    /** Keeps every parameter buffer on the device after the graph and lets the host ask for them. */
+    private TaskGraph persistent(TaskGraph graph) {
+        return graph.persistOnDevice(state).transferToHost(DataTransferMode.UNDER_DEMAND, state);
+    }
+
+    /** Ends the plan: the subclass's compute graphs (made with {@link #graph}), then each parameter's update graphs. */
+    final void build(TaskGraph... compute) {
+        computeGraphs = compute.length;
+        for (TaskGraph c : compute) {
+            graphs.add(persistent(c));
+        }
+        for (Param p : params) {
+            int n = p.size();
+            String name = "n" + p.index;
+            graphs.add(persistent(graph(name)
+                    .task("t", TornadoKernels::sumSquaresChunksKernel, new KernelContext(), p.g, partial, NORM_CHUNKS, n)
+                    .transferToHost(DataTransferMode.EVERY_EXECUTION, partial)));
+            grids.addWorkerGrid(id + name + ".t", TornadoBackend.workers(new int[] {NORM_CHUNKS}));
+            name = "s" + p.index;
+            graphs.add(persistent(graph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, scale)
+                    .task("t", TornadoKernels::scaleInPlaceKernel, new KernelContext(), p.g, scale, n)));
+            grids.addWorkerGrid(id + name + ".t", TornadoBackend.workers(new int[] {n}));
+            name = "a" + p.index;
+            graphs.add(persistent(graph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, hyper)
+                    .task("t", TornadoKernels::adamwKernel, new KernelContext(), p.w, p.g, p.mom1, p.mom2, hyper, n)));
+            grids.addWorkerGrid(id + name + ".t", TornadoBackend.workers(new int[] {n}));
+        }
+        plan = new TornadoExecutionPlan(graphs.stream().map(TaskGraph::snapshot)
+                .toArray(uk.ac.manchester.tornado.api.ImmutableTaskGraph[]::new));
+        plan.withGridScheduler(grids);
+    }
+
+    /** The index of compute graph {@code j} (in the order given to {@link #build}). */
+    final int compute(int j) {
+        return 1 + 2 * params.length + j;
+    }
+
+    /** The graph that writes partial sums of G_i² to {@link #partial}. */
+    final int norm(int i) {
+        return compute(computeGraphs) + 3 * i;
+    }
+
+    /** The graph that multiplies G_i by {@code scale[0]} in place. */
+    final int scale(int i) {
+        return norm(i) + 1;
+    }
+
+    /** The graph that runs AdamW on W_i with the hyper-parameters in {@link #hyper}. */
+    final int adamw(int i) {
+        return norm(i) + 2;
+    }
+
+    /** Whether any graph ran yet (before that the device holds nothing). */
+    final boolean ran() {
+        return last != null;
+    }
+
+    /** Runs graph {@code index}. */
+    final void run(int index) {
+        last = plan.withGraph(index).execute();
+        lastGraph = index;
+    }
+
+    /**
+     * Copies the stale weights in: on the plan's first run every weight (and the gradients and moments become zeros
+     * on the device), afterwards only the weights marked.
+     */
+    final void uploadWeights(boolean[] stale) {
+        if (!ran()) {
+            run(0);
+            for (Param p : params) {
+                p.zeroMoments = true;
+            }
+            return;
+        }
+        for (int i = 0; i < stale.length; i++) {
+            if (stale[i]) {
+                run(1 + i);
+            }
+        }
+    }
+
+    /** Copies the moments of parameter i (its host arrays mom1 and mom2) in; the plan has run. */
+    final void uploadMoments(int i) {
+        run(1 + params.length + i);
+        params[i].zeroMoments = false;
+    }
+
+    /** Copies one of the persistent arrays from the device into itself; false if nothing ran yet. */
+    final boolean pull(float[] array) {
+        if (last == null) {
+            return false; // nothing ran: the host array is what the device would hold
+        }
+        plan.withGraph(lastGraph); // the graph run last holds the current device buffers
+        last.transferToHost(array);
+        return true;
+    }
+
+    /** G_i² summed (in double) over the partial sums of its norm graph. */
+    final double sumOfSquares(int i) {
+        run(norm(i));
+        double s = 0;
+        for (float p : partial) {
+            s += p;
+        }
+        return s;
+    }
+
+    /** Releases the plan's device memory. */
+    final void close() {
+        TornadoBackend.closePlan(plan);
+    }
+}

@@ -1,0 +1,123 @@
+package dev.lory4j.accel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.nn.DecoderConfig;
+import dev.lory4j.autograd.optim.AdamW;
+import dev.lory4j.autograd.optim.GradClip;
+import dev.lory4j.moe.MoeConfig;
+import dev.lory4j.moe.MoeModel;
+import dev.lory4j.tensor.CpuBackend;
+import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backend;
+import dev.lory4j.tensor.spi.Backends;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import org.assertj.core.data.Offset;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Clipped training steps of small dense and Lory models: the SwiGLU blocks' weights and the Lory expert tensors keep
+ * their gradients and AdamW moments on the device (as linear layers do), no parameter is copied to the device after
+ * the first step unless the host writes it (then that one only), host writes to a weight and to its moments reach
+ * the device, and every value the host reads (losses, clipping norms, weights, moments) equals the CPU's.
+ */
+class TornadoBlockResidencyTest {
+    private static final int STEPS = 3;
+    private static final double MAX_NORM = 0.5;
+
+    /** What one run produced: per step loss, norm and resident uploads; the gradients left on the device. */
+    private record Run(float[] losses, double[] norms, long[] uploads, Set<String> deviceGrads,
+                       Map<String, Tensor> params, Map<String, Tensor> state) {}
+
+    private static Run train(Backend backend, boolean lory) {
+        Backend before = Backends.current();
+        Backends.use(backend);
+        try {
+            DecoderConfig c = new DecoderConfig(32, 16, 2, 2, 24, 1e-5f, 10000, false, 64, 0.1f, false);
+            MoeModel model = new MoeModel(lory ? MoeConfig.lory(c, 4, 8) : MoeConfig.dense(c), new Rng(3));
+            Map<String, Var> named = model.lm().namedParameters();
+            AdamW opt = new AdamW(named, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f);
+            Rng rng = new Rng(4);
+            float[] losses = new float[STEPS];
+            double[] norms = new double[STEPS];
+            long[] uploads = new long[STEPS];
+            Set<String> onDevice = new TreeSet<>();
+            for (int step = 0; step < STEPS; step++) {
+                int[] x = new int[2 * 24];
+                int[] y = new int[2 * 24];
+                for (int i = 0; i < x.length; i++) {
+                    x[i] = rng.nextInt(32);
+                    y[i] = rng.nextInt(32);
+                }
+                Var loss = model.loss(x, y, 2, 24, -100);
+                opt.zeroGrad();
+                loss.backward();
+                if (step == STEPS - 1) {
+                    named.forEach((name, p) -> {
+                        if (p.grad() != null && p.grad().storage().isDeviceNewer()) {
+                            onDevice.add(name);
+                        }
+                    });
+                }
+                norms[step] = GradClip.clipGradNorm(model.lm().parameters(), MAX_NORM);
+                opt.step();
+                if (step == 1) { // host writes, as a checkpoint load or user code makes them
+                    String down = named.keySet().stream().filter(n -> n.contains("down_proj")).findFirst().orElseThrow();
+                    Tensor w = named.get(down).data();
+                    w.set(0.25f, new int[w.rank()]);
+                    Tensor m = opt.stateTensors().get("exp_avg." + down);
+                    m.set(m.get(new int[m.rank()]) * 2 + 1e-3f, new int[m.rank()]);
+                }
+                losses[step] = loss.item();
+                uploads[step] = backend instanceof TornadoBackend t ? t.residentUploads() : 0;
+            }
+            Map<String, Tensor> params = new LinkedHashMap<>();
+            named.forEach((name, p) -> params.put(name, p.data().copy())); // host reads of device-newer weights
+            Map<String, Tensor> state = new LinkedHashMap<>();
+            opt.stateTensors().forEach((name, t) -> state.put(name, t.copy()));
+            return new Run(losses, norms, uploads, onDevice, params, state);
+        } finally {
+            Backends.use(before);
+        }
+    }
+
+    @ParameterizedTest(name = "lory={0}")
+    @ValueSource(booleans = {true, false})
+    void blockWeightsGradientsAndMomentsStayOnTheDevice(boolean lory) {
+        Run cpu = train(new CpuBackend(), lory);
+        TornadoBackend tornado = new TornadoBackend(0); // every supported op on the device
+        Run device = train(tornado, lory);
+        tornado.close();
+        for (int i = 0; i < STEPS; i++) {
+            assertThat(device.losses()[i]).as("loss %d", i)
+                    .isCloseTo(cpu.losses()[i], Offset.offset(1e-5f * Math.abs(cpu.losses()[i])));
+            assertThat(cpu.norms()[i]).as("the clip scaled step %d", i).isGreaterThan(MAX_NORM);
+            assertThat(device.norms()[i]).as("norm %d", i)
+                    .isCloseTo(cpu.norms()[i], Offset.offset(1e-5 * cpu.norms()[i]));
+        }
+        // The feed-forward weights (dense SwiGLU blocks or Lory expert tensors) kept their gradients on the device.
+        Set<String> ffn = new TreeSet<>();
+        for (String name : cpu.params().keySet()) {
+            if (name.contains("gate_proj") || name.contains("up_proj") || name.contains("down_proj")) {
+                ffn.add(name);
+            }
+        }
+        assertThat(ffn).hasSize(3 * 2); // three per layer, two layers
+        assertThat(device.deviceGrads()).containsAll(ffn);
+        // After the first step (which copies each parameter in) no weight is copied in again, but the one written.
+        assertThat(device.uploads()[0]).isPositive();
+        assertThat(device.uploads()[1]).isEqualTo(device.uploads()[0]);
+        assertThat(device.uploads()[2]).isEqualTo(device.uploads()[1] + 1);
+        // Weights and moments pulled from the device equal the CPU's (3 AdamW steps: rounding grows a little).
+        cpu.params().forEach((name, t) -> assertThat(device.params().get(name).relativeErrorTo(t)).as(name)
+                .isLessThan(1e-5));
+        cpu.state().forEach((name, t) -> assertThat(device.state().get(name).relativeErrorTo(t)).as(name)
+                .isLessThan(1e-4));
+    }
+}
