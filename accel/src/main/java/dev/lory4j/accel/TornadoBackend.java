@@ -39,6 +39,16 @@ import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
  * default there).
  */
 public final class TornadoBackend implements Backend {
+    static {
+        // TornadoVM compiles each task graph to bytecode in a buffer of -Dtornado.tvm.maxbytecodesize bytes (4096 by
+        // default, read once when its graph compiler loads, which is after this class). The backward graph of a
+        // Lory block (MergedSwiGluPlan: 27 tasks over 45 buffers) needs more; a buffer too small fails the graph
+        // with a bail-out that names no cause. A value the user set is kept.
+        if (System.getProperty("tornado.tvm.maxbytecodesize") == null) {
+            System.setProperty("tornado.tvm.maxbytecodesize", "32768");
+        }
+    }
+
     private final CpuBackend cpu = new CpuBackend();
     private final double minFlopsPerByte;
     private final double minFlops;
@@ -746,6 +756,107 @@ public final class TornadoBackend implements Backend {
         return Backend.super.swiGluGrads(x, dy, w1, w3, w2);
     }
 
+    /** The expert tensors of a Lory block (their arrays) and the S segments of T rows its plan is built for. */
+    private record MergedSwiGluKey(float[] gate, float[] up, float[] down, int s, int t) {}
+
+    private final Map<MergedSwiGluKey, MergedSwiGluPlan> mergedSwiGluPlans =
+            lruClosing(MAX_MERGED_PLANS, this::flushAndClose);
+
+    /**
+     * The plan of a Lory feed-forward block for these (checked) operands when it belongs on the device (the three
+     * expert tensors whole resident buffers, enough work per byte copied), its parameters made current; else null.
+     */
+    private MergedSwiGluPlan mergedSwiGluPlan(Tensor h, Tensor w, Tensor gate, Tensor up, Tensor down, double flops,
+                                              double floats) {
+        if (!RESIDENT || h.numel() == 0 || !wholeResident(gate) || !wholeResident(up) || !wholeResident(down)
+                || !offloads(flops, floats)) {
+            return null;
+        }
+        int s = h.dim(0);
+        int t = h.dim(1);
+        MergedSwiGluKey key = new MergedSwiGluKey(gate.storage().unsynced(), up.storage().unsynced(),
+                down.storage().unsynced(), s, t); // identifies the parameters (not read)
+        MergedSwiGluPlan p = mergedSwiGluPlans.get(key);
+        if (p == null) {
+            p = new MergedSwiGluPlan("mswiglu" + residentPlanIds++, gate.storage(), up.storage(), down.storage(), s, t,
+                    gate.dim(0), gate.dim(1), gate.dim(2), down.dim(1), this::scratch);
+            mergedSwiGluPlans.put(key, p);
+            if (Boolean.getBoolean("lory4j.tornado.verbose")) {
+                System.err.println("lory4j tornado: merged SwiGLU plan for experts " + Shapes.str(gate.shape()) + ", "
+                        + s + " segments of " + t + " rows");
+            }
+        }
+        current(p);
+        return p;
+    }
+
+    /** 2·S·(E + T)·(2·f·d + d'·f): the three merges and the three per-segment products of the forward pass. */
+    private static double mergedSwiGluFlops(Tensor h, Tensor gate, Tensor down) {
+        return 2.0 * h.dim(0) * (gate.dim(0) + h.dim(1)) * (2.0 * gate.dim(1) * gate.dim(2)
+                + (double) down.dim(1) * down.dim(2));
+    }
+
+    @Override
+    public Tensor mergedSwiGlu(Tensor h, Tensor w, Tensor gate, Tensor up, Tensor down) {
+        Backend.checkMergedSwiGlu("mergedSwiGlu", h, w, gate, up, down);
+        int s = h.dim(0);
+        int t = h.dim(1);
+        int dOut = down.dim(1);
+        double floats = (double) h.numel() + w.numel() + (double) s * t * dOut;
+        synchronized (plans) {
+            try {
+                MergedSwiGluPlan p = mergedSwiGluPlan(h, w, gate, up, down, mergedSwiGluFlops(h, gate, down), floats);
+                if (p != null) {
+                    copyInto(h, p.h1);
+                    copyInto(w, p.w1);
+                    p.run(p.compute(MergedSwiGluPlan.FORWARD));
+                    copiedFloats += (long) floats;
+                    return Tensor.wrap(p.y1.clone(), s, t, dOut);
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado mergedSwiGlu h " + Shapes.str(h.shape()) + ", w "
+                        + Shapes.str(w.shape()) + ", gate " + Shapes.str(gate.shape()) + ", down "
+                        + Shapes.str(down.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.mergedSwiGlu(h, w, gate, up, down);
+    }
+
+    @Override
+    public Tensor[] mergedSwiGluGrads(Tensor h, Tensor dy, Tensor w, Tensor gate, Tensor up, Tensor down) {
+        Backend.checkMergedSwiGlu("mergedSwiGluGrads", h, w, gate, up, down);
+        int s = h.dim(0);
+        int t = h.dim(1);
+        if (dy.rank() != 3 || dy.dim(0) != s || dy.dim(1) != t || dy.dim(2) != down.dim(1)) {
+            return Backend.super.mergedSwiGluGrads(h, dy, w, gate, up, down); // its shape error
+        }
+        double floats = 2.0 * h.numel() + dy.numel() + 2.0 * w.numel(); // h, dy, w in; dh, dw out
+        synchronized (plans) {
+            try {
+                MergedSwiGluPlan p = mergedSwiGluPlan(h, w, gate, up, down, 3 * mergedSwiGluFlops(h, gate, down),
+                        floats);
+                if (p != null) {
+                    copyInto(h, p.h2);
+                    copyInto(w, p.w2);
+                    copyInto(dy, p.dy2);
+                    for (ParamPlan.Param e : p.params) {
+                        settle(e);
+                    }
+                    p.run(p.compute(MergedSwiGluPlan.BACKWARD));
+                    copiedFloats += (long) floats;
+                    return new Tensor[] {Tensor.wrap(p.dh2.clone(), h.shape()), Tensor.wrap(p.dw2.clone(), w.shape()),
+                        handOut(p.params[0], gate.shape()), handOut(p.params[1], up.shape()),
+                        handOut(p.params[2], down.shape())};
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado mergedSwiGluGrads h " + Shapes.str(h.shape()) + ", dy "
+                        + Shapes.str(dy.shape()) + ", gate " + Shapes.str(gate.shape()) + " failed on " + deviceName()
+                        + ": " + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.mergedSwiGluGrads(h, dy, w, gate, up, down);
+    }
+
     /** Attention plans at most ({@code -Dlory4j.tornado.attentionPlans}, default 32). */
     private static final int MAX_ATTENTION_PLANS = Integer.getInteger("lory4j.tornado.attentionPlans", 32);
 
@@ -1113,6 +1224,7 @@ public final class TornadoBackend implements Backend {
             java.util.List<ParamPlan> held = new java.util.ArrayList<>(residentPlans.values());
             held.addAll(mergedPlans.values());
             held.addAll(swiGluPlans.values());
+            held.addAll(mergedSwiGluPlans.values());
             held.forEach(this::flush); // all first: a plan's pull may read another plan
             adamPlans.values().forEach(a -> {
                 a.m.peek();
@@ -1124,6 +1236,7 @@ public final class TornadoBackend implements Backend {
             residentPlans.clear();
             mergedPlans.clear();
             swiGluPlans.clear();
+            mergedSwiGluPlans.clear();
             attentionPlans.values().forEach(p -> closePlan(p.plan));
             attentionPlans.clear();
             deviceScratch.clear();

@@ -278,6 +278,47 @@ class TornadoBackendTest {
     }
 
     @Test
+    void theLoryBlockAndItsGradientsMatchTheCpuWithTheExpertsKeptOnTheDevice() {
+        Rng rng = new Rng(21);
+        int e = 4, d = 20, f = 45, dOut = 17; // odd sizes
+        Tensor gate = rng.normal(0f, 0.3f, e, f, d);
+        Tensor up = rng.normal(0f, 0.3f, e, f, d);
+        Tensor down = rng.normal(0f, 0.3f, e, dOut, f);
+        Tensor[] refs = new Tensor[3];
+        Tensor[] experts = {gate, up, down};
+        for (int i = 0; i < 3; i++) {
+            experts[i].storage().markResident();
+            refs[i] = Tensor.wrap(experts[i].toArray(), experts[i].shape());
+        }
+        // fewer segments than experts, then more; short segments (T = 7)
+        for (int s : new int[] {3, 6, 3}) {
+            Tensor h = rng.normal(0f, 1f, s, 7, d);
+            Tensor w = cpu.softmax(rng.normal(0f, 1f, s, e), 1, false);
+            Tensor dy = rng.normal(0f, 1f, s, 7, dOut);
+            assertThat(tornado.mergedSwiGlu(h, w, gate, up, down)
+                    .relativeErrorTo(cpu.mergedSwiGlu(h, w, refs[0], refs[1], refs[2]))).isLessThan(1e-5);
+            Tensor[] got = tornado.mergedSwiGluGrads(h, dy, w, gate, up, down);
+            Tensor[] want = cpu.mergedSwiGluGrads(h, dy, w, refs[0], refs[1], refs[2]);
+            for (int i = 0; i < 5; i++) {
+                assertThat(got[i].shape()).as("gradient %d", i).containsExactly(want[i].shape());
+                assertThat(got[i].relativeErrorTo(want[i])).as("gradient %d with %d segments", i, s).isLessThan(1e-5);
+            }
+            assertThat(got[2].storage().isDeviceNewer()).isFalse(); // read above: pulled from the device
+        }
+        assertThat(tornado.residentUploads()).isEqualTo(6); // two plans (3 and 6 segments), three tensors each
+        up.set(0.5f, 1, 2, 3); // a host write to one tensor: copied again (that one only) before the next use
+        refs[1] = Tensor.wrap(up.toArray(), up.shape());
+        Tensor h = rng.normal(0f, 1f, 3, 7, d);
+        Tensor w = cpu.softmax(rng.normal(0f, 1f, 3, e), 1, false);
+        assertThat(tornado.mergedSwiGlu(h, w, gate, up, down)
+                .relativeErrorTo(cpu.mergedSwiGlu(h, w, refs[0], refs[1], refs[2]))).isLessThan(1e-5);
+        assertThat(tornado.residentUploads()).isEqualTo(7);
+        assertThatThrownBy(() -> tornado.mergedSwiGlu(h, w, gate, up, Tensor.zeros(e, dOut, f + 1)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("mergedSwiGlu");
+        tornado.close();
+    }
+
+    @Test
     void theSwiGluBlockAndItsGradientsMatchTheCpuWithTheWeightsKeptOnTheDevice() {
         Rng rng = new Rng(20);
         int d = 20, f = 45, dOut = 17; // odd sizes

@@ -48,4 +48,22 @@ public final class ExpertMerge {
             return new Tensor[] {dx, needs[1] ? grads[0] : null, needs[2] ? grads[1] : null};
         });
     }
+
+    /**
+     * The feed-forward block of a Lory layer with its experts merged per segment (spec §2.2, §2.4), for h [S, T, d],
+     * routing weights w [S, E] and expert tensors gate, up [E, f, d] and down [E, d', f]:
+     * y_s = (silu(h_s Ḡ_sᵀ) ⊙ (h_s Ū_sᵀ)) D̄_sᵀ with Ḡ = {@link #merge}(w, gate) (likewise Ū, D̄), as one op of the
+     * backend ({@link Backend#mergedSwiGlu}, backward {@link Backend#mergedSwiGluGrads}), so that a device backend
+     * runs the whole block where the experts are and copies only h, w, y and their gradients.
+     */
+    public static Var mergedSwiGlu(Var h, Var w, Var gate, Var up, Var down) {
+        Tensor ht = h.data();
+        Tensor wt = w.data();
+        Tensor gt = gate.data();
+        Tensor ut = up.data();
+        Tensor dt = down.data();
+        Tensor y = Backends.current().mergedSwiGlu(ht, wt, gt, ut, dt);
+        return Var.custom("mergedSwiGlu", y, new Var[] {h, w, gate, up, down},
+                (g, needs) -> Backends.current().mergedSwiGluGrads(ht, g, wt, gt, ut, dt));
+    }
 }

@@ -182,17 +182,15 @@ public final class LoryLayer extends Layer {
      * </pre>
      * computed by the fused op {@link MergedSwiGLU}, which keeps the merged weights in a buffer of this layer
      * (or merges again in the backward pass when {@link #setRecomputeMerged recomputing}). The fused op calls
-     * the CPU kernels itself; on another backend (a GPU) each merged product is the backend's
-     * {@link ExpertMerge#mergedProduct}, so that backend computes the merge, the per-segment products and
-     * their backward where the merged matrices are (on its device).
+     * the CPU kernels itself; on another backend (a GPU) the whole block is the backend's op
+     * ({@link ExpertMerge#mergedSwiGlu}), so that backend computes the merges, the per-segment products and their
+     * backward where the experts are (on its device).
      */
     private Var swiGlu(Var h, Var w) {
         if (Backends.current() instanceof CpuBackend) {
             return MergedSwiGLU.apply(h, w, experts, recomputeMerged ? null : mergedWeights);
         }
-        Var z = ExpertMerge.mergedProduct(h, w, experts.gate()).silu()
-                .mul(ExpertMerge.mergedProduct(h, w, experts.up()));
-        return ExpertMerge.mergedProduct(z, w, experts.down());
+        return ExpertMerge.mergedSwiGlu(h, w, experts.gate(), experts.up(), experts.down());
     }
 
     /** §2.7: one routing per row from the mean of the whole prompt, reused for every later token. */

@@ -121,18 +121,76 @@ public interface Backend {
         Tensor g = dy.reshape(-1, dy.dim(-1));
         Tensor a = matmul(x2, w1.transpose(0, 1));
         Tensor b = matmul(x2, w3.transpose(0, 1));
+        Tensor[] gates = gateGrads(a, b, matmul(g, w2));
+        Tensor da = gates[0];
+        Tensor db = gates[1];
+        Tensor dx = binary(BinaryOp.ADD, matmul(da, w1), matmul(db, w3)).reshape(x.shape());
+        return new Tensor[] {dx, matmul(da.transpose(0, 1), x2), matmul(db.transpose(0, 1), x2),
+            matmul(g.transpose(0, 1), gates[2])};
+    }
+
+    /**
+     * The gate of a SwiGLU block z = silu(a) ⊙ b and its backward for dz: {da = dz ⊙ b ⊙ silu'(a), db = dz ⊙ silu(a),
+     * z}, with silu'(a) = σ(a)(1 + a(1 − σ(a))).
+     */
+    private Tensor[] gateGrads(Tensor a, Tensor b, Tensor dz) {
         Tensor sig = unary(UnaryOp.SIGMOID, a);
         Tensor silu = binary(BinaryOp.MUL, a, sig);
         Tensor one = Tensor.scalar(1f);
         Tensor dsilu = binary(BinaryOp.MUL, sig,
                 binary(BinaryOp.ADD, one, binary(BinaryOp.MUL, a, binary(BinaryOp.SUB, one, sig))));
-        Tensor dz = matmul(g, w2);
-        Tensor da = binary(BinaryOp.MUL, binary(BinaryOp.MUL, dz, b), dsilu);
-        Tensor db = binary(BinaryOp.MUL, dz, silu);
-        Tensor dx = binary(BinaryOp.ADD, matmul(da, w1), matmul(db, w3)).reshape(x.shape());
-        Tensor z = binary(BinaryOp.MUL, silu, b);
-        return new Tensor[] {dx, matmul(da.transpose(0, 1), x2), matmul(db.transpose(0, 1), x2),
-            matmul(g.transpose(0, 1), z)};
+        return new Tensor[] {binary(BinaryOp.MUL, binary(BinaryOp.MUL, dz, b), dsilu), binary(BinaryOp.MUL, dz, silu),
+            binary(BinaryOp.MUL, silu, b)};
+    }
+
+    /**
+     * The feed-forward block of a Lory layer (spec §2.2, §2.4): for every s, y_s = (silu(h_s Ḡ_sᵀ) ⊙ (h_s Ū_sᵀ)) D̄_sᵀ
+     * with the experts merged by the routing weights, Ḡ_s = Σ_e w[s, e] · gate[e] (likewise Ū, D̄). Shapes: h [S, T, d],
+     * w [S, E], gate and up [E, f, d], down [E, d', f]; y [S, T, d']. The default composes it from
+     * {@link #mergedMatmul}; a device backend may keep the experts, the merged matrices and the [S, T, f]
+     * intermediates on its device.
+     */
+    default Tensor mergedSwiGlu(Tensor h, Tensor w, Tensor gate, Tensor up, Tensor down) {
+        checkMergedSwiGlu("mergedSwiGlu", h, w, gate, up, down);
+        Tensor z = binary(BinaryOp.MUL, unary(UnaryOp.SILU, mergedMatmul(h, w, gate, true)),
+                mergedMatmul(h, w, up, true));
+        return mergedMatmul(z, w, down, true);
+    }
+
+    /**
+     * The gradients of y = {@link #mergedSwiGlu}(h, w, gate, up, down) given dy [S, T, d'] (spec §3.3 through the
+     * merge, §3.2): {dh, dw, dGate, dUp, dDown}. With a = h Ḡᵀ, b = h Ūᵀ, z = silu(a) ⊙ b per segment:
+     * dz = dy D̄, da = dz ⊙ b ⊙ silu'(a), db = dz ⊙ silu(a), dh = da Ḡ + db Ū, and for each of the three merged
+     * products the merge gradients of {@link #mergedMatmulGrads} (dw sums the three).
+     */
+    default Tensor[] mergedSwiGluGrads(Tensor h, Tensor dy, Tensor w, Tensor gate, Tensor up, Tensor down) {
+        checkMergedSwiGlu("mergedSwiGluGrads", h, w, gate, up, down);
+        if (dy.rank() != 3 || dy.dim(0) != h.dim(0) || dy.dim(1) != h.dim(1) || dy.dim(2) != down.dim(1)) {
+            throw new IllegalArgumentException("mergedSwiGluGrads: dy " + Shapes.str(dy.shape()) + " is not ["
+                    + h.dim(0) + ", " + h.dim(1) + ", " + down.dim(1) + "]");
+        }
+        Tensor a = mergedMatmul(h, w, gate, true);
+        Tensor b = mergedMatmul(h, w, up, true);
+        Tensor[] gates = gateGrads(a, b, mergedMatmul(dy, w, down, false));
+        Tensor[] dDown = mergedMatmulGrads(gates[2], dy, w, down);
+        Tensor[] dGate = mergedMatmulGrads(h, gates[0], w, gate);
+        Tensor[] dUp = mergedMatmulGrads(h, gates[1], w, up);
+        Tensor dh = binary(BinaryOp.ADD, mergedMatmul(gates[0], w, gate, false), mergedMatmul(gates[1], w, up, false));
+        Tensor dw = binary(BinaryOp.ADD, binary(BinaryOp.ADD, dGate[0], dUp[0]), dDown[0]);
+        return new Tensor[] {dh, dw, dGate[1], dUp[1], dDown[1]};
+    }
+
+    /** Checks a Lory feed-forward block: h [S, T, d], w [S, E], gate and up [E, f, d], down [E, d', f]. */
+    static void checkMergedSwiGlu(String op, Tensor h, Tensor w, Tensor gate, Tensor up, Tensor down) {
+        if (h.rank() != 3 || w.rank() != 2 || gate.rank() != 3 || down.rank() != 3
+                || !java.util.Arrays.equals(gate.shape(), up.shape()) || w.dim(0) != h.dim(0)
+                || w.dim(1) != gate.dim(0) || down.dim(0) != gate.dim(0) || h.dim(2) != gate.dim(2)
+                || down.dim(2) != gate.dim(1)) {
+            throw new IllegalArgumentException(op + ": h " + Shapes.str(h.shape()) + ", w " + Shapes.str(w.shape())
+                    + ", gate " + Shapes.str(gate.shape()) + ", up " + Shapes.str(up.shape()) + " and down "
+                    + Shapes.str(down.shape())
+                    + " do not fit (want h [S, T, d], w [S, E], gate and up [E, f, d], down [E, d', f])");
+        }
     }
 
     /**
