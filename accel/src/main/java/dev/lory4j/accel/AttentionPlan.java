@@ -51,29 +51,36 @@ final class AttentionPlan {
         TaskGraph backward = new TaskGraph(bw)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, in2[0], in2[1], in2[2], in2[3]);
         backward = probabilities(backward, bw, grids, in2, qs, s, p, z, lq, lk, d, causal, scale);
-        int rows = z * lq;
-        backward = TornadoBackend.matmulTask("dp", lq, lk, dv, false, true).add(backward,
-                        new float[][] {in2[3], in2[2]}, dp)
-                .task("ds", TornadoKernels::softmaxBackwardRows, new KernelContext(), p, dp, ds, rows, lk, scale);
-        backward = TornadoBackend.matmulTask("dq", lq, d, lk, false, false).add(backward, new float[][] {ds, in2[1]}, dq);
-        backward = TornadoBackend.matmulTask("dk", lk, d, lq, true, false).add(backward, new float[][] {ds, in2[0]},
-                this.dk);
-        backward = TornadoBackend.matmulTask("dv", lk, dv, lq, true, false).add(backward, new float[][] {p, in2[3]},
-                        this.dv)
+        backward = gradients(backward, bw, grids, in2, p, dp, ds, new float[][] {dq, this.dk, this.dv}, z, lq, lk, d,
+                dv, scale)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, dq, this.dk, this.dv)
                 .transferToHost(DataTransferMode.UNDER_DEMAND, qs, s, p, dp, ds);
-        grids.addWorkerGrid(bw + ".dp", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lq, lk)));
-        grids.addWorkerGrid(bw + ".ds", TornadoBackend.workers(new int[] {rows}));
-        grids.addWorkerGrid(bw + ".dq", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lq, d)));
-        grids.addWorkerGrid(bw + ".dk", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lk, d)));
-        grids.addWorkerGrid(bw + ".dv", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lk, dv)));
 
         plan = new TornadoExecutionPlan(forward.snapshot(), backward.snapshot());
         plan.withGridScheduler(grids);
     }
 
-    /** Adds qs = scale · q, s = qs kᵀ and p = softmax(s) (causal or not) to graph {@code name}. */
-    private static TaskGraph probabilities(TaskGraph g, String name, GridScheduler grids, float[][] in, float[] qs,
+    /**
+     * Adds the gradients of o = p v given in = {q, k, v, dOut} and p to graph {@code name}: dp = dOut vᵀ,
+     * ds = scale · p ⊙ (dp − rowsum(dp ⊙ p)), out = {dq = ds k, dk = dsᵀ q, dv = pᵀ dOut} (tasks dp, ds, dq, dk, dv).
+     */
+    static TaskGraph gradients(TaskGraph g, String name, GridScheduler grids, float[][] in, float[] p, float[] dp,
+                               float[] ds, float[][] out, int z, int lq, int lk, int d, int dv, float scale) {
+        g = TornadoBackend.matmulTask("dp", lq, lk, dv, false, true).add(g, new float[][] {in[3], in[2]}, dp)
+                .task("ds", TornadoKernels::softmaxBackwardRows, new KernelContext(), p, dp, ds, z * lq, lk, scale);
+        g = TornadoBackend.matmulTask("dq", lq, d, lk, false, false).add(g, new float[][] {ds, in[1]}, out[0]);
+        g = TornadoBackend.matmulTask("dk", lk, d, lq, true, false).add(g, new float[][] {ds, in[0]}, out[1]);
+        g = TornadoBackend.matmulTask("dv", lk, dv, lq, true, false).add(g, new float[][] {p, in[3]}, out[2]);
+        grids.addWorkerGrid(name + ".dp", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lq, lk)));
+        grids.addWorkerGrid(name + ".ds", TornadoBackend.workers(new int[] {z * lq}));
+        grids.addWorkerGrid(name + ".dq", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lq, d)));
+        grids.addWorkerGrid(name + ".dk", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lk, d)));
+        grids.addWorkerGrid(name + ".dv", TornadoBackend.workers(TornadoBackend.matmulGrid(z, lk, dv)));
+        return g;
+    }
+
+    /** Adds qs = scale · q, s = qs kᵀ and p = softmax(s) (causal or not) to graph {@code name} (tasks q, s, p). */
+    static TaskGraph probabilities(TaskGraph g, String name, GridScheduler grids, float[][] in, float[] qs,
                                            float[] s, float[] p, int z, int lq, int lk, int d, boolean causal,
                                            float scale) {
         int rows = z * lq;

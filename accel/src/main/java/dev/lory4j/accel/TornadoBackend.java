@@ -857,6 +857,107 @@ public final class TornadoBackend implements Backend {
         return Backend.super.mergedSwiGluGrads(h, dy, w, gate, up, down);
     }
 
+    /** The weights of an attention block (their arrays) and the shape its plan is built for. */
+    private record AttentionBlockKey(float[] wq, float[] wk, float[] wv, float[] wo, int b, int l, int heads) {}
+
+    private final Map<AttentionBlockKey, AttentionBlockPlan> attentionBlockPlans =
+            lruClosing(MAX_ATTENTION_PLANS, this::flushAndClose);
+
+    /**
+     * The plan of an attention block for these (checked) operands when it belongs on the device (the four weights
+     * whole resident buffers, enough work per byte copied), its weights made current; else null.
+     */
+    private AttentionBlockPlan attentionBlockPlan(Tensor x, Tensor wq, Tensor wk, Tensor wv, Tensor wo, int heads,
+                                                  double flops, double floats) {
+        if (!RESIDENT || x.numel() == 0 || !wholeResident(wq) || !wholeResident(wk) || !wholeResident(wv)
+                || !wholeResident(wo) || !offloads(flops, floats)) {
+            return null;
+        }
+        int b = x.dim(0);
+        int l = x.dim(1);
+        AttentionBlockKey key = new AttentionBlockKey(wq.storage().unsynced(), wk.storage().unsynced(),
+                wv.storage().unsynced(), wo.storage().unsynced(), b, l, heads); // identifies the weights (not read)
+        AttentionBlockPlan p = attentionBlockPlans.get(key);
+        if (p == null) {
+            p = new AttentionBlockPlan("attblock" + residentPlanIds++, wq.storage(), wk.storage(), wv.storage(),
+                    wo.storage(), b, l, x.dim(2), heads, wq.dim(0) / heads, wo.dim(0), this::scratch);
+            attentionBlockPlans.put(key, p);
+            if (Boolean.getBoolean("lory4j.tornado.verbose")) {
+                System.err.println("lory4j tornado: attention block plan for " + b + " x " + l + " tokens, " + heads
+                        + " heads");
+            }
+        }
+        current(p);
+        return p;
+    }
+
+    /** 2·B·L·(3·h·d + d'·h) + 4·B·L²·h: the four projections and the two attention products of the forward pass. */
+    private static double selfAttentionFlops(Tensor x, Tensor wq, Tensor wo) {
+        double n = (double) x.dim(0) * x.dim(1);
+        return 2 * n * (3.0 * wq.dim(0) * wq.dim(1) + (double) wo.dim(0) * wo.dim(1)) + 4 * n * x.dim(1) * wq.dim(0);
+    }
+
+    @Override
+    public Tensor selfAttention(Tensor x, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos, Tensor sin,
+                                int heads) {
+        Backend.checkSelfAttention("selfAttention", x, wq, wk, wv, wo, cos, sin, heads);
+        double floats = x.numel() + 2.0 * cos.numel() + (double) x.dim(0) * x.dim(1) * wo.dim(0);
+        synchronized (plans) {
+            try {
+                AttentionBlockPlan p = attentionBlockPlan(x, wq, wk, wv, wo, heads, selfAttentionFlops(x, wq, wo),
+                        floats);
+                if (p != null) {
+                    copyInto(x, p.x1);
+                    copyInto(cos, p.cos1);
+                    copyInto(sin, p.sin1);
+                    p.run(p.compute(AttentionBlockPlan.FORWARD));
+                    copiedFloats += (long) floats;
+                    return Tensor.wrap(p.y1.clone(), x.dim(0), x.dim(1), wo.dim(0));
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado selfAttention x " + Shapes.str(x.shape()) + ", Wq "
+                        + Shapes.str(wq.shape()) + ", " + heads + " heads failed on " + deviceName() + ": "
+                        + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.selfAttention(x, wq, wk, wv, wo, cos, sin, heads);
+    }
+
+    @Override
+    public Tensor[] selfAttentionGrads(Tensor x, Tensor dy, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos,
+                                       Tensor sin, int heads) {
+        Backend.checkSelfAttention("selfAttentionGrads", x, wq, wk, wv, wo, cos, sin, heads);
+        if (dy.rank() != 3 || dy.dim(0) != x.dim(0) || dy.dim(1) != x.dim(1) || dy.dim(2) != wo.dim(0)) {
+            return Backend.super.selfAttentionGrads(x, dy, wq, wk, wv, wo, cos, sin, heads); // its shape error
+        }
+        double floats = 2.0 * x.numel() + dy.numel() + 2.0 * cos.numel(); // x, dy, tables in; dx out
+        synchronized (plans) {
+            try {
+                AttentionBlockPlan p = attentionBlockPlan(x, wq, wk, wv, wo, heads, 3 * selfAttentionFlops(x, wq, wo),
+                        floats);
+                if (p != null) {
+                    copyInto(x, p.x2);
+                    copyInto(dy, p.dy2);
+                    copyInto(cos, p.cos2);
+                    copyInto(sin, p.sin2);
+                    for (ParamPlan.Param w : p.params) {
+                        settle(w);
+                    }
+                    p.run(p.compute(AttentionBlockPlan.BACKWARD));
+                    copiedFloats += (long) floats;
+                    return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], wq.shape()),
+                        handOut(p.params[1], wk.shape()), handOut(p.params[2], wv.shape()),
+                        handOut(p.params[3], wo.shape())};
+                }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado selfAttentionGrads x " + Shapes.str(x.shape()) + ", Wq "
+                        + Shapes.str(wq.shape()) + ", " + heads + " heads failed on " + deviceName() + ": "
+                        + ex.getMessage(), ex);
+            }
+        }
+        return Backend.super.selfAttentionGrads(x, dy, wq, wk, wv, wo, cos, sin, heads);
+    }
+
     /** Attention plans at most ({@code -Dlory4j.tornado.attentionPlans}, default 32). */
     private static final int MAX_ATTENTION_PLANS = Integer.getInteger("lory4j.tornado.attentionPlans", 32);
 
@@ -1225,6 +1326,7 @@ public final class TornadoBackend implements Backend {
             held.addAll(mergedPlans.values());
             held.addAll(swiGluPlans.values());
             held.addAll(mergedSwiGluPlans.values());
+            held.addAll(attentionBlockPlans.values());
             held.forEach(this::flush); // all first: a plan's pull may read another plan
             adamPlans.values().forEach(a -> {
                 a.m.peek();
@@ -1237,6 +1339,7 @@ public final class TornadoBackend implements Backend {
             mergedPlans.clear();
             swiGluPlans.clear();
             mergedSwiGluPlans.clear();
+            attentionBlockPlans.clear();
             attentionPlans.values().forEach(p -> closePlan(p.plan));
             attentionPlans.clear();
             deviceScratch.clear();

@@ -154,6 +154,56 @@ final class TornadoKernels {
         }
     }
 
+    /**
+     * Rows [B·L, H·D] to heads [B, H, L, D], rotated by RoPE when {@code rotate} is 1: out[b, h, l, i] = u_i cos[l, i] +
+     * r_i sin[l, i] for u = the row (b, l)'s head h and r = rotate_half(u) = [−u2, u1] (halves of D); with 0 a plain
+     * regrouping. One item per element.
+     */
+    static void ropeHeadsKernel(KernelContext ctx, float[] in, float[] cos, float[] sin, float[] out, int b, int l,
+                                int heads, int dim, int rotate) {
+        int idx = ctx.globalIdx;
+        if (idx < b * heads * l * dim) {
+            int i = idx % dim;
+            int pos = (idx / dim) % l;
+            int h = (idx / (dim * l)) % heads;
+            int bb = idx / (dim * l * heads);
+            int src = ((bb * l + pos) * heads + h) * dim;
+            float u = in[src + i];
+            if (rotate == 1) {
+                int half = dim / 2;
+                float r = i < half ? -in[src + i + half] : in[src + i - half];
+                out[idx] = u * cos[pos * dim + i] + r * sin[pos * dim + i];
+            } else {
+                out[idx] = u;
+            }
+        }
+    }
+
+    /**
+     * The transpose of {@link #ropeHeadsKernel}: heads [B, H, L, D] back to rows [B·L, H·D], the rotation undone
+     * when {@code rotate} is 1: out_i = g_i cos_i + (i < D/2 ? g_{i+D/2} sin_{i+D/2} : −g_{i−D/2} sin_{i−D/2}).
+     */
+    static void unropeHeadsKernel(KernelContext ctx, float[] in, float[] cos, float[] sin, float[] out, int b, int l,
+                                  int heads, int dim, int rotate) {
+        int idx = ctx.globalIdx;
+        if (idx < b * heads * l * dim) {
+            int i = idx % dim;
+            int h = (idx / dim) % heads;
+            int pos = (idx / (dim * heads)) % l;
+            int bb = idx / (dim * heads * l);
+            int src = ((bb * heads + h) * l + pos) * dim;
+            float g = in[src + i];
+            if (rotate == 1) {
+                int half = dim / 2;
+                float r = i < half ? in[src + i + half] * sin[pos * dim + i + half]
+                        : -in[src + i - half] * sin[pos * dim + i - half];
+                out[idx] = g * cos[pos * dim + i] + r;
+            } else {
+                out[idx] = g;
+            }
+        }
+    }
+
     /** x[i] = 0 for i < n: gives a device buffer its first values without copying host zeros. */
     static void zeroKernel(KernelContext ctx, float[] x, int n) {
         int i = ctx.globalIdx;

@@ -319,6 +319,38 @@ class TornadoBackendTest {
     }
 
     @Test
+    void theAttentionBlockAndItsGradientsMatchTheCpuWithTheWeightsKeptOnTheDevice() {
+        Rng rng = new Rng(23);
+        int b = 2, l = 13, d = 18, heads = 3, dim = 6, dOut = 11; // odd sizes; head size even (RoPE)
+        Tensor[] w = {rng.normal(0f, 0.3f, heads * dim, d), rng.normal(0f, 0.3f, heads * dim, d),
+            rng.normal(0f, 0.3f, heads * dim, d), rng.normal(0f, 0.3f, dOut, heads * dim)};
+        Tensor[] refs = new Tensor[4];
+        for (int i = 0; i < 4; i++) {
+            w[i].storage().markResident();
+            refs[i] = Tensor.wrap(w[i].toArray(), w[i].shape());
+        }
+        Tensor[] tables = new dev.lory4j.autograd.nn.RoPE(dim, 64, 10000).tables(5, l); // positions 5..17
+        for (int rep = 0; rep < 2; rep++) {
+            Tensor x = rng.normal(0f, 1f, b, l, d);
+            Tensor dy = rng.normal(0f, 1f, b, l, dOut);
+            assertThat(tornado.selfAttention(x, w[0], w[1], w[2], w[3], tables[0], tables[1], heads)
+                    .relativeErrorTo(cpu.selfAttention(x, refs[0], refs[1], refs[2], refs[3], tables[0], tables[1],
+                            heads))).isLessThan(1e-5);
+            Tensor[] got = tornado.selfAttentionGrads(x, dy, w[0], w[1], w[2], w[3], tables[0], tables[1], heads);
+            Tensor[] want = cpu.selfAttentionGrads(x, dy, refs[0], refs[1], refs[2], refs[3], tables[0], tables[1],
+                    heads);
+            for (int i = 0; i < 5; i++) {
+                assertThat(got[i].shape()).as("gradient %d", i).containsExactly(want[i].shape());
+                assertThat(got[i].relativeErrorTo(want[i])).as("gradient %d", i).isLessThan(1e-5);
+            }
+        }
+        assertThat(tornado.residentUploads()).isEqualTo(4); // the four weights copied once for four device calls
+        assertThatThrownBy(() -> tornado.selfAttention(Tensor.zeros(b, l, d + 1), w[0], w[1], w[2], w[3], tables[0],
+                tables[1], heads)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("selfAttention");
+        tornado.close();
+    }
+
+    @Test
     void theSwiGluBlockAndItsGradientsMatchTheCpuWithTheWeightsKeptOnTheDevice() {
         Rng rng = new Rng(20);
         int d = 20, f = 45, dOut = 17; // odd sizes

@@ -22,8 +22,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Clipped training steps of small dense and Lory models: the SwiGLU blocks' weights and the Lory expert tensors keep
- * their gradients and AdamW moments on the device (as linear layers do), no parameter is copied to the device after
+ * Clipped training steps of small dense and Lory models: the attention blocks' weights, the SwiGLU blocks' weights
+ * and the Lory expert tensors keep their gradients and AdamW moments on the device (as linear layers do), no parameter is copied to the device after
  * the first step unless the host writes it (then that one only), host writes to a weight and to its moments reach
  * the device, and every value the host reads (losses, clipping norms, weights, moments) equals the CPU's.
  */
@@ -101,15 +101,16 @@ class TornadoBlockResidencyTest {
             assertThat(device.norms()[i]).as("norm %d", i)
                     .isCloseTo(cpu.norms()[i], Offset.offset(1e-5 * cpu.norms()[i]));
         }
-        // The feed-forward weights (dense SwiGLU blocks or Lory expert tensors) kept their gradients on the device.
-        Set<String> ffn = new TreeSet<>();
+        // The block weights (attention projections, dense SwiGLU weights or Lory expert tensors) kept their gradients
+        // on the device.
+        Set<String> blocks = new TreeSet<>();
         for (String name : cpu.params().keySet()) {
-            if (name.contains("gate_proj") || name.contains("up_proj") || name.contains("down_proj")) {
-                ffn.add(name);
+            if (name.matches(".*(q|k|v|o|gate|up|down)_proj.*")) {
+                blocks.add(name);
             }
         }
-        assertThat(ffn).hasSize(3 * 2); // three per layer, two layers
-        assertThat(device.deviceGrads()).containsAll(ffn);
+        assertThat(blocks).hasSize(7 * 2); // four attention and three feed-forward per layer, two layers
+        assertThat(device.deviceGrads()).containsAll(blocks);
         // After the first step (which copies each parameter in) no weight is copied in again, but the one written.
         assertThat(device.uploads()[0]).isPositive();
         assertThat(device.uploads()[1]).isEqualTo(device.uploads()[0]);

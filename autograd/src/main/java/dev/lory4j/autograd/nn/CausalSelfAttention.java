@@ -1,10 +1,18 @@
 package dev.lory4j.autograd.nn;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
+import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backend;
+import dev.lory4j.tensor.spi.Backends;
 
-/** Multi-head causal self-attention with RoPE (q/k/v/o projections without bias, as in LLaMA). */
+/**
+ * Multi-head causal self-attention with RoPE (q/k/v/o projections without bias, as in LLaMA). On the CPU backend it
+ * is composed from autograd ops; on another backend (a GPU) a pass without a cache is one op of the backend
+ * ({@link #fused}), so that backend keeps the projections, scores and their gradients on its device.
+ */
 public final class CausalSelfAttention extends Module {
     private final Linear q;
     private final Linear k;
@@ -37,6 +45,10 @@ public final class CausalSelfAttention extends Module {
         }
         int b = x.dim(0);
         int len = x.dim(1);
+        if (cache == null && !(Backends.current() instanceof CpuBackend)) {
+            Tensor[] tables = rope.tables(start, len);
+            return fused(x, q.weight(), k.weight(), v.weight(), o.weight(), tables[0], tables[1], heads);
+        }
         Var qh = rope.apply(split(q.forward(x), b, len), start);
         Var kh = rope.apply(split(k.forward(x), b, len), start);
         Var vh = split(v.forward(x), b, len);
@@ -47,6 +59,22 @@ public final class CausalSelfAttention extends Module {
         }
         Var att = Var.attention(qh, kh, vh, true, (float) (1 / Math.sqrt(headDim)));
         return o.forward(att.transpose(1, 2).reshape(b, len, heads * headDim));
+    }
+
+    /**
+     * The block as one differentiable op through the backend's {@link Backend#selfAttention} and
+     * {@link Backend#selfAttentionGrads}: x [B, L, d], the four projection weights, the RoPE tables [L, D] of the
+     * tokens' positions and the number of heads.
+     */
+    public static Var fused(Var x, Var wq, Var wk, Var wv, Var wo, Tensor cos, Tensor sin, int heads) {
+        Tensor xt = x.data();
+        Tensor q = wq.data();
+        Tensor k = wk.data();
+        Tensor v = wv.data();
+        Tensor o = wo.data();
+        Tensor y = Backends.current().selfAttention(xt, q, k, v, o, cos, sin, heads);
+        return Var.custom("selfAttention", y, new Var[] {x, wq, wk, wv, wo},
+                (g, needs) -> Backends.current().selfAttentionGrads(xt, g, q, k, v, o, cos, sin, heads));
     }
 
     private Var split(Var t, int b, int len) {

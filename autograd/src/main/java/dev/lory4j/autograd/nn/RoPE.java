@@ -40,15 +40,24 @@ public final class RoPE {
     /** Rotates x [..., L, D] whose positions are start .. start+L-1. */
     public Var apply(Var x, int start) {
         int len = x.dim(-2);
-        if (x.dim(-1) != headDim || start < 0 || start + len > maxPositions) {
+        if (x.dim(-1) != headDim) {
             throw new IllegalArgumentException("RoPE: input " + dev.lory4j.tensor.Shapes.str(x.shape())
-                    + " at positions [" + start + ", " + (start + len) + ") needs head size " + headDim
-                    + " and positions below " + maxPositions);
+                    + " at positions [" + start + ", " + (start + len) + ") needs head size " + headDim);
         }
-        Var c = Var.of(cos.slice(0, start, start + len));
-        Var s = Var.of(sin.slice(0, start, start + len));
+        Tensor[] t = tables(start, len);
+        Var c = Var.of(t[0]);
+        Var s = Var.of(t[1]);
         int half = headDim / 2;
         Var rotated = Var.concat(-1, x.slice(-1, half, headDim).neg(), x.slice(-1, 0, half));
         return x.mul(c).add(rotated.mul(s));
+    }
+
+    /** The tables {cos, sin} [len, D] of positions start .. start+len-1 (views of the precomputed ones). */
+    public Tensor[] tables(int start, int len) {
+        if (start < 0 || len < 0 || start + len > maxPositions) {
+            throw new IllegalArgumentException("RoPE: positions [" + start + ", " + (start + len)
+                    + ") must lie below " + maxPositions);
+        }
+        return new Tensor[] {cos.slice(0, start, start + len), sin.slice(0, start, start + len)};
     }
 }

@@ -223,6 +223,106 @@ public interface Backend {
         return new Tensor[] {matmul(ds, k), matmul(ds.transpose(-1, -2), q), matmul(p.transpose(-1, -2), dOut)};
     }
 
+    /**
+     * The causal self-attention block of a decoder layer (LLaMA; no key-value cache): with x [B, L, d] as rows,
+     * q = rope(x Wqᵀ), k = rope(x Wkᵀ), v = x Wvᵀ, each split into {@code heads} heads of size D, o =
+     * {@link #attention}(q, k, v, causal, 1/√D) with the heads joined again, and y = o Woᵀ [B, L, d']. Wq, Wk and Wv
+     * are [heads·D, d], Wo [d', heads·D]; cos and sin [L, D] are the rotary tables (rotate-half convention:
+     * rope(u) = u ⊙ cos + rotate_half(u) ⊙ sin with rotate_half([a, b]) = [−b, a]) at the tokens' positions. The
+     * default composes it from {@link #matmul}, {@link #binary} and {@link #attention}; a device backend may run the
+     * whole block there, its four weights resident.
+     */
+    default Tensor selfAttention(Tensor x, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos, Tensor sin,
+                                 int heads) {
+        checkSelfAttention("selfAttention", x, wq, wk, wv, wo, cos, sin, heads);
+        int b = x.dim(0);
+        int l = x.dim(1);
+        int dim = wq.dim(0) / heads;
+        Tensor x2 = x.reshape(b * l, x.dim(2));
+        Tensor q = rope(splitHeads(matmul(x2, wq.transpose(0, 1)), b, l, heads), cos, sin, false);
+        Tensor k = rope(splitHeads(matmul(x2, wk.transpose(0, 1)), b, l, heads), cos, sin, false);
+        Tensor v = splitHeads(matmul(x2, wv.transpose(0, 1)), b, l, heads);
+        Tensor o = attention(q, k, v, true, (float) (1 / Math.sqrt(dim)));
+        return matmul(joinHeads(o), wo.transpose(0, 1)).reshape(b, l, wo.dim(0));
+    }
+
+    /**
+     * The gradients {dx, dWq, dWk, dWv, dWo} of y = {@link #selfAttention} given dy [B, L, d'], recomputing the
+     * forward pass: dWo = dyᵀ o, do = dy Wo, the attention gradients of {@link #attentionGrads}, the rotation undone
+     * on dq and dk (rope is linear: its transpose is u ⊙ cos − rotate_half(u ⊙ sin)), then dx = dq Wq + dk Wk + dv Wv
+     * and dW = dᵀ x for each projection.
+     */
+    default Tensor[] selfAttentionGrads(Tensor x, Tensor dy, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos,
+                                        Tensor sin, int heads) {
+        checkSelfAttention("selfAttentionGrads", x, wq, wk, wv, wo, cos, sin, heads);
+        int b = x.dim(0);
+        int l = x.dim(1);
+        if (dy.rank() != 3 || dy.dim(0) != b || dy.dim(1) != l || dy.dim(2) != wo.dim(0)) {
+            throw new IllegalArgumentException("selfAttentionGrads: dy " + Shapes.str(dy.shape()) + " is not [" + b
+                    + ", " + l + ", " + wo.dim(0) + "]");
+        }
+        int dim = wq.dim(0) / heads;
+        float scale = (float) (1 / Math.sqrt(dim));
+        Tensor x2 = x.reshape(b * l, x.dim(2));
+        Tensor q = rope(splitHeads(matmul(x2, wq.transpose(0, 1)), b, l, heads), cos, sin, false);
+        Tensor k = rope(splitHeads(matmul(x2, wk.transpose(0, 1)), b, l, heads), cos, sin, false);
+        Tensor v = splitHeads(matmul(x2, wv.transpose(0, 1)), b, l, heads);
+        Tensor dy2 = dy.reshape(b * l, wo.dim(0));
+        Tensor dWo = matmul(dy2.transpose(0, 1), joinHeads(attention(q, k, v, true, scale)));
+        Tensor[] g = attentionGrads(q, k, v, splitHeads(matmul(dy2, wo), b, l, heads), true, scale);
+        Tensor dq = joinHeads(rope(g[0], cos, sin, true));
+        Tensor dk = joinHeads(rope(g[1], cos, sin, true));
+        Tensor dv = joinHeads(g[2]);
+        Tensor dx = binary(BinaryOp.ADD, binary(BinaryOp.ADD, matmul(dq, wq), matmul(dk, wk)), matmul(dv, wv));
+        return new Tensor[] {dx.reshape(x.shape()), matmul(dq.transpose(0, 1), x2), matmul(dk.transpose(0, 1), x2),
+            matmul(dv.transpose(0, 1), x2), dWo};
+    }
+
+    /** [B·L, H·D] rows as heads [B, H, L, D] (a view). */
+    private static Tensor splitHeads(Tensor t, int b, int l, int heads) {
+        return t.reshape(b, l, heads, t.dim(1) / heads).transpose(1, 2);
+    }
+
+    /** Heads [B, H, L, D] joined as rows [B·L, H·D] (a copy). */
+    private static Tensor joinHeads(Tensor t) {
+        return t.transpose(1, 2).reshape(t.dim(0) * t.dim(2), t.dim(1) * t.dim(3));
+    }
+
+    /**
+     * Rotary embedding of u [..., L, D] with tables [L, D]: u ⊙ cos + rotate_half(u) ⊙ sin, or its transpose
+     * u ⊙ cos − rotate_half(u ⊙ sin) ({@code transposed}); rotate_half is the product with a ±1 permutation matrix.
+     */
+    private Tensor rope(Tensor u, Tensor cos, Tensor sin, boolean transposed) {
+        int dim = u.dim(-1);
+        int half = dim / 2;
+        float[] r = new float[dim * dim]; // u · r = rotate_half(u) = [-u2, u1]
+        for (int i = 0; i < half; i++) {
+            r[(i + half) * dim + i] = -1f;
+            r[i * dim + i + half] = 1f;
+        }
+        Tensor rot = Tensor.wrap(r, dim, dim);
+        Tensor c = binary(BinaryOp.MUL, u, cos);
+        return transposed ? binary(BinaryOp.SUB, c, matmul(binary(BinaryOp.MUL, u, sin), rot))
+                : binary(BinaryOp.ADD, c, binary(BinaryOp.MUL, matmul(u, rot), sin));
+    }
+
+    /** Checks a self-attention block: x [B, L, d], Wq, Wk, Wv [H·D, d] with D even, Wo [d', H·D], cos, sin [L, D]. */
+    static void checkSelfAttention(String op, Tensor x, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos,
+                                   Tensor sin, int heads) {
+        boolean ok = x.rank() == 3 && wq.rank() == 2 && wo.rank() == 2 && cos.rank() == 2 && heads > 0
+                && java.util.Arrays.equals(wq.shape(), wk.shape()) && java.util.Arrays.equals(wq.shape(), wv.shape())
+                && wq.dim(1) == x.dim(2) && wq.dim(0) % heads == 0 && (wq.dim(0) / heads) % 2 == 0
+                && wo.dim(1) == wq.dim(0) && java.util.Arrays.equals(cos.shape(), sin.shape())
+                && cos.dim(0) == x.dim(1) && cos.dim(1) == wq.dim(0) / heads;
+        if (!ok) {
+            throw new IllegalArgumentException(op + ": x " + Shapes.str(x.shape()) + ", Wq " + Shapes.str(wq.shape())
+                    + ", Wk " + Shapes.str(wk.shape()) + ", Wv " + Shapes.str(wv.shape()) + ", Wo "
+                    + Shapes.str(wo.shape()) + ", cos " + Shapes.str(cos.shape()) + ", sin " + Shapes.str(sin.shape())
+                    + " and " + heads + " heads do not fit (want x [B, L, d], Wq, Wk, Wv [H·D, d] with D even, "
+                    + "Wo [d', H·D], cos and sin [L, D])");
+        }
+    }
+
     /** Checks attention operands: q [..., Lq, D], k [..., Lk, D], v [..., Lk, Dv] with the same leading axes. */
     static void checkAttention(String op, Tensor q, Tensor k, Tensor v, boolean causal) {
         int rank = q.rank();
