@@ -52,6 +52,7 @@ public final class TornadoBackend implements Backend {
     private final CpuBackend cpu = new CpuBackend();
     private final double minFlopsPerByte;
     private final double minFlops;
+    private final int paramPlanLimit;
 
     /**
      * Creates the backend (the TornadoVM runtime starts on first use) with the offload threshold of
@@ -76,12 +77,26 @@ public final class TornadoBackend implements Backend {
      * operations per byte copied reach {@code minFlopsPerByte} and its operations reach {@code minFlops}.
      */
     public TornadoBackend(double minFlopsPerByte, double minFlops) {
+        this(minFlopsPerByte, minFlops, 0);
+    }
+
+    /**
+     * As {@link #TornadoBackend(double, double)}, keeping at most {@code paramPlanLimit} plans of each kind that hold
+     * parameters (0: the defaults of the {@code -Dlory4j.tornado.*Plans} properties); for tests of eviction.
+     */
+    TornadoBackend(double minFlopsPerByte, double minFlops, int paramPlanLimit) {
         if (!(minFlopsPerByte >= 0) || !(minFlops >= 0)) {
             throw new IllegalArgumentException("TornadoBackend: minFlopsPerByte and minFlops must be >= 0, got "
                     + minFlopsPerByte + " and " + minFlops);
         }
         this.minFlopsPerByte = minFlopsPerByte;
         this.minFlops = minFlops;
+        this.paramPlanLimit = paramPlanLimit;
+    }
+
+    /** The bound of a cache of parameter plans: {@code byDefault} unless a limit was given. */
+    private int paramPlans(int byDefault) {
+        return paramPlanLimit > 0 ? paramPlanLimit : byDefault;
     }
 
     /**
@@ -163,15 +178,15 @@ public final class TornadoBackend implements Backend {
      * {@code max} (TornadoVM keeps device memory for every open plan).
      */
     private static <K, V> Map<K, V> lru(int max, java.util.function.Function<V, TornadoExecutionPlan> planOf) {
-        return lruClosing(max, v -> closePlan(planOf.apply(v)));
+        return lruClosing(() -> max, v -> closePlan(planOf.apply(v)));
     }
 
-    /** {@link #lru} with the eviction given: {@code close} releases an evicted entry. */
-    private static <K, V> Map<K, V> lruClosing(int max, java.util.function.Consumer<V> close) {
+    /** {@link #lru} with the eviction given: {@code close} releases an evicted entry; the bound is read at each put. */
+    private static <K, V> Map<K, V> lruClosing(java.util.function.IntSupplier max, java.util.function.Consumer<V> close) {
         return new LinkedHashMap<>(16, 0.75f, true) {
             @Override
             protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
-                if (size() > max) {
+                if (size() > max.getAsInt()) {
                     close.accept(eldest.getValue());
                     return true;
                 }
@@ -293,7 +308,7 @@ public final class TornadoBackend implements Backend {
     private record ResidentKey(float[] w, int r, int c, int m) {}
 
     /** The {@link LinearPlan}s by parameter and rows; an evicted plan first brings what it holds to the host. */
-    private final Map<ResidentKey, LinearPlan> residentPlans = lruClosing(MAX_RESIDENT_PLANS, this::flushAndClose);
+    private final Map<ResidentKey, LinearPlan> residentPlans = lruClosing(() -> paramPlans(MAX_RESIDENT_PLANS), this::flushAndClose);
 
     /** The gradients handed out by the parameter plans that still live on the device, by storage. */
     private final Map<Storage, ParamPlan.Param> deviceGrads = new java.util.IdentityHashMap<>();
@@ -542,7 +557,7 @@ public final class TornadoBackend implements Backend {
     /** Experts [E, a, b] (their array) and the S segments of T rows they are merged for. */
     private record MergedKey(float[] experts, int s, int t, int e, int a, int b) {}
 
-    private final Map<MergedKey, MergedPlan> mergedPlans = lruClosing(MAX_MERGED_PLANS, this::flushAndClose);
+    private final Map<MergedKey, MergedPlan> mergedPlans = lruClosing(() -> paramPlans(MAX_MERGED_PLANS), this::flushAndClose);
 
 
     /**
@@ -650,7 +665,7 @@ public final class TornadoBackend implements Backend {
     /** A layer's gate weight (its array) and the rows n its SwiGLU plan is built for. */
     private record SwiGluKey(float[] w1, float[] w3, float[] w2, int n) {}
 
-    private final Map<SwiGluKey, SwiGluPlan> swiGluPlans = lruClosing(MAX_SWIGLU_PLANS, this::flushAndClose);
+    private final Map<SwiGluKey, SwiGluPlan> swiGluPlans = lruClosing(() -> paramPlans(MAX_SWIGLU_PLANS), this::flushAndClose);
 
     /**
      * Host arrays that stand for device-only intermediates of the fused plans, by (slot, size): TornadoVM binds a
@@ -760,7 +775,7 @@ public final class TornadoBackend implements Backend {
     private record MergedSwiGluKey(float[] gate, float[] up, float[] down, int s, int t) {}
 
     private final Map<MergedSwiGluKey, MergedSwiGluPlan> mergedSwiGluPlans =
-            lruClosing(MAX_MERGED_PLANS, this::flushAndClose);
+            lruClosing(() -> paramPlans(MAX_MERGED_PLANS), this::flushAndClose);
 
     /**
      * The plan of a Lory feed-forward block for these (checked) operands when it belongs on the device (the three
@@ -861,7 +876,7 @@ public final class TornadoBackend implements Backend {
     private record AttentionBlockKey(float[] wq, float[] wk, float[] wv, float[] wo, int b, int l, int heads) {}
 
     private final Map<AttentionBlockKey, AttentionBlockPlan> attentionBlockPlans =
-            lruClosing(MAX_ATTENTION_PLANS, this::flushAndClose);
+            lruClosing(() -> paramPlans(MAX_ATTENTION_PLANS), this::flushAndClose);
 
     /**
      * The plan of an attention block for these (checked) operands when it belongs on the device (the four weights

@@ -94,13 +94,7 @@ class TornadoBlockResidencyTest {
         TornadoBackend tornado = new TornadoBackend(0); // every supported op on the device
         Run device = train(tornado, lory);
         tornado.close();
-        for (int i = 0; i < STEPS; i++) {
-            assertThat(device.losses()[i]).as("loss %d", i)
-                    .isCloseTo(cpu.losses()[i], Offset.offset(1e-5f * Math.abs(cpu.losses()[i])));
-            assertThat(cpu.norms()[i]).as("the clip scaled step %d", i).isGreaterThan(MAX_NORM);
-            assertThat(device.norms()[i]).as("norm %d", i)
-                    .isCloseTo(cpu.norms()[i], Offset.offset(1e-5 * cpu.norms()[i]));
-        }
+        assertSameValues(device, cpu);
         // The block weights (attention projections, dense SwiGLU weights or Lory expert tensors) kept their gradients
         // on the device.
         Set<String> blocks = new TreeSet<>();
@@ -115,6 +109,27 @@ class TornadoBlockResidencyTest {
         assertThat(device.uploads()[0]).isPositive();
         assertThat(device.uploads()[1]).isEqualTo(device.uploads()[0]);
         assertThat(device.uploads()[2]).isEqualTo(device.uploads()[1] + 1);
+    }
+
+    @org.junit.jupiter.api.Test
+    void plansEvictedMidStepBringTheirWeightsGradientsAndMomentsToTheHost() {
+        Run cpu = train(new CpuBackend(), true);
+        TornadoBackend tornado = new TornadoBackend(0, 0, 1); // one plan of each kind: every switch evicts
+        Run device = train(tornado, true);
+        tornado.close();
+        assertSameValues(device, cpu);
+        assertThat(device.uploads()[STEPS - 1]).isGreaterThan(device.uploads()[0]); // evicted weights came back
+    }
+
+    /** Losses, clipping norms, weights and moments of a device run equal the CPU run's. */
+    private static void assertSameValues(Run device, Run cpu) {
+        for (int i = 0; i < STEPS; i++) {
+            assertThat(device.losses()[i]).as("loss %d", i)
+                    .isCloseTo(cpu.losses()[i], Offset.offset(1e-5f * Math.abs(cpu.losses()[i])));
+            assertThat(cpu.norms()[i]).as("the clip scaled step %d", i).isGreaterThan(MAX_NORM);
+            assertThat(device.norms()[i]).as("norm %d", i)
+                    .isCloseTo(cpu.norms()[i], Offset.offset(1e-5 * cpu.norms()[i]));
+        }
         // Weights and moments pulled from the device equal the CPU's (3 AdamW steps: rounding grows a little).
         cpu.params().forEach((name, t) -> assertThat(device.params().get(name).relativeErrorTo(t)).as(name)
                 .isLessThan(1e-5));
