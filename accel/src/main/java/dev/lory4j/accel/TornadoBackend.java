@@ -326,14 +326,24 @@ public final class TornadoBackend implements Backend {
 
     /** The plan of parameter {@code w} [r, c] for m rows, its device buffers made current. Holds the lock. */
     private LinearPlan linearPlan(Storage w, int r, int c, int m) {
-        ResidentKey key = new ResidentKey(w.unsynced(), r, c, m);
-        LinearPlan p = residentPlans.get(key);
+        return cached(residentPlans, new ResidentKey(w.unsynced(), r, c, m),
+                id -> new LinearPlan("resident" + id, w, r, c, m),
+                () -> "resident plan for a parameter [" + r + ", " + c + "] and " + m + " rows");
+    }
+
+    /**
+     * The parameter plan of {@code key} in {@code cache}, built by {@code make} (given a fresh id) on first use, with
+     * its device copies made current; {@code what} describes a new plan for {@code -Dlory4j.tornado.verbose}.
+     * Holds the lock.
+     */
+    private <K, P extends ParamPlan> P cached(Map<K, P> cache, K key, java.util.function.IntFunction<P> make,
+                                             java.util.function.Supplier<String> what) {
+        P p = cache.get(key);
         if (p == null) {
-            p = new LinearPlan("resident" + residentPlanIds++, w, r, c, m);
-            residentPlans.put(key, p);
+            p = make.apply(residentPlanIds++);
+            cache.put(key, p);
             if (Boolean.getBoolean("lory4j.tornado.verbose")) {
-                System.err.println("lory4j tornado: resident plan for a parameter [" + r + ", " + c + "] and " + m
-                        + " rows");
+                System.err.println("lory4j tornado: " + what.get());
             }
         }
         current(p);
@@ -579,19 +589,10 @@ public final class TornadoBackend implements Backend {
         int b = experts.dim(2);
         int t = x.dim(1);
         float[] array = experts.storage().unsynced(); // identifies the parameter (a key, not read)
-        MergedKey key = new MergedKey(array, s, t, e, a, b);
-        MergedPlan p = mergedPlans.get(key);
-        if (p == null) {
-            float[] scratch = scratch(20, s * a * b);
-            p = new MergedPlan("merged" + residentPlanIds++, experts.storage(), s, t, e, a, b, scratch);
-            mergedPlans.put(key, p);
-            if (Boolean.getBoolean("lory4j.tornado.verbose")) {
-                System.err.println("lory4j tornado: merged plan for experts " + Shapes.str(experts.shape()) + ", "
-                        + s + " segments of " + t + " rows");
-            }
-        }
-        current(p);
-        return p;
+        return cached(mergedPlans, new MergedKey(array, s, t, e, a, b),
+                id -> new MergedPlan("merged" + id, experts.storage(), s, t, e, a, b, scratch(20, s * a * b)),
+                () -> "merged plan for experts " + Shapes.str(experts.shape()) + ", " + s + " segments of " + t
+                        + " rows");
     }
 
     @Override
@@ -698,15 +699,10 @@ public final class TornadoBackend implements Backend {
         float[] a1 = w1.storage().unsynced(); // the key identifies the parameters (not read)
         float[] a3 = w3.storage().unsynced();
         float[] a2 = w2.storage().unsynced();
-        SwiGluKey key = new SwiGluKey(a1, a3, a2, n);
-        SwiGluPlan p = swiGluPlans.get(key);
-        if (p == null) {
-            p = new SwiGluPlan("swiglu" + residentPlanIds++, w1.storage(), w3.storage(), w2.storage(), n, f, d,
-                    dOut, this::scratch);
-            swiGluPlans.put(key, p);
-        }
-        current(p);
-        return p;
+        return cached(swiGluPlans, new SwiGluKey(a1, a3, a2, n),
+                id -> new SwiGluPlan("swiglu" + id, w1.storage(), w3.storage(), w2.storage(), n, f, d, dOut,
+                        this::scratch),
+                () -> "SwiGLU plan for W1 " + Shapes.str(w1.shape()) + " and " + n + " rows");
     }
 
     @Override
@@ -791,18 +787,11 @@ public final class TornadoBackend implements Backend {
         int t = h.dim(1);
         MergedSwiGluKey key = new MergedSwiGluKey(gate.storage().unsynced(), up.storage().unsynced(),
                 down.storage().unsynced(), s, t); // identifies the parameters (not read)
-        MergedSwiGluPlan p = mergedSwiGluPlans.get(key);
-        if (p == null) {
-            p = new MergedSwiGluPlan("mswiglu" + residentPlanIds++, gate.storage(), up.storage(), down.storage(), s, t,
-                    gate.dim(0), gate.dim(1), gate.dim(2), down.dim(1), this::scratch);
-            mergedSwiGluPlans.put(key, p);
-            if (Boolean.getBoolean("lory4j.tornado.verbose")) {
-                System.err.println("lory4j tornado: merged SwiGLU plan for experts " + Shapes.str(gate.shape()) + ", "
-                        + s + " segments of " + t + " rows");
-            }
-        }
-        current(p);
-        return p;
+        return cached(mergedSwiGluPlans, key,
+                id -> new MergedSwiGluPlan("mswiglu" + id, gate.storage(), up.storage(), down.storage(), s, t,
+                        gate.dim(0), gate.dim(1), gate.dim(2), down.dim(1), this::scratch),
+                () -> "merged SwiGLU plan for experts " + Shapes.str(gate.shape()) + ", " + s + " segments of " + t
+                        + " rows");
     }
 
     /** 2·S·(E + T)·(2·f·d + d'·f): the three merges and the three per-segment products of the forward pass. */
@@ -892,18 +881,10 @@ public final class TornadoBackend implements Backend {
         int l = x.dim(1);
         AttentionBlockKey key = new AttentionBlockKey(wq.storage().unsynced(), wk.storage().unsynced(),
                 wv.storage().unsynced(), wo.storage().unsynced(), b, l, heads); // identifies the weights (not read)
-        AttentionBlockPlan p = attentionBlockPlans.get(key);
-        if (p == null) {
-            p = new AttentionBlockPlan("attblock" + residentPlanIds++, wq.storage(), wk.storage(), wv.storage(),
-                    wo.storage(), b, l, x.dim(2), heads, wq.dim(0) / heads, wo.dim(0), this::scratch);
-            attentionBlockPlans.put(key, p);
-            if (Boolean.getBoolean("lory4j.tornado.verbose")) {
-                System.err.println("lory4j tornado: attention block plan for " + b + " x " + l + " tokens, " + heads
-                        + " heads");
-            }
-        }
-        current(p);
-        return p;
+        return cached(attentionBlockPlans, key,
+                id -> new AttentionBlockPlan("attblock" + id, wq.storage(), wk.storage(), wv.storage(), wo.storage(),
+                        b, l, x.dim(2), heads, wq.dim(0) / heads, wo.dim(0), this::scratch),
+                () -> "attention block plan for " + b + " x " + l + " tokens, " + heads + " heads");
     }
 
     /** 2·B·L·(3·h·d + d'·h) + 4·B·L²·h: the four projections and the two attention products of the forward pass. */

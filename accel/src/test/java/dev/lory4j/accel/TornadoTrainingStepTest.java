@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.nn.DecoderConfig;
 import dev.lory4j.autograd.optim.AdamW;
+import dev.lory4j.autograd.optim.GradClip;
 import dev.lory4j.moe.MoeConfig;
 import dev.lory4j.moe.MoeModel;
 import dev.lory4j.tensor.CpuBackend;
@@ -12,23 +13,43 @@ import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.tensor.spi.Backends;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import org.assertj.core.data.Offset;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** Training steps of small Lory and dense models with the TornadoVM backend give the CPU backend's losses. */
+/**
+ * Clipped training steps of small dense and Lory models on the TornadoVM device give the CPU backend's losses,
+ * clipping norms, weights and optimizer moments. Along the way: the attention blocks' weights, the SwiGLU blocks'
+ * weights and the Lory expert tensors keep their gradients and AdamW moments on the device (as linear layers do), no
+ * parameter is copied to the device after the first step unless the host writes it (then that one only), host
+ * writes to a weight and to its moments reach the device, and plans evicted mid-step lose nothing.
+ */
 class TornadoTrainingStepTest {
+    private static final int STEPS = 3;
+    private static final double MAX_NORM = 0.5;
 
-    /** Losses of three steps, then the optimizer's first-moment estimates of all parameters, concatenated. */
-    private static float[] losses(Backend backend, boolean lory) {
+    /** What one run produced: per step loss, norm and resident uploads; the gradients left on the device. */
+    private record Run(float[] losses, double[] norms, long[] uploads, Set<String> deviceGrads,
+                       Map<String, Tensor> params, Map<String, Tensor> state) {}
+
+    private static Run train(Backend backend, boolean lory) {
         Backend before = Backends.current();
         Backends.use(backend);
         try {
             DecoderConfig c = new DecoderConfig(32, 16, 2, 2, 24, 1e-5f, 10000, false, 64, 0.1f, false);
-            MoeModel model = new MoeModel(lory ? MoeConfig.lory(c, 4, 8) : MoeConfig.dense(c), new Rng(1));
-            AdamW opt = new AdamW(model.lm().namedParameters());
-            Rng rng = new Rng(2);
-            float[] out = new float[3];
-            for (int step = 0; step < 3; step++) {
+            MoeModel model = new MoeModel(lory ? MoeConfig.lory(c, 4, 8) : MoeConfig.dense(c), new Rng(3));
+            Map<String, Var> named = model.lm().namedParameters();
+            AdamW opt = new AdamW(named, 0.01f, 0.9f, 0.999f, 1e-8f, 0.1f);
+            Rng rng = new Rng(4);
+            float[] losses = new float[STEPS];
+            double[] norms = new double[STEPS];
+            long[] uploads = new long[STEPS];
+            Set<String> onDevice = new TreeSet<>();
+            for (int step = 0; step < STEPS; step++) {
                 int[] x = new int[2 * 24];
                 int[] y = new int[2 * 24];
                 for (int i = 0; i < x.length; i++) {
@@ -38,43 +59,82 @@ class TornadoTrainingStepTest {
                 Var loss = model.loss(x, y, 2, 24, -100);
                 opt.zeroGrad();
                 loss.backward();
-                opt.step();
-                out[step] = loss.item();
-            }
-            java.util.List<Float> all = new java.util.ArrayList<>();
-            for (float f : out) {
-                all.add(f);
-            }
-            opt.stateTensors().forEach((name, t) -> {
-                for (float f : t.toArray()) {
-                    all.add(f);
+                if (step == STEPS - 1) {
+                    named.forEach((name, p) -> {
+                        if (p.grad() != null && p.grad().storage().isDeviceNewer()) {
+                            onDevice.add(name);
+                        }
+                    });
                 }
-            });
-            float[] res = new float[all.size()];
-            for (int i = 0; i < res.length; i++) {
-                res[i] = all.get(i);
+                norms[step] = GradClip.clipGradNorm(model.lm().parameters(), MAX_NORM);
+                opt.step();
+                if (step == 1) { // host writes, as a checkpoint load or user code makes them
+                    String down = named.keySet().stream().filter(n -> n.contains("down_proj")).findFirst().orElseThrow();
+                    Tensor w = named.get(down).data();
+                    w.set(0.25f, new int[w.rank()]);
+                    Tensor m = opt.stateTensors().get("exp_avg." + down);
+                    m.set(m.get(new int[m.rank()]) * 2 + 1e-3f, new int[m.rank()]);
+                }
+                losses[step] = loss.item();
+                uploads[step] = backend instanceof TornadoBackend t ? t.residentUploads() : 0;
             }
-            return res;
+            Map<String, Tensor> params = new LinkedHashMap<>();
+            named.forEach((name, p) -> params.put(name, p.data().copy())); // host reads of device-newer weights
+            Map<String, Tensor> state = new LinkedHashMap<>();
+            opt.stateTensors().forEach((name, t) -> state.put(name, t.copy()));
+            return new Run(losses, norms, uploads, onDevice, params, state);
         } finally {
             Backends.use(before);
         }
     }
 
-    @org.junit.jupiter.params.ParameterizedTest(name = "lory={0}")
-    @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
-    void stepsOnTheDeviceMatchTheCpu(boolean lory) {
-        float[] cpu = losses(new CpuBackend(), lory);
+    @ParameterizedTest(name = "lory={0}")
+    @ValueSource(booleans = {true, false})
+    void blockWeightsGradientsAndMomentsStayOnTheDevice(boolean lory) {
+        Run cpu = train(new CpuBackend(), lory);
         TornadoBackend tornado = new TornadoBackend(0); // every supported op on the device
-        float[] device = losses(tornado, lory);
+        Run device = train(tornado, lory);
         tornado.close();
-        for (int i = 0; i < 3; i++) {
-            // Products summed in another order on the device: agreement to float rounding (1e-5 relative).
-            assertThat(device[i]).as("step %d", i).isCloseTo(cpu[i], Offset.offset(1e-5f * Math.abs(cpu[i])));
+        assertSameValues(device, cpu);
+        // The block weights (attention projections, dense SwiGLU weights or Lory expert tensors) kept their gradients
+        // on the device.
+        Set<String> blocks = new TreeSet<>();
+        for (String name : cpu.params().keySet()) {
+            if (name.matches(".*(q|k|v|o|gate|up|down)_proj.*")) {
+                blocks.add(name);
+            }
         }
-        // The optimizer moments, kept on the device by AdamW, come back for stateTensors() (checkpoints).
-        Tensor cpuState = Tensor.wrap(java.util.Arrays.copyOfRange(cpu, 3, cpu.length), cpu.length - 3);
-        Tensor deviceState = Tensor.wrap(java.util.Arrays.copyOfRange(device, 3, device.length), device.length - 3);
-        assertThat(deviceState.relativeErrorTo(cpuState)).isLessThan(1e-4);
-        assertThat(cpu[2]).isNotEqualTo(cpu[0]); // the model did train
+        assertThat(blocks).hasSize(7 * 2); // four attention and three feed-forward per layer, two layers
+        assertThat(device.deviceGrads()).containsAll(blocks);
+        // After the first step (which copies each parameter in) no weight is copied in again, but the one written.
+        assertThat(device.uploads()[0]).isPositive();
+        assertThat(device.uploads()[1]).isEqualTo(device.uploads()[0]);
+        assertThat(device.uploads()[2]).isEqualTo(device.uploads()[1] + 1);
+    }
+
+    @org.junit.jupiter.api.Test
+    void plansEvictedMidStepBringTheirWeightsGradientsAndMomentsToTheHost() {
+        Run cpu = train(new CpuBackend(), true);
+        TornadoBackend tornado = new TornadoBackend(0, 0, 1); // one plan of each kind: every switch evicts
+        Run device = train(tornado, true);
+        tornado.close();
+        assertSameValues(device, cpu);
+        assertThat(device.uploads()[STEPS - 1]).isGreaterThan(device.uploads()[0]); // evicted weights came back
+    }
+
+    /** Losses, clipping norms, weights and moments of a device run equal the CPU run's. */
+    private static void assertSameValues(Run device, Run cpu) {
+        for (int i = 0; i < STEPS; i++) {
+            assertThat(device.losses()[i]).as("loss %d", i)
+                    .isCloseTo(cpu.losses()[i], Offset.offset(1e-5f * Math.abs(cpu.losses()[i])));
+            assertThat(cpu.norms()[i]).as("the clip scaled step %d", i).isGreaterThan(MAX_NORM);
+            assertThat(device.norms()[i]).as("norm %d", i)
+                    .isCloseTo(cpu.norms()[i], Offset.offset(1e-5 * cpu.norms()[i]));
+        }
+        // Weights and moments pulled from the device equal the CPU's (3 AdamW steps: rounding grows a little).
+        cpu.params().forEach((name, t) -> assertThat(device.params().get(name).relativeErrorTo(t)).as(name)
+                .isLessThan(1e-5));
+        cpu.state().forEach((name, t) -> assertThat(device.state().get(name).relativeErrorTo(t)).as(name)
+                .isLessThan(1e-4));
     }
 }
