@@ -37,6 +37,11 @@ class TornadoTrainingStepTest {
                        Map<String, Tensor> params, Map<String, Tensor> state) {}
 
     private static Run train(Backend backend, boolean lory) {
+        return train(backend, lory, 1);
+    }
+
+    /** {@link #train} with each step's gradient accumulated over {@code micro} batches (backward passes). */
+    private static Run train(Backend backend, boolean lory, int micro) {
         Backend before = Backends.current();
         Backends.use(backend);
         try {
@@ -50,15 +55,18 @@ class TornadoTrainingStepTest {
             long[] uploads = new long[STEPS];
             Set<String> onDevice = new TreeSet<>();
             for (int step = 0; step < STEPS; step++) {
-                int[] x = new int[2 * 24];
-                int[] y = new int[2 * 24];
-                for (int i = 0; i < x.length; i++) {
-                    x[i] = rng.nextInt(32);
-                    y[i] = rng.nextInt(32);
-                }
-                Var loss = model.loss(x, y, 2, 24, -100);
                 opt.zeroGrad();
-                loss.backward();
+                Var loss = null;
+                for (int k = 0; k < micro; k++) {
+                    int[] x = new int[2 * 24];
+                    int[] y = new int[2 * 24];
+                    for (int i = 0; i < x.length; i++) {
+                        x[i] = rng.nextInt(32);
+                        y[i] = rng.nextInt(32);
+                    }
+                    loss = model.loss(x, y, 2, 24, -100);
+                    loss.backward(); // a second pass adds to the gradients the first left (on the device)
+                }
                 if (step == STEPS - 1) {
                     named.forEach((name, p) -> {
                         if (p.grad() != null && p.grad().storage().isDeviceNewer()) {
@@ -120,6 +128,15 @@ class TornadoTrainingStepTest {
         tornado.close();
         assertSameValues(device, cpu);
         assertThat(device.uploads()[STEPS - 1]).isGreaterThan(device.uploads()[0]); // evicted weights came back
+    }
+
+    @org.junit.jupiter.api.Test
+    void gradientsAccumulatedOverTwoBackwardPassesMatchTheCpu() {
+        Run cpu = train(new CpuBackend(), true, 2);
+        TornadoBackend tornado = new TornadoBackend(0);
+        Run device = train(tornado, true, 2);
+        tornado.close();
+        assertSameValues(device, cpu);
     }
 
     /** Losses, clipping norms, weights and moments of a device run equal the CPU run's. */
