@@ -24,19 +24,20 @@ import uk.ac.manchester.tornado.api.enums.TornadoDeviceType;
 import uk.ac.manchester.tornado.api.runtime.TornadoRuntimeProvider;
 
 /**
- * The TornadoVM backend (issue #7). On the TornadoVM device: matrix products, plain and batched (every Linear
- * layer, the expert merge and its two backward products, the per-segment products of a Lory layer; a
- * local-memory kernel with 4 x 4 register tiles), same-shape add/sub/mul, exp, SiLU, reductions over the last
- * axis, softmax over the last axis, the causal softmax, the softmax backward, RMSNorm, LayerNorm and the AdamW
- * update, each with one compiled execution plan per (op, shape). A linear layer's weight, gradient and AdamW
- * moments stay on the device across training steps ({@link LinearPlan}); other parameters' moments stay there
- * too. Values newer on the device are marked so ({@link Storage#deviceNewer}) and come back only when the host
- * reads them (a checkpoint, an evaluation on the CPU). Other ops
- * copy their operands in and the result out on every call, so an op is offloaded only when its work per byte
- * copied reaches a threshold ({@link #DEFAULT_MIN_FLOPS_PER_BYTE}). Broadcasting, reductions over other axes
- * and the rest are delegated to the CPU backend. Available when a GPU device exists, or on any device when
- * {@code -Dlory4j.backend=tornado} asks for it explicitly (on a CPU-only OpenCL device our Vector-API kernels are faster, so it is not chosen by
- * default there).
+ * The TornadoVM backend (issue #7). On the TornadoVM device: matrix products, plain and batched (a local-memory
+ * kernel with 4 x 4 register tiles), same-shape add/sub/mul, exp, SiLU, reductions over the last axis, softmax over
+ * the last axis, the causal softmax, the softmax backward, RMSNorm, LayerNorm and the AdamW update, each with one
+ * compiled execution plan per (op, shape); and whole blocks of a decoder, each one plan whose intermediates never
+ * leave the device: the attention block ({@link AttentionBlockPlan}), the SwiGLU block ({@link SwiGluPlan}), the Lory
+ * feed-forward block ({@link MergedSwiGluPlan}) and a single merged product ({@link MergedPlan}). Those plans and
+ * the linear layers' ({@link LinearPlan}) are {@link ParamPlan}s: each weight they use stays on the device with its
+ * gradient and AdamW moments across training steps; other parameters' moments stay there too. Values newer on the
+ * device are marked so ({@link Storage#deviceNewer}) and come back only when the host reads them (a checkpoint, an
+ * evaluation on the CPU). Other ops copy their operands in and the result out on every call, so an op is offloaded
+ * only when its work per byte copied reaches a threshold ({@link #DEFAULT_MIN_FLOPS_PER_BYTE}). Broadcasting,
+ * reductions over other axes and the rest are delegated to the CPU backend. Available when a GPU device exists, or
+ * on any device when {@code -Dlory4j.backend=tornado} asks for it explicitly (on a CPU-only OpenCL device our
+ * Vector-API kernels are faster, so it is not chosen by default there).
  */
 public final class TornadoBackend implements Backend {
     static {
@@ -308,7 +309,8 @@ public final class TornadoBackend implements Backend {
     private record ResidentKey(float[] w, int r, int c, int m) {}
 
     /** The {@link LinearPlan}s by parameter and rows; an evicted plan first brings what it holds to the host. */
-    private final Map<ResidentKey, LinearPlan> residentPlans = lruClosing(() -> paramPlans(MAX_RESIDENT_PLANS), this::flushAndClose);
+    private final Map<ResidentKey, LinearPlan> residentPlans =
+            lruClosing(() -> paramPlans(MAX_RESIDENT_PLANS), this::flushAndClose);
 
     /** The gradients handed out by the parameter plans that still live on the device, by storage. */
     private final Map<Storage, ParamPlan.Param> deviceGrads = new java.util.IdentityHashMap<>();
@@ -954,6 +956,100 @@ public final class TornadoBackend implements Backend {
         return Backend.super.selfAttentionGrads(x, dy, wq, wk, wv, wo, cos, sin, heads);
     }
 
+    /** A head's weight (its array), the rows its plan is built for and the target value it skips. */
+    private record HeadKey(float[] w, int m, int ignore) {}
+
+    private final Map<HeadKey, HeadPlan> headPlans = lruClosing(() -> paramPlans(MAX_RESIDENT_PLANS),
+            this::flushAndClose);
+
+    /**
+     * The head plan for these (checked) operands when the head belongs on the device (W a whole resident buffer,
+     * enough work per byte copied), its weight made current; else null.
+     */
+    private HeadPlan headPlan(Tensor x, Tensor w, int ignoreIndex, double flops, double floats) {
+        if (!RESIDENT || x.numel() == 0 || !wholeResident(w) || !offloads(flops, floats)) {
+            return null;
+        }
+        int m = x.dim(0);
+        return cached(headPlans, new HeadKey(w.storage().unsynced(), m, ignoreIndex),
+                id -> new HeadPlan("head" + id, w.storage(), m, w.dim(0), w.dim(1), ignoreIndex, this::scratch),
+                () -> "head plan for W " + Shapes.str(w.shape()) + " and " + m + " rows");
+    }
+
+    /** Checks a head's operands as the default does (shapes, targets), by computing nothing on the device. */
+    private static boolean headFits(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
+        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || targets.length != x.dim(0)) {
+            return false;
+        }
+        for (int t : targets) {
+            if (t != ignoreIndex && (t < 0 || t >= w.dim(0))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public float linearCrossEntropy(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
+        if (headFits(x, w, targets, ignoreIndex)) {
+            double floats = x.numel() + 2.0 * targets.length; // x and the targets in, the row losses out
+            synchronized (plans) {
+                try {
+                    HeadPlan p = headPlan(x, w, ignoreIndex, 2.0 * x.numel() * w.dim(0), floats);
+                    if (p != null) {
+                        copyInto(x, p.x1);
+                        System.arraycopy(targets, 0, p.t1, 0, targets.length);
+                        p.run(p.compute(HeadPlan.LOSS));
+                        copiedFloats += (long) floats;
+                        double total = 0;
+                        int count = 0;
+                        for (int i = 0; i < targets.length; i++) {
+                            if (targets[i] != ignoreIndex) {
+                                total += p.loss[i];
+                                count++;
+                            }
+                        }
+                        return count == 0 ? Float.NaN : (float) (total / count);
+                    }
+                } catch (RuntimeException ex) {
+                    throw new IllegalStateException("tornado linearCrossEntropy x " + Shapes.str(x.shape()) + ", W "
+                            + Shapes.str(w.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(), ex);
+                }
+            }
+        }
+        return Backend.super.linearCrossEntropy(x, w, targets, ignoreIndex); // also its errors
+    }
+
+    @Override
+    public Tensor[] linearCrossEntropyGrads(Tensor x, Tensor w, int[] targets, int ignoreIndex, float g) {
+        if (headFits(x, w, targets, ignoreIndex)) {
+            double floats = 2.0 * x.numel() + targets.length; // x and the targets in, dx out
+            synchronized (plans) {
+                try {
+                    HeadPlan p = headPlan(x, w, ignoreIndex, 6.0 * x.numel() * w.dim(0), floats);
+                    if (p != null) {
+                        int count = 0;
+                        for (int t : targets) {
+                            count += t == ignoreIndex ? 0 : 1;
+                        }
+                        copyInto(x, p.x2);
+                        System.arraycopy(targets, 0, p.t2, 0, targets.length);
+                        p.scale2[0] = count == 0 ? 0f : g / count;
+                        settle(p.params[0]);
+                        p.run(p.compute(HeadPlan.GRADS));
+                        copiedFloats += (long) floats + 1;
+                        return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], w.shape())};
+                    }
+                } catch (RuntimeException ex) {
+                    throw new IllegalStateException("tornado linearCrossEntropyGrads x " + Shapes.str(x.shape())
+                            + ", W " + Shapes.str(w.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(),
+                            ex);
+                }
+            }
+        }
+        return Backend.super.linearCrossEntropyGrads(x, w, targets, ignoreIndex, g);
+    }
+
     /** Attention plans at most ({@code -Dlory4j.tornado.attentionPlans}, default 32). */
     private static final int MAX_ATTENTION_PLANS = Integer.getInteger("lory4j.tornado.attentionPlans", 32);
 
@@ -1323,6 +1419,7 @@ public final class TornadoBackend implements Backend {
             held.addAll(swiGluPlans.values());
             held.addAll(mergedSwiGluPlans.values());
             held.addAll(attentionBlockPlans.values());
+            held.addAll(headPlans.values());
             held.forEach(this::flush); // all first: a plan's pull may read another plan
             adamPlans.values().forEach(a -> {
                 a.m.peek();
@@ -1336,6 +1433,7 @@ public final class TornadoBackend implements Backend {
             swiGluPlans.clear();
             mergedSwiGluPlans.clear();
             attentionBlockPlans.clear();
+            headPlans.clear();
             attentionPlans.values().forEach(p -> closePlan(p.plan));
             attentionPlans.clear();
             deviceScratch.clear();

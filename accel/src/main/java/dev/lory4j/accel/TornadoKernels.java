@@ -204,6 +204,60 @@ final class TornadoKernels {
         }
     }
 
+    /**
+     * Per row i of logits z [rows, v]: loss[i] = logsumexp(z_i) − z_i[t_i], or 0 when t_i is {@code ignore}. One item
+     * per row (a loop over the v classes).
+     */
+    static void crossEntropyRowsKernel(KernelContext ctx, float[] z, int[] t, float[] loss, int rows, int v,
+                                       int ignore) {
+        int i = ctx.globalIdx;
+        if (i < rows) {
+            if (t[i] == ignore) {
+                loss[i] = 0f;
+            } else {
+                float max = z[i * v];
+                for (int j = 1; j < v; j++) {
+                    max = TornadoMath.max(max, z[i * v + j]);
+                }
+                float sum = 0f;
+                for (int j = 0; j < v; j++) {
+                    sum += TornadoMath.exp(z[i * v + j] - max);
+                }
+                loss[i] = max + TornadoMath.log(sum) - z[i * v + t[i]];
+            }
+        }
+    }
+
+    /**
+     * The logits' gradient of the mean cross-entropy: dz[i, j] = (softmax(z_i)_j − [j == t_i]) · s[0] on rows whose
+     * target is not {@code ignore} (s[0] = upstream gradient / rows counted), 0 on the others. One item per row.
+     */
+    static void crossEntropyGradRowsKernel(KernelContext ctx, float[] z, int[] t, float[] s, float[] dz, int rows,
+                                           int v, int ignore) {
+        int i = ctx.globalIdx;
+        if (i < rows) {
+            if (t[i] == ignore) {
+                for (int j = 0; j < v; j++) {
+                    dz[i * v + j] = 0f;
+                }
+            } else {
+                float max = z[i * v];
+                for (int j = 1; j < v; j++) {
+                    max = TornadoMath.max(max, z[i * v + j]);
+                }
+                float sum = 0f;
+                for (int j = 0; j < v; j++) {
+                    sum += TornadoMath.exp(z[i * v + j] - max);
+                }
+                float scale = s[0] / sum;
+                for (int j = 0; j < v; j++) {
+                    dz[i * v + j] = TornadoMath.exp(z[i * v + j] - max) * scale;
+                }
+                dz[i * v + t[i]] -= s[0];
+            }
+        }
+    }
+
     /** x[i] = 0 for i < n: gives a device buffer its first values without copying host zeros. */
     static void zeroKernel(KernelContext ctx, float[] x, int n) {
         int i = ctx.globalIdx;

@@ -351,6 +351,38 @@ class TornadoBackendTest {
     }
 
     @Test
+    void theHeadsLossAndItsGradientsMatchTheCpuWithoutTheLogitsLeavingTheDevice() {
+        Rng rng = new Rng(24);
+        int m = 37, v = 53, d = 19; // odd sizes
+        Tensor w = rng.normal(0f, 0.5f, v, d);
+        w.storage().markResident();
+        Tensor ref = Tensor.wrap(w.toArray(), v, d);
+        int[] targets = new int[m];
+        for (int i = 0; i < m; i++) {
+            targets[i] = i % 7 == 2 ? -100 : rng.nextInt(v);
+        }
+        for (int rep = 0; rep < 2; rep++) {
+            Tensor x = rng.normal(0f, 1f, m, d);
+            long before = tornado.bytesCopied();
+            float loss = tornado.linearCrossEntropy(x, w, targets, -100);
+            if (rep == 1) { // W is on the device since the first call: x and the targets in, m losses out
+                assertThat(tornado.bytesCopied() - before).isEqualTo(4L * (m * d + 2 * m));
+            }
+            assertThat(loss).isCloseTo(cpu.linearCrossEntropy(x, ref, targets, -100),
+                    org.assertj.core.data.Offset.offset(1e-5f * loss));
+            Tensor[] got = tornado.linearCrossEntropyGrads(x, w, targets, -100, 0.7f);
+            Tensor[] want = cpu.linearCrossEntropyGrads(x, ref, targets, -100, 0.7f);
+            for (int i = 0; i < 2; i++) {
+                assertThat(got[i].relativeErrorTo(want[i])).as("gradient %d", i).isLessThan(1e-5);
+            }
+        }
+        assertThat(tornado.linearCrossEntropy(rng.normal(0f, 1f, m, d), w, new int[m], 0)).isNaN(); // all skipped
+        assertThatThrownBy(() -> tornado.linearCrossEntropy(rng.normal(0f, 1f, m, d), w, new int[] {v}, -100))
+                .hasMessageContaining("linearCrossEntropy");
+        tornado.close();
+    }
+
+    @Test
     void theSwiGluBlockAndItsGradientsMatchTheCpuWithTheWeightsKeptOnTheDevice() {
         Rng rng = new Rng(20);
         int d = 20, f = 45, dOut = 17; // odd sizes

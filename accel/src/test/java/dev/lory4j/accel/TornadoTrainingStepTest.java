@@ -24,7 +24,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Clipped training steps of small dense and Lory models on the TornadoVM device give the CPU backend's losses,
  * clipping norms, weights and optimizer moments. Along the way: the attention blocks' weights, the SwiGLU blocks'
- * weights and the Lory expert tensors keep their gradients and AdamW moments on the device (as linear layers do), no
+ * weights, the Lory expert tensors and the head keep their gradients and AdamW moments on the device (as linear layers do), no
  * parameter is copied to the device after the first step unless the host writes it (then that one only), host
  * writes to a weight and to its moments reach the device, and plans evicted mid-step lose nothing.
  */
@@ -113,6 +113,7 @@ class TornadoTrainingStepTest {
             }
         }
         assertThat(blocks).hasSize(7 * 2); // four attention and three feed-forward per layer, two layers
+        blocks.add("lm_head.weight"); // the head, computed with the loss
         assertThat(device.deviceGrads()).containsAll(blocks);
         // After the first step (which copies each parameter in) no weight is copied in again, but the one written.
         assertThat(device.uploads()[0]).isPositive();

@@ -211,6 +211,22 @@ final class NnOps {
         });
     }
 
+    static Var linearCrossEntropy(Var x, Var weight, int[] targets, int ignoreIndex) {
+        Tensor w = weight.data();
+        if (x.rank() < 1 || w.rank() != 2 || x.dim(-1) != w.dim(1)) {
+            throw new IllegalArgumentException("linearCrossEntropy: x " + Shapes.str(x.shape()) + " and weight "
+                    + Shapes.str(w.shape()) + " do not fit (want x [..., d], weight [V, d])");
+        }
+        Tensor x2 = x.data().reshape(-1, w.dim(1));
+        int[] xs = x.shape();
+        int[] ts = targets.clone();
+        float loss = Backends.current().linearCrossEntropy(x2, w, ts, ignoreIndex);
+        return Var.result("linearCrossEntropy", Tensor.scalar(loss), new Var[] {x, weight}, (g, needs) -> {
+            Tensor[] grads = Backends.current().linearCrossEntropyGrads(x2, w, ts, ignoreIndex, g.item());
+            return new Tensor[] {grads[0].reshape(xs), grads[1]};
+        });
+    }
+
     static Var attention(Var q, Var k, Var v, boolean causal, float scale) {
         Tensor qt = q.data();
         Tensor kt = k.data();

@@ -563,6 +563,16 @@ public final class Var {
     }
 
     /**
+     * The mean cross-entropy of the logits this · weightᵀ (this [..., d], weight [V, d]: a language model's head)
+     * against one target per row, rows with {@code ignoreIndex} skipped: equal to
+     * {@code linear(weight).crossEntropy(targets, ignoreIndex)}, computed by the backend as one op
+     * ({@link dev.lory4j.tensor.spi.Backend#linearCrossEntropy}) so that a device backend keeps the logits there.
+     */
+    public Var linearCrossEntropy(Var weight, int[] targets, int ignoreIndex) {
+        return NnOps.linearCrossEntropy(this, weight, targets, ignoreIndex);
+    }
+
+    /**
      * Scaled dot-product attention softmax(q kT * scale [+ causal mask]) v for q [..., Lq, D], k [..., Lk, D],
      * v [..., Lk, Dv]; causal queries are aligned to the last keys (a KV cache).
      */

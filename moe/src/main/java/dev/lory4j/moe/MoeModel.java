@@ -91,12 +91,16 @@ public final class MoeModel {
 
     /** Mean next-token loss plus (for top-k) the auxiliary load-balancing loss times its coefficient. */
     public Var loss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
-        return loss(lm.forward(tokens, batch, seqLen), targets, ignoreIndex);
+        return withAuxLoss(lm.loss(tokens, targets, batch, seqLen, ignoreIndex));
     }
 
     /** The loss of {@link #loss(int[], int[], int, int, int)} from logits of the last forward pass. */
     public Var loss(Var logits, int[] targets, int ignoreIndex) {
-        Var loss = logits.crossEntropy(targets, ignoreIndex);
+        return withAuxLoss(logits.crossEntropy(targets, ignoreIndex));
+    }
+
+    /** {@code loss} plus (for top-k) the auxiliary load-balancing losses of the last forward pass. */
+    private Var withAuxLoss(Var loss) {
         for (Layer l : feedForwards()) {
             if (l instanceof AuxLossLayer a && a.auxLoss() != null) {
                 loss = loss.add(a.auxLoss().mul(config.auxLossCoef()));

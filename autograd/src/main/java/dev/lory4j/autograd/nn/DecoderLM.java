@@ -1,7 +1,9 @@
 package dev.lory4j.autograd.nn;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.spi.Backends;
 import java.util.function.IntFunction;
 
 /**
@@ -62,24 +64,36 @@ public final class DecoderLM extends Module {
 
     /** Logits for tokens at positions start.. with optional per-layer KV caches (generation). */
     public Var forward(int[] tokens, int batch, int seqLen, int start, KvCache[] caches) {
-        if (tokens.length != batch * seqLen) {
-            throw new IllegalArgumentException("DecoderLM: " + tokens.length + " tokens for batch " + batch
-                    + " x length " + seqLen);
-        }
         if (caches != null && caches.length != config.numLayers()) {
             throw new IllegalArgumentException("DecoderLM: " + caches.length + " caches for " + config.numLayers()
                     + " layers");
+        }
+        Var h = hidden(tokens, batch, seqLen, start, caches);
+        return lmHead == null ? h.matmul(model.embed.weight().t()) : lmHead.forward(h);
+    }
+
+    /** The final (normed) hidden states [batch, seqLen, hidden] that the head turns into logits. */
+    private Var hidden(int[] tokens, int batch, int seqLen, int start, KvCache[] caches) {
+        if (tokens.length != batch * seqLen) {
+            throw new IllegalArgumentException("DecoderLM: " + tokens.length + " tokens for batch " + batch
+                    + " x length " + seqLen);
         }
         Var h = model.embed.forward(tokens, batch, seqLen);
         for (int i = 0; i < model.layers.size(); i++) {
             h = model.layers.get(i).forward(h, start, caches == null ? null : caches[i]);
         }
-        h = model.norm.forward(h);
-        return lmHead == null ? h.matmul(model.embed.weight().t()) : lmHead.forward(h);
+        return model.norm.forward(h);
     }
 
-    /** Mean next-token cross-entropy of the logits for {@code tokens} against {@code targets} (ignoreIndex skipped). */
+    /**
+     * Mean next-token cross-entropy of the logits for {@code tokens} against {@code targets} (ignoreIndex skipped). On
+     * a backend other than the CPU the head and the loss are one op ({@link Var#linearCrossEntropy}), so a device
+     * backend returns the loss without the logits.
+     */
     public Var loss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
-        return forward(tokens, batch, seqLen).crossEntropy(targets, ignoreIndex);
+        if (Backends.current() instanceof CpuBackend) {
+            return forward(tokens, batch, seqLen).crossEntropy(targets, ignoreIndex);
+        }
+        return hidden(tokens, batch, seqLen, 0, null).linearCrossEntropy(lmHead == null ? model.embed.weight() : lmHead.weight(), targets, ignoreIndex);
     }
 }

@@ -375,6 +375,69 @@ public interface Backend {
         return new Tensor[] {matmul(dy, w), matmul(dy.transpose(0, 1), x)};
     }
 
+    /**
+     * The mean cross-entropy of the logits x · Wᵀ (a language model's head) against {@code targets}, rows whose target
+     * is {@code ignoreIndex} skipped: x [n, d], W [V, d], one target per row; NaN when every row is skipped. The
+     * default computes the [n, V] logits here; a device backend may keep them on its device, so that only the loss
+     * comes out.
+     */
+    default float linearCrossEntropy(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
+        Tensor lsm = softmax(headLogits("linearCrossEntropy", x, w, targets, ignoreIndex), 1, true).contiguous();
+        float[] l = lsm.storage().peek();
+        int v = w.dim(0);
+        double total = 0;
+        int count = 0;
+        for (int i = 0; i < targets.length; i++) {
+            if (targets[i] != ignoreIndex) {
+                total -= l[lsm.offset() + i * v + targets[i]];
+                count++;
+            }
+        }
+        return count == 0 ? Float.NaN : (float) (total / count);
+    }
+
+    /**
+     * The gradients {dx, dW} of g · {@link #linearCrossEntropy}(x, w, targets, ignoreIndex): with p = softmax(x Wᵀ)
+     * and c the number of rows not skipped, dz = (p − onehot(targets)) · g / c on those rows (0 on the others),
+     * dx = dz W and dW = dzᵀ x.
+     */
+    default Tensor[] linearCrossEntropyGrads(Tensor x, Tensor w, int[] targets, int ignoreIndex, float g) {
+        Tensor p = softmax(headLogits("linearCrossEntropyGrads", x, w, targets, ignoreIndex), 1, false).contiguous();
+        int v = w.dim(0);
+        int count = 0;
+        for (int t : targets) {
+            count += t == ignoreIndex ? 0 : 1;
+        }
+        float scale = count == 0 ? 0f : g / count;
+        float[] dz = new float[targets.length * v];
+        float[] pd = p.storage().peek();
+        for (int i = 0; i < targets.length; i++) {
+            if (targets[i] != ignoreIndex) {
+                for (int j = 0; j < v; j++) {
+                    dz[i * v + j] = pd[p.offset() + i * v + j] * scale;
+                }
+                dz[i * v + targets[i]] -= scale;
+            }
+        }
+        Tensor d = Tensor.wrap(dz, targets.length, v);
+        return new Tensor[] {matmul(d, w), matmul(d.transpose(0, 1), x)};
+    }
+
+    /** Checks a language-model head with its targets and returns the logits x · Wᵀ [n, V]. */
+    private Tensor headLogits(String op, Tensor x, Tensor w, int[] targets, int ignoreIndex) {
+        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || targets.length != x.dim(0)) {
+            throw new IllegalArgumentException(op + ": x " + Shapes.str(x.shape()) + ", W " + Shapes.str(w.shape())
+                    + " and " + targets.length + " targets do not fit (want x [n, d], W [V, d], n targets)");
+        }
+        for (int i = 0; i < targets.length; i++) {
+            if (targets[i] != ignoreIndex && (targets[i] < 0 || targets[i] >= w.dim(0))) {
+                throw new IndexOutOfBoundsException(op + ": target " + targets[i] + " at row " + i
+                        + " out of range for " + w.dim(0) + " classes");
+            }
+        }
+        return matmul(x, w.transpose(0, 1));
+    }
+
     /** Σ t² over all elements (double accumulation on the CPU): gradient clipping's squared norm of one tensor. */
     default double sumOfSquares(Tensor t) {
         Tensor c = t.contiguous();
