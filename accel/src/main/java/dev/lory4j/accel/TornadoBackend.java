@@ -441,6 +441,14 @@ public final class TornadoBackend implements Backend {
         }
     }
 
+    /** Runs compute graph {@code graph} of a plan, which writes the G of every parameter (settled first). */
+    private void runGrads(ParamPlan p, int graph) {
+        for (ParamPlan.Param w : p.params) {
+            settle(w);
+        }
+        p.run(p.compute(graph));
+    }
+
     /**
      * Hands out the gradient the plan just computed into G as a tensor of {@code shape} whose values stay on the
      * device until the host reads them ({@link Storage#deviceNewer}).
@@ -493,12 +501,11 @@ public final class TornadoBackend implements Backend {
         int m = x.dim(0);
         synchronized (plans) {
             LinearPlan p = linearPlan(w.storage(), r, c, m);
-            settle(p.params[0]);
             copyInto(dy, p.dy);
             copyInto(x, p.x);
             copiedFloats += (long) m * (r + 2L * c);
             try {
-                p.run(p.compute(LinearPlan.BACKWARD));
+                runGrads(p, LinearPlan.BACKWARD);
             } catch (RuntimeException e) {
                 throw new IllegalStateException("tornado linearGrads x [" + m + ", " + c + "], W [" + r + ", " + c
                         + "] failed on " + deviceName() + ": " + e.getMessage(), e);
@@ -648,8 +655,7 @@ public final class TornadoBackend implements Backend {
                     copyInto(w, p.in3[0]);
                     copyInto(x, p.in3[1]);
                     copyInto(dy, p.in3[2]);
-                    settle(p.params[0]);
-                    p.run(p.compute(MergedPlan.GRADS));
+                    runGrads(p, MergedPlan.GRADS);
                     copiedFloats += (long) floats;
                     return new Tensor[] {Tensor.wrap(p.dw3.clone(), s, e), handOut(p.params[0], e, a, b)};
                 }
@@ -752,10 +758,7 @@ public final class TornadoBackend implements Backend {
                 if (p != null) {
                     copyInto(x, p.x2);
                     copyInto(dy, p.dy2);
-                    for (ParamPlan.Param w : p.params) {
-                        settle(w);
-                    }
-                    p.run(p.compute(SwiGluPlan.BACKWARD));
+                    runGrads(p, SwiGluPlan.BACKWARD);
                     copiedFloats += (long) floats;
                     return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], f, d),
                         handOut(p.params[1], f, d), handOut(p.params[2], dOut, f)};
@@ -845,10 +848,7 @@ public final class TornadoBackend implements Backend {
                     copyInto(h, p.h2);
                     copyInto(w, p.w2);
                     copyInto(dy, p.dy2);
-                    for (ParamPlan.Param e : p.params) {
-                        settle(e);
-                    }
-                    p.run(p.compute(MergedSwiGluPlan.BACKWARD));
+                    runGrads(p, MergedSwiGluPlan.BACKWARD);
                     copiedFloats += (long) floats;
                     return new Tensor[] {Tensor.wrap(p.dh2.clone(), h.shape()), Tensor.wrap(p.dw2.clone(), w.shape()),
                         handOut(p.params[0], gate.shape()), handOut(p.params[1], up.shape()),
@@ -938,10 +938,7 @@ public final class TornadoBackend implements Backend {
                     copyInto(dy, p.dy2);
                     copyInto(cos, p.cos2);
                     copyInto(sin, p.sin2);
-                    for (ParamPlan.Param w : p.params) {
-                        settle(w);
-                    }
-                    p.run(p.compute(AttentionBlockPlan.BACKWARD));
+                    runGrads(p, AttentionBlockPlan.BACKWARD);
                     copiedFloats += (long) floats;
                     return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], wq.shape()),
                         handOut(p.params[1], wk.shape()), handOut(p.params[2], wv.shape()),
@@ -1035,8 +1032,7 @@ public final class TornadoBackend implements Backend {
                         copyInto(x, p.x2);
                         System.arraycopy(targets, 0, p.t2, 0, targets.length);
                         p.scale2[0] = count == 0 ? 0f : g / count;
-                        settle(p.params[0]);
-                        p.run(p.compute(HeadPlan.GRADS));
+                        runGrads(p, HeadPlan.GRADS);
                         copiedFloats += (long) floats + 1;
                         return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], w.shape())};
                     }
