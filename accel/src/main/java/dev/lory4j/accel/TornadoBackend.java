@@ -365,16 +365,15 @@ public final class TornadoBackend implements Backend {
             any |= stale[p.index];
         }
         try {
-            if (any) {
-                boolean all = !plan.ran();
+            if (any) { // every weight is stale before the plan's first run
                 for (ParamPlan.Param p : plan.params) {
-                    if (stale[p.index] || all) {
+                    if (stale[p.index]) {
                         p.weight.peek(); // W's host array is the plan's: made current where a device holds newer
                     }
                 }
                 plan.uploadWeights(stale);
                 for (ParamPlan.Param p : plan.params) {
-                    if (stale[p.index] || all) {
+                    if (stale[p.index]) {
                         p.heldW = p.weight.version();
                         residentUploads++;
                         copiedFloats += p.size();
