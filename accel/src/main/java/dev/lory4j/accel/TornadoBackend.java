@@ -972,74 +972,51 @@ public final class TornadoBackend implements Backend {
                 () -> "head plan for W " + Shapes.str(w.shape()) + " and " + m + " rows");
     }
 
-    /** Checks a head's operands as the default does (shapes, targets), by computing nothing on the device. */
-    private static boolean headFits(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
-        if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || targets.length != x.dim(0)) {
-            return false;
-        }
-        for (int t : targets) {
-            if (t != ignoreIndex && (t < 0 || t >= w.dim(0))) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     @Override
     public float linearCrossEntropy(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
-        if (headFits(x, w, targets, ignoreIndex)) {
-            double floats = x.numel() + 2.0 * targets.length; // x and the targets in, the row losses out
-            synchronized (plans) {
-                try {
-                    HeadPlan p = headPlan(x, w, ignoreIndex, 2.0 * x.numel() * w.dim(0), floats);
-                    if (p != null) {
-                        copyInto(x, p.x1);
-                        System.arraycopy(targets, 0, p.t1, 0, targets.length);
-                        p.run(p.compute(HeadPlan.LOSS));
-                        copiedFloats += (long) floats;
-                        double total = 0;
-                        int count = 0;
-                        for (int i = 0; i < targets.length; i++) {
-                            if (targets[i] != ignoreIndex) {
-                                total += p.loss[i];
-                                count++;
-                            }
-                        }
-                        return count == 0 ? Float.NaN : (float) (total / count);
+        int count = Backend.checkHead("linearCrossEntropy", x, w, targets, ignoreIndex);
+        double floats = x.numel() + 2.0 * targets.length; // x and the targets in, the row losses out
+        synchronized (plans) {
+            try {
+                HeadPlan p = headPlan(x, w, ignoreIndex, 2.0 * x.numel() * w.dim(0), floats);
+                if (p != null) {
+                    copyInto(x, p.x1);
+                    System.arraycopy(targets, 0, p.t1, 0, targets.length);
+                    p.run(p.compute(HeadPlan.LOSS));
+                    copiedFloats += (long) floats;
+                    double total = 0;
+                    for (int i = 0; i < targets.length; i++) {
+                        total += targets[i] == ignoreIndex ? 0 : p.loss[i];
                     }
-                } catch (RuntimeException ex) {
-                    throw new IllegalStateException("tornado linearCrossEntropy x " + Shapes.str(x.shape()) + ", W "
-                            + Shapes.str(w.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(), ex);
+                    return count == 0 ? Float.NaN : (float) (total / count);
                 }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado linearCrossEntropy x " + Shapes.str(x.shape()) + ", W "
+                        + Shapes.str(w.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.linearCrossEntropy(x, w, targets, ignoreIndex); // also its errors
+        return Backend.super.linearCrossEntropy(x, w, targets, ignoreIndex);
     }
 
     @Override
     public Tensor[] linearCrossEntropyGrads(Tensor x, Tensor w, int[] targets, int ignoreIndex, float g) {
-        if (headFits(x, w, targets, ignoreIndex)) {
-            double floats = 2.0 * x.numel() + targets.length; // x and the targets in, dx out
-            synchronized (plans) {
-                try {
-                    HeadPlan p = headPlan(x, w, ignoreIndex, 6.0 * x.numel() * w.dim(0), floats);
-                    if (p != null) {
-                        int count = 0;
-                        for (int t : targets) {
-                            count += t == ignoreIndex ? 0 : 1;
-                        }
-                        copyInto(x, p.x2);
-                        System.arraycopy(targets, 0, p.t2, 0, targets.length);
-                        p.scale2[0] = count == 0 ? 0f : g / count;
-                        runGrads(p, HeadPlan.GRADS);
-                        copiedFloats += (long) floats + 1;
-                        return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], w.shape())};
-                    }
-                } catch (RuntimeException ex) {
-                    throw new IllegalStateException("tornado linearCrossEntropyGrads x " + Shapes.str(x.shape())
-                            + ", W " + Shapes.str(w.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(),
-                            ex);
+        int count = Backend.checkHead("linearCrossEntropyGrads", x, w, targets, ignoreIndex);
+        double floats = 2.0 * x.numel() + targets.length; // x and the targets in, dx out
+        synchronized (plans) {
+            try {
+                HeadPlan p = headPlan(x, w, ignoreIndex, 6.0 * x.numel() * w.dim(0), floats);
+                if (p != null) {
+                    copyInto(x, p.x2);
+                    System.arraycopy(targets, 0, p.t2, 0, targets.length);
+                    p.scale2[0] = count == 0 ? 0f : g / count;
+                    runGrads(p, HeadPlan.GRADS);
+                    copiedFloats += (long) floats + 1;
+                    return new Tensor[] {Tensor.wrap(p.dx2.clone(), x.shape()), handOut(p.params[0], w.shape())};
                 }
+            } catch (RuntimeException ex) {
+                throw new IllegalStateException("tornado linearCrossEntropyGrads x " + Shapes.str(x.shape())
+                        + ", W " + Shapes.str(w.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(),
+                        ex);
             }
         }
         return Backend.super.linearCrossEntropyGrads(x, w, targets, ignoreIndex, g);

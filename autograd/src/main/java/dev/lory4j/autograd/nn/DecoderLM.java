@@ -94,6 +94,7 @@ public final class DecoderLM extends Module {
         if (Backends.current() instanceof CpuBackend) {
             return forward(tokens, batch, seqLen).crossEntropy(targets, ignoreIndex);
         }
-        return hidden(tokens, batch, seqLen, 0, null).linearCrossEntropy(lmHead == null ? model.embed.weight() : lmHead.weight(), targets, ignoreIndex);
+        Var head = lmHead == null ? model.embed.weight() : lmHead.weight();
+        return hidden(tokens, batch, seqLen, 0, null).linearCrossEntropy(head, targets, ignoreIndex);
     }
 }

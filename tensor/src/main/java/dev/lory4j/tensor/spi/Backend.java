@@ -382,15 +382,14 @@ public interface Backend {
      * comes out.
      */
     default float linearCrossEntropy(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
-        Tensor lsm = softmax(headLogits("linearCrossEntropy", x, w, targets, ignoreIndex), 1, true).contiguous();
+        int count = checkHead("linearCrossEntropy", x, w, targets, ignoreIndex);
+        Tensor lsm = softmax(matmul(x, w.transpose(0, 1)), 1, true).contiguous();
         float[] l = lsm.storage().peek();
         int v = w.dim(0);
         double total = 0;
-        int count = 0;
         for (int i = 0; i < targets.length; i++) {
             if (targets[i] != ignoreIndex) {
                 total -= l[lsm.offset() + i * v + targets[i]];
-                count++;
             }
         }
         return count == 0 ? Float.NaN : (float) (total / count);
@@ -402,12 +401,9 @@ public interface Backend {
      * dx = dz W and dW = dzᵀ x.
      */
     default Tensor[] linearCrossEntropyGrads(Tensor x, Tensor w, int[] targets, int ignoreIndex, float g) {
-        Tensor p = softmax(headLogits("linearCrossEntropyGrads", x, w, targets, ignoreIndex), 1, false).contiguous();
+        int count = checkHead("linearCrossEntropyGrads", x, w, targets, ignoreIndex);
+        Tensor p = softmax(matmul(x, w.transpose(0, 1)), 1, false).contiguous();
         int v = w.dim(0);
-        int count = 0;
-        for (int t : targets) {
-            count += t == ignoreIndex ? 0 : 1;
-        }
         float scale = count == 0 ? 0f : g / count;
         float[] dz = new float[targets.length * v];
         float[] pd = p.storage().peek();
@@ -423,19 +419,27 @@ public interface Backend {
         return new Tensor[] {matmul(d, w), matmul(d.transpose(0, 1), x)};
     }
 
-    /** Checks a language-model head with its targets and returns the logits x · Wᵀ [n, V]. */
-    private Tensor headLogits(String op, Tensor x, Tensor w, int[] targets, int ignoreIndex) {
+    /**
+     * Checks a language-model head with its targets (x [n, d], W [V, d], n targets each ignoreIndex or a class) and
+     * returns the number of rows not skipped.
+     */
+    static int checkHead(String op, Tensor x, Tensor w, int[] targets, int ignoreIndex) {
         if (x.rank() != 2 || w.rank() != 2 || x.dim(1) != w.dim(1) || targets.length != x.dim(0)) {
             throw new IllegalArgumentException(op + ": x " + Shapes.str(x.shape()) + ", W " + Shapes.str(w.shape())
                     + " and " + targets.length + " targets do not fit (want x [n, d], W [V, d], n targets)");
         }
+        int count = 0;
         for (int i = 0; i < targets.length; i++) {
-            if (targets[i] != ignoreIndex && (targets[i] < 0 || targets[i] >= w.dim(0))) {
+            if (targets[i] == ignoreIndex) {
+                continue;
+            }
+            if (targets[i] < 0 || targets[i] >= w.dim(0)) {
                 throw new IndexOutOfBoundsException(op + ": target " + targets[i] + " at row " + i
                         + " out of range for " + w.dim(0) + " classes");
             }
+            count++;
         }
-        return matmul(x, w.transpose(0, 1));
+        return count;
     }
 
     /** Σ t² over all elements (double accumulation on the CPU): gradient clipping's squared norm of one tensor. */
