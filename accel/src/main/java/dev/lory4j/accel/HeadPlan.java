@@ -2,7 +2,6 @@ package dev.lory4j.accel;
 
 import dev.lory4j.tensor.Storage;
 import java.util.function.BiFunction;
-import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
@@ -37,36 +36,19 @@ final class HeadPlan extends ParamPlan {
     HeadPlan(String id, Storage weight, int m, int v, int d, int ignore, BiFunction<Integer, Integer, float[]> scratch) {
         super(id, weight);
         float[] w = params[0].w;
-        float[] z = scratch.apply(90, m * v);
-        float[] dz = scratch.apply(91, m * v);
         x1 = new float[m * d];
         t1 = new int[m];
         loss = new float[m];
         TaskGraph forward = graph("f").transferToDevice(DataTransferMode.EVERY_EXECUTION, x1, t1);
-        forward = TornadoBackend.matmulTask("z", m, v, d, false, true).add(forward, new float[][] {x1, w}, z)
-                .task("l", TornadoKernels::crossEntropyRowsKernel, new KernelContext(), z, t1, loss, m, v, ignore)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, loss)
-                .transferToHost(DataTransferMode.UNDER_DEMAND, z); // device-only
-        grids.addWorkerGrid(id + "f.z", TornadoBackend.workers(TornadoBackend.matmulGrid(1, m, v)));
-        grids.addWorkerGrid(id + "f.l", TornadoBackend.workers(new int[] {m}));
+        forward = Blocks.headLoss(this, forward, "f", x1, t1, w, loss, m, v, d, ignore, scratch)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, loss);
 
         x2 = new float[m * d];
         t2 = new int[m];
         dx2 = new float[m * d];
         TaskGraph backward = graph("b").transferToDevice(DataTransferMode.EVERY_EXECUTION, x2, t2, scale2);
-        backward = TornadoBackend.matmulTask("z", m, v, d, false, true).add(backward, new float[][] {x2, w}, z)
-                .task("g", TornadoKernels::crossEntropyGradRowsKernel, new KernelContext(), z, t2, scale2, dz, m, v,
-                        ignore);
-        backward = TornadoBackend.matmulTask("x", m, d, v, false, false).add(backward, new float[][] {dz, w}, dx2);
-        backward = TornadoBackend.matmulTask("w", v, d, m, true, false).add(backward, new float[][] {dz, x2},
-                        params[0].g)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, dx2)
-                .transferToHost(DataTransferMode.UNDER_DEMAND, z, dz); // device-only
-        grids.addWorkerGrid(id + "b.z", TornadoBackend.workers(TornadoBackend.matmulGrid(1, m, v)));
-        grids.addWorkerGrid(id + "b.g", TornadoBackend.workers(new int[] {m}));
-        grids.addWorkerGrid(id + "b.x", TornadoBackend.workers(TornadoBackend.matmulGrid(1, m, d)));
-        grids.addWorkerGrid(id + "b.w", TornadoBackend.workers(TornadoBackend.matmulGrid(1, v, d)));
-
+        backward = Blocks.headGrads(this, backward, "b", x2, t2, scale2, w, params[0].g, dx2, m, v, d, ignore, scratch)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, dx2);
         build(forward, backward);
     }
 }

@@ -76,6 +76,7 @@ abstract class ParamPlan {
     }
 
     final Param[] params;
+    final float[][] extra;
     final String id;
     final GridScheduler grids = new GridScheduler();
     final float[] partial = new float[NORM_CHUNKS];
@@ -90,16 +91,30 @@ abstract class ParamPlan {
 
     /** Starts the plan {@code id} for these parameters (their storages) with its upload graphs. */
     ParamPlan(String id, Storage... weights) {
+        this(id, new float[0][], weights);
+    }
+
+    /**
+     * Starts the plan {@code id} for these parameters with its upload graphs, and {@code extra} arrays that every
+     * graph keeps on the device too (activations shared between compute graphs, constant tables): the first run
+     * copies them in as the host holds them then; afterwards only compute graphs write them.
+     */
+    ParamPlan(String id, float[][] extra, Storage... weights) {
         this.id = id;
+        this.extra = extra;
         params = new Param[weights.length];
         List<Object> all = new ArrayList<>();
         for (int i = 0; i < weights.length; i++) {
             params[i] = new Param(this, i, weights[i]);
             all.addAll(List.of(params[i].arrays()));
         }
+        all.addAll(List.of((Object[]) extra));
         state = all.toArray();
         String first = id + "u";
         TaskGraph full = new TaskGraph(first);
+        for (int i = 0; i < extra.length; i++) {
+            full = keep(full.transferToDevice(DataTransferMode.EVERY_EXECUTION, extra[i]), first, "e" + i, extra[i]);
+        }
         for (Param p : params) {
             full = keep(full.transferToDevice(DataTransferMode.EVERY_EXECUTION, p.w), first, "w" + p.index, p.w);
             for (float[] zeros : new float[][] {p.g, p.mom1, p.mom2}) {

@@ -2,8 +2,6 @@ package dev.lory4j.accel;
 
 import dev.lory4j.tensor.Storage;
 import java.util.function.BiFunction;
-import uk.ac.manchester.tornado.api.GridScheduler;
-import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 
@@ -34,68 +32,20 @@ final class SwiGluPlan extends ParamPlan {
     SwiGluPlan(String id, Storage s1, Storage s3, Storage s2, int n, int f, int d, int dOut,
                BiFunction<Integer, Integer, float[]> scratch) {
         super(id, s1, s3, s2);
-        float[] w1 = params[0].w;
-        float[] w3 = params[1].w;
-        float[] w2 = params[2].w;
-        float[] a = scratch.apply(0, n * f);
-        float[] b = scratch.apply(1, n * f);
-        float[] z = scratch.apply(2, n * f);
-        float[] dz = scratch.apply(3, n * f);
-        float[] da = scratch.apply(4, n * f);
-        float[] db = scratch.apply(5, n * f);
-        float[] dx1 = scratch.apply(6, n * d);
-        float[] dx3 = scratch.apply(7, n * d);
-
+        float[][] w = {params[0].w, params[1].w, params[2].w};
         x1 = new float[n * d];
         y1 = new float[n * dOut];
-        String fw = id + "f";
         TaskGraph forward = graph("f").transferToDevice(DataTransferMode.EVERY_EXECUTION, x1);
-        forward = gated(forward, fw, grids, x1, w1, w3, a, b, z, n, f, d);
-        forward = TornadoBackend.matmulTask("y", n, dOut, f, false, true).add(forward, new float[][] {z, w2}, y1)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, y1)
-                .transferToHost(DataTransferMode.UNDER_DEMAND, a, b, z);
-        grids.addWorkerGrid(fw + ".y", TornadoBackend.workers(TornadoBackend.matmulGrid(1, n, dOut)));
+        forward = Blocks.swiGlu(this, forward, "f", x1, w, y1, n, f, d, dOut, scratch)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, y1);
 
         x2 = new float[n * d];
         dy2 = new float[n * dOut];
         dx2 = new float[n * d];
-        String bw = id + "b";
         TaskGraph backward = graph("b").transferToDevice(DataTransferMode.EVERY_EXECUTION, x2, dy2);
-        backward = gated(backward, bw, grids, x2, w1, w3, a, b, z, n, f, d);
-        backward = TornadoBackend.matmulTask("dz", n, f, dOut, false, false).add(backward, new float[][] {dy2, w2}, dz)
-                .task("g", TornadoKernels::swiGluBackwardKernel, new KernelContext(), a, b, dz, da, db, n * f);
-        backward = TornadoBackend.matmulTask("x1", n, d, f, false, false).add(backward, new float[][] {da, w1}, dx1);
-        backward = TornadoBackend.matmulTask("x3", n, d, f, false, false).add(backward, new float[][] {db, w3}, dx3)
-                .task("x", TornadoKernels::addKernel, new KernelContext(), dx1, dx3, dx2, n * d);
-        backward = TornadoBackend.matmulTask("w1", f, d, n, true, false)
-                .add(backward, new float[][] {da, x2}, params[0].g);
-        backward = TornadoBackend.matmulTask("w3", f, d, n, true, false)
-                .add(backward, new float[][] {db, x2}, params[1].g);
-        backward = TornadoBackend.matmulTask("w2", dOut, f, n, true, false)
-                .add(backward, new float[][] {dy2, z}, params[2].g)
-                .transferToHost(DataTransferMode.EVERY_EXECUTION, dx2)
-                .transferToHost(DataTransferMode.UNDER_DEMAND, a, b, z, dz, da, db, dx1, dx3);
-        grids.addWorkerGrid(bw + ".dz", TornadoBackend.workers(TornadoBackend.matmulGrid(1, n, f)));
-        grids.addWorkerGrid(bw + ".g", TornadoBackend.workers(new int[] {n * f}));
-        grids.addWorkerGrid(bw + ".x1", TornadoBackend.workers(TornadoBackend.matmulGrid(1, n, d)));
-        grids.addWorkerGrid(bw + ".x3", TornadoBackend.workers(TornadoBackend.matmulGrid(1, n, d)));
-        grids.addWorkerGrid(bw + ".x", TornadoBackend.workers(new int[] {n * d}));
-        grids.addWorkerGrid(bw + ".w1", TornadoBackend.workers(TornadoBackend.matmulGrid(1, f, d)));
-        grids.addWorkerGrid(bw + ".w3", TornadoBackend.workers(TornadoBackend.matmulGrid(1, f, d)));
-        grids.addWorkerGrid(bw + ".w2", TornadoBackend.workers(TornadoBackend.matmulGrid(1, dOut, f)));
-
+        backward = Blocks.swiGluBackward(this, backward, "b", x2, dy2, w,
+                        new float[][] {params[0].g, params[1].g, params[2].g}, dx2, n, f, d, dOut, scratch)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, dx2);
         build(forward, backward);
-    }
-
-    /** Adds a = x W1ᵀ, b = x W3ᵀ and z = silu(a) ⊙ b to graph {@code name}. */
-    private static TaskGraph gated(TaskGraph g, String name, GridScheduler grids, float[] x, float[] w1, float[] w3,
-                                   float[] a, float[] b, float[] z, int n, int f, int d) {
-        g = TornadoBackend.matmulTask("a", n, f, d, false, true).add(g, new float[][] {x, w1}, a);
-        g = TornadoBackend.matmulTask("b", n, f, d, false, true).add(g, new float[][] {x, w3}, b)
-                .task("z", TornadoKernels::swiGluKernel, new KernelContext(), a, b, z, n * f);
-        grids.addWorkerGrid(name + ".a", TornadoBackend.workers(TornadoBackend.matmulGrid(1, n, f)));
-        grids.addWorkerGrid(name + ".b", TornadoBackend.workers(TornadoBackend.matmulGrid(1, n, f)));
-        grids.addWorkerGrid(name + ".z", TornadoBackend.workers(new int[] {n * f}));
-        return g;
     }
 }

@@ -461,4 +461,142 @@ final class TornadoKernels {
             }
         }
     }
+
+    // The kernels below serve the whole-decoder plan (DecoderPlan).
+
+    /** out[t, j] = table[tok[t], j] for n tokens of d features; one item per element. */
+    static void embedKernel(KernelContext ctx, float[] table, int[] tok, float[] out, int n, int d) {
+        int idx = ctx.globalIdx;
+        if (idx < n * d) {
+            int t = idx / d;
+            out[idx] = table[tok[t] * d + idx % d];
+        }
+    }
+
+    /**
+     * The embedding table's gradient: g[v, j] (+)= Σ dx[t, j] over the positions t of token v, listed by the host as
+     * positions[offsets[v] .. offsets[v+1]) (so no two items write one element); {@code accumulate} 1 adds to g
+     * (tied embeddings: the head wrote it first), 0 overwrites. One item per element of the table.
+     */
+    static void embedGradKernel(KernelContext ctx, float[] dx, int[] offsets, int[] positions, float[] g, int vocab,
+                                int d, int accumulate) {
+        int idx = ctx.globalIdx;
+        if (idx < vocab * d) {
+            int v = idx / d;
+            int j = idx % d;
+            float sum = 0f;
+            for (int k = offsets[v]; k < offsets[v + 1]; k++) {
+                sum += dx[positions[k] * d + j];
+            }
+            g[idx] = accumulate == 1 ? g[idx] + sum : sum;
+        }
+    }
+
+    /** r[i] = rsqrt(mean(x_i²) + eps) of each row; one item per row. */
+    static void rstdRowsKernel(KernelContext ctx, float[] x, float[] r, int rows, int cols, float eps) {
+        int i = ctx.globalIdx;
+        if (i < rows) {
+            float ss = 0f;
+            for (int j = 0; j < cols; j++) {
+                ss += x[i * cols + j] * x[i * cols + j];
+            }
+            r[i] = 1f / TornadoMath.sqrt(ss / cols + eps);
+        }
+    }
+
+    /**
+     * RMSNorm's input gradient plus a residual gradient: with r the row's rstd, x̂ = x r and g = du ⊙ w,
+     * dx = dres + r (g − x̂ · mean(g ⊙ x̂)), dres read only when {@code residual} is 1. One item per row.
+     */
+    static void rmsNormGradRowsKernel(KernelContext ctx, float[] x, float[] r, float[] w, float[] du, float[] dres,
+                                      float[] dx, int rows, int cols, int residual) {
+        int i = ctx.globalIdx;
+        if (i < rows) {
+            int o = i * cols;
+            float ri = r[i];
+            float dot = 0f;
+            for (int j = 0; j < cols; j++) {
+                dot += du[o + j] * w[j] * x[o + j] * ri;
+            }
+            float mean = dot / cols;
+            for (int j = 0; j < cols; j++) {
+                float own = ri * (du[o + j] * w[j] - x[o + j] * ri * mean);
+                dx[o + j] = residual == 1 ? dres[o + j] + own : own;
+            }
+        }
+    }
+
+    /** RMSNorm's weight gradient: gw[j] = Σ_i du[i, j] x[i, j] r[i]; one item per column. */
+    static void rmsNormWeightGradKernel(KernelContext ctx, float[] x, float[] r, float[] du, float[] gw, int rows,
+                                        int cols) {
+        int j = ctx.globalIdx;
+        if (j < cols) {
+            float sum = 0f;
+            for (int i = 0; i < rows; i++) {
+                sum += du[i * cols + j] * x[i * cols + j] * r[i];
+            }
+            gw[j] = sum;
+        }
+    }
+
+    /** means[s, j] = mean of h[s, 0..T-1, j] over the T rows of segment s (spec §2.4, Eq. 3); one item per element. */
+    static void segmentMeanKernel(KernelContext ctx, float[] h, float[] means, int segments, int t, int d) {
+        int idx = ctx.globalIdx;
+        if (idx < segments * d) {
+            int s = idx / d;
+            int j = idx % d;
+            float sum = 0f;
+            for (int k = 0; k < t; k++) {
+                sum += h[(s * t + k) * d + j];
+            }
+            means[idx] = sum / t;
+        }
+    }
+
+    /** out[s, t, j] = dh[s, t, j] + dm[s, j] / T: the gradient of the segment means spread over their rows. */
+    static void segmentSpreadKernel(KernelContext ctx, float[] dh, float[] dm, float[] out, int segments, int t,
+                                    int d) {
+        int idx = ctx.globalIdx;
+        if (idx < segments * t * d) {
+            int s = idx / (t * d);
+            out[idx] = dh[idx] + dm[s * d + idx % d] / t;
+        }
+    }
+
+    /** x[i, j] += b[j] in place; one item per element. */
+    static void addBiasKernel(KernelContext ctx, float[] x, float[] b, int rows, int cols) {
+        int idx = ctx.globalIdx;
+        if (idx < rows * cols) {
+            x[idx] = x[idx] + b[idx % cols];
+        }
+    }
+
+    /** out[j] = Σ_i x[i, j]; one item per column. */
+    static void columnSumKernel(KernelContext ctx, float[] x, float[] out, int rows, int cols) {
+        int j = ctx.globalIdx;
+        if (j < cols) {
+            float sum = 0f;
+            for (int i = 0; i < rows; i++) {
+                sum += x[i * cols + j];
+            }
+            out[j] = sum;
+        }
+    }
+
+    /**
+     * Causal segment routing (spec §2.5): used[b, k] = all[b, k − 1] for k ≥ 1 and used[b, 0] = all[b, 0], for B rows
+     * of N segments of E weights; with {@code back} 1 its gradient instead: all[b, k] = used[b, k + 1] for k < N − 1,
+     * else 0 (segment 0's own weights are under the stop-gradient). One item per element.
+     */
+    static void segmentShiftKernel(KernelContext ctx, float[] in, float[] out, int b, int n, int e, int back) {
+        int idx = ctx.globalIdx;
+        if (idx < b * n * e) {
+            int k = (idx / e) % n;
+            if (back == 1) {
+                out[idx] = k < n - 1 ? in[idx + e] : 0f;
+            } else {
+                out[idx] = k > 0 ? in[idx - e] : in[idx];
+            }
+        }
+    }
 }

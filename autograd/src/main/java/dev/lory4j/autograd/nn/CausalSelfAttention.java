@@ -77,6 +77,11 @@ public final class CausalSelfAttention extends Module {
                 (g, needs) -> Backends.current().selfAttentionGrads(xt, g, q, k, v, o, cos, sin, heads));
     }
 
+    /** The projection weights Wq, Wk, Wv, Wo. */
+    java.util.List<Var> weights() {
+        return java.util.List.of(q.weight(), k.weight(), v.weight(), o.weight());
+    }
+
     private Var split(Var t, int b, int len) {
         return t.reshape(b, len, heads, headDim).transpose(1, 2);
     }

@@ -4,6 +4,12 @@ import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.spi.Backends;
+import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backend;
+import dev.lory4j.tensor.spi.DecoderProgram;
+import dev.lory4j.tensor.spi.DecoderSpec;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.IntFunction;
 
 /**
@@ -20,11 +26,12 @@ public final class DecoderLM extends Module {
         final Embedding embed;
         final ModuleList<DecoderBlock> layers;
         final RMSNorm norm;
+        final RoPE rope;
 
         Inner(DecoderConfig c, Rng rng, IntFunction<Layer> mlp) {
             embed = registerModule("embed_tokens", new Embedding(c.vocabSize(), c.hiddenSize(), c.initStd(), rng));
             layers = registerModule("layers", new ModuleList<>());
-            RoPE rope = new RoPE(c.headDim(), c.maxPositions(), c.ropeTheta());
+            rope = new RoPE(c.headDim(), c.maxPositions(), c.ropeTheta());
             for (int i = 0; i < c.numLayers(); i++) {
                 layers.add(new DecoderBlock(c, rope, mlp.apply(i), rng));
             }
@@ -86,15 +93,65 @@ public final class DecoderLM extends Module {
     }
 
     /**
+     * Whether {@link #loss} may run the whole model as one program of a device backend
+     * ({@code -Dlory4j.decoderProgram}, default true, read at each call); false runs it op by op there too.
+     */
+    private static boolean programs() {
+        return Boolean.parseBoolean(System.getProperty("lory4j.decoderProgram", "true"));
+    }
+
+    /**
      * Mean next-token cross-entropy of the logits for {@code tokens} against {@code targets} (ignoreIndex skipped). On
-     * a backend other than the CPU the head and the loss are one op ({@link Var#linearCrossEntropy}), so a device
-     * backend returns the loss without the logits.
+     * a backend other than the CPU the whole model is one program of the backend when it has one
+     * ({@link Backend#decoder}: only tokens in, only the loss out), else the head and the loss are one op
+     * ({@link Var#linearCrossEntropy}), so a device backend returns the loss without the logits.
      */
     public Var loss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
         if (Backends.current() instanceof CpuBackend) {
             return forward(tokens, batch, seqLen).crossEntropy(targets, ignoreIndex);
         }
+        Var whole = programs() ? programLoss(tokens, targets, batch, seqLen, ignoreIndex) : null;
+        if (whole != null) {
+            return whole;
+        }
         Var head = lmHead == null ? model.embed.weight() : lmHead.weight();
         return hidden(tokens, batch, seqLen, 0, null).linearCrossEntropy(head, targets, ignoreIndex);
+    }
+
+    /** The loss as one op of the backend's whole-decoder program, or null when it has none for this model. */
+    private Var programLoss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
+        if (tokens.length != batch * seqLen || targets.length != tokens.length) {
+            throw new IllegalArgumentException("DecoderLM.loss: " + tokens.length + " tokens and " + targets.length
+                    + " targets for batch " + batch + " x length " + seqLen);
+        }
+        List<Var> params = new ArrayList<>();
+        List<DecoderSpec.FeedForward> ffs = new ArrayList<>();
+        params.add(model.embed.weight());
+        for (DecoderBlock block : model.layers.items()) {
+            List<Var> own = block.deviceParams();
+            if (own == null) {
+                return null;
+            }
+            ffs.add(block.mlp().deviceForm());
+            params.addAll(own);
+        }
+        params.add(model.norm.weight());
+        if (lmHead != null) {
+            params.add(lmHead.weight());
+        }
+        DecoderSpec spec = new DecoderSpec(config.vocabSize(), config.hiddenSize(), config.numHeads(),
+                config.intermediateSize(), config.rmsNormEps(), lmHead == null, ffs);
+        Tensor[] data = params.stream().map(Var::data).toArray(Tensor[]::new);
+        Tensor[] tables = model.rope.tables(0, seqLen);
+        DecoderProgram program = Backends.current().decoder(spec, data, tables[0], tables[1], batch, seqLen,
+                ignoreIndex);
+        if (program == null) {
+            return null;
+        }
+        int[] tok = tokens.clone();
+        int[] tgt = targets.clone();
+        float loss = program.loss(tok, tgt);
+        return Var.custom("decoderLoss", Tensor.scalar(loss), params.toArray(Var[]::new),
+                (g, needs) -> program.grads(tok, tgt, g.item()));
     }
 }

@@ -14,6 +14,11 @@ public final class RMSNorm extends Module {
         this.eps = eps;
     }
 
+    /** The learned scale [dim]. */
+    Var weight() {
+        return weight;
+    }
+
     /** x * rsqrt(mean(x^2) + eps) * weight. */
     public Var forward(Var x) {
         return x.rmsNorm(weight, eps);

@@ -6,6 +6,8 @@ import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.tensor.spi.Backends;
+import dev.lory4j.tensor.spi.DecoderSpec;
+import java.util.List;
 
 /** The LLaMA feed-forward block: down(silu(gate(x)) * up(x)), no biases. */
 public final class SwiGLU extends Layer {
@@ -44,6 +46,16 @@ public final class SwiGLU extends Layer {
         Tensor y = Backends.current().swiGlu(xt, t1, t3, t2);
         return Var.custom("swiGlu", y, new Var[] {x, w1, w3, w2},
                 (g, needs) -> Backends.current().swiGluGrads(xt, g, t1, t3, t2));
+    }
+
+    @Override
+    public DecoderSpec.FeedForward deviceForm() {
+        return DecoderSpec.FeedForward.DENSE;
+    }
+
+    @Override
+    public List<Var> deviceParams() {
+        return List.of(gate.weight(), up.weight(), down.weight());
     }
 
     /** gate_proj [intermediate, hidden]. */

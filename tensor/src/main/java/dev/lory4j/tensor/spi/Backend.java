@@ -478,6 +478,17 @@ public interface Backend {
                 v.data(), v.offset(), p.numel(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     }
 
+    /**
+     * The whole decoder {@code spec} with these parameters (in {@link DecoderSpec}'s order) and RoPE tables cos, sin
+     * [seqLen, D] as one program for batches of {@code batch} x {@code seqLen} tokens whose targets equal to
+     * {@code ignoreIndex} are skipped; null (the default) when this backend has no such program, and the model runs
+     * op by op.
+     */
+    default DecoderProgram decoder(DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin, int batch, int seqLen,
+                                   int ignoreIndex) {
+        return null;
+    }
+
     /** Bytes this backend copied between the host and its device since it was created (0 for the CPU): for reports. */
     default long bytesCopied() {
         return 0;
