@@ -14,13 +14,13 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * One execution plan whose graphs share, on the device, the training state of k model parameters: each weight W_i,
  * its gradient G_i and its two AdamW moments. TornadoVM shares device buffers only between the graphs of one plan,
  * so everything a training step does with a parameter is a graph of the plan that holds it. The graphs, in order:
- * <ol start="0">
- * <li>the plan's first run: copies every W_i to the device and fills the G_i and moments there with zeros (what
- * the plan's own host arrays hold), so nothing but the weights crosses;</li>
- * <li>graphs 1..k: copies W_i only (the host changed it);</li>
- * <li>graphs k+1..2k: copies the moments of parameter i only (an optimizer's moments were bound, or the host
- * changed them, e.g. a checkpoint load). No graph copies a gradient in: the G_i are only ever written on the
- * device;</li>
+ * <ol>
+ * <li>the plan's first run (one graph per {@link #INIT_CHUNK} parameters): copies every W_i (and any extra array) to
+ * the device and fills the G_i and moments there with zeros (what the plan's own host arrays hold), so nothing but
+ * the weights crosses;</li>
+ * <li>k graphs: copies W_i only (the host changed it);</li>
+ * <li>k graphs: copies the moments of parameter i only (an optimizer's moments were bound, or the host changed
+ * them, e.g. a checkpoint load). No graph copies a gradient in: the G_i are only ever written on the device;</li>
  * <li>the subclass's compute graphs ({@link #compute}: products with the W_i, backward passes that leave the G_i
  * on the device);</li>
  * <li>for each parameter i ({@link #norm}, {@link #scale}, {@link #adamw}): partial sums of G_i² out (gradient
@@ -35,6 +35,14 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 abstract class ParamPlan {
     /** Partial sums of G² computed by a norm graph (summed on the host in double). */
     static final int NORM_CHUNKS = 256;
+
+    /**
+     * Parameters set up per graph of the first run. TornadoVM 5.2 builds each graph in at most 1024 nodes
+     * ({@code TornadoGraph}; it cannot grow), and setting up a parameter takes about 20 (its four buffers, the
+     * weight's copy, three zero-filling tasks, their allocations and dependencies), so a plan with many parameters
+     * sets them up in several graphs.
+     */
+    private static final int INIT_CHUNK = 16;
 
     /** One parameter's buffers in the plan and what the host knows of them (guarded by the backend's lock). */
     static final class Param {
@@ -82,7 +90,8 @@ abstract class ParamPlan {
     final float[] partial = new float[NORM_CHUNKS];
     final float[] scale = new float[1];
     final float[] hyper = new float[8];
-    private final Object[] state; // the 4k persistent arrays
+    private final Object[] state; // the 4k persistent arrays and the extra ones
+    private final int initGraphs;
     private final List<TaskGraph> graphs = new ArrayList<>();
     private int computeGraphs = -1;
     private TornadoExecutionPlan plan;
@@ -110,20 +119,36 @@ abstract class ParamPlan {
         }
         all.addAll(List.of((Object[]) extra));
         state = all.toArray();
-        String first = id + "u";
-        TaskGraph full = new TaskGraph(first);
-        for (int i = 0; i < extra.length; i++) {
-            full = keep(full.transferToDevice(DataTransferMode.EVERY_EXECUTION, extra[i]), first, "e" + i, extra[i]);
-        }
-        for (Param p : params) {
-            full = keep(full.transferToDevice(DataTransferMode.EVERY_EXECUTION, p.w), first, "w" + p.index, p.w);
-            for (float[] zeros : new float[][] {p.g, p.mom1, p.mom2}) {
-                String task = "z" + p.index + (zeros == p.g ? "g" : zeros == p.mom1 ? "m" : "v");
-                full = full.task(task, TornadoKernels::zeroKernel, new KernelContext(), zeros, p.size());
-                grids.addWorkerGrid(first + "." + task, TornadoBackend.workers(new int[] {p.size()}));
+        initGraphs = Math.max(1, (params.length + INIT_CHUNK - 1) / INIT_CHUNK);
+        for (int c = 0; c < initGraphs; c++) {
+            String name = id + "u" + c;
+            List<Object> mine = new ArrayList<>();
+            for (int i = c * INIT_CHUNK; i < Math.min(params.length, (c + 1) * INIT_CHUNK); i++) {
+                mine.addAll(List.of(params[i].arrays()));
             }
+            if (c == 0) {
+                mine.addAll(List.of((Object[]) extra));
+            }
+            TaskGraph init = new TaskGraph(name);
+            if (c > 0) { // the chunks before this one hold their buffers already
+                List<Object> others = new ArrayList<>(all);
+                others.removeAll(mine); // by identity: arrays compare by reference
+                init = init.consumeFromDevice(id + "u" + (c - 1), others.toArray());
+            }
+            for (int i = 0; c == 0 && i < extra.length; i++) {
+                init = keep(init.transferToDevice(DataTransferMode.EVERY_EXECUTION, extra[i]), name, "e" + i, extra[i]);
+            }
+            for (int i = c * INIT_CHUNK; i < Math.min(params.length, (c + 1) * INIT_CHUNK); i++) {
+                Param p = params[i];
+                init = keep(init.transferToDevice(DataTransferMode.EVERY_EXECUTION, p.w), name, "w" + i, p.w);
+                for (float[] zeros : new float[][] {p.g, p.mom1, p.mom2}) {
+                    String task = "z" + i + (zeros == p.g ? "g" : zeros == p.mom1 ? "m" : "v");
+                    init = init.task(task, TornadoKernels::zeroKernel, new KernelContext(), zeros, p.size());
+                    grids.addWorkerGrid(name + "." + task, TornadoBackend.workers(new int[] {p.size()}));
+                }
+            }
+            graphs.add(persistent(init));
         }
-        graphs.add(persistent(full));
         for (Param p : params) {
             graphs.add(persistent(copying("w" + p.index, all, p.w)));
         }
@@ -137,7 +162,7 @@ abstract class ParamPlan {
         String name = id + suffix;
         List<Object> others = new ArrayList<>(all);
         others.removeAll(List.of((Object[]) mine)); // by identity: arrays compare by reference
-        TaskGraph graph = new TaskGraph(name).consumeFromDevice(id + "u", others.toArray())
+        TaskGraph graph = new TaskGraph(name).consumeFromDevice(id + "u0", others.toArray())
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) mine);
         for (int i = 0; i < mine.length; i++) {
             graph = keep(graph, name, "k" + i, mine[i]);
@@ -190,7 +215,7 @@ abstract class ParamPlan {
 
     /** The index of compute graph {@code j} (in the order given to {@link #build}). */
     final int compute(int j) {
-        return 1 + 2 * params.length + j;
+        return initGraphs + 2 * params.length + j;
     }
 
     /** The graph that writes partial sums of G_i² to {@link #partial}. */
@@ -225,7 +250,9 @@ abstract class ParamPlan {
      */
     final void uploadWeights(boolean[] stale) {
         if (!ran()) {
-            run(0);
+            for (int c = 0; c < initGraphs; c++) {
+                run(c);
+            }
             for (Param p : params) {
                 p.zeroMoments = true;
             }
@@ -233,14 +260,14 @@ abstract class ParamPlan {
         }
         for (int i = 0; i < stale.length; i++) {
             if (stale[i]) {
-                run(1 + i);
+                run(initGraphs + i);
             }
         }
     }
 
     /** Copies the moments of parameter i (its host arrays mom1 and mom2) in; the plan has run. */
     final void uploadMoments(int i) {
-        run(1 + params.length + i);
+        run(initGraphs + params.length + i);
         params[i].zeroMoments = false;
     }
 

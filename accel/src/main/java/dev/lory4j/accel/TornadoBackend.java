@@ -958,6 +958,17 @@ public final class TornadoBackend implements Backend {
     /** Whole-decoder plans at most ({@code -Dlory4j.tornado.decoderPlans}, default 4): each holds a whole model. */
     private static final int MAX_DECODER_PLANS = Integer.getInteger("lory4j.tornado.decoderPlans", 4);
 
+    /**
+     * The most device buffers a whole-decoder plan names in each graph (4 per parameter, the residual stream, the
+     * tables). TornadoVM 5.2 builds a graph in at most 1024 nodes and cannot grow it ({@code TornadoGraph}); every
+     * named buffer takes a node, and the largest graph (a Lory layer's backward pass) needs about 300 more for its
+     * tasks, their constants, intermediates, allocations and dependencies: an estimate from TornadoVM's graph
+     * builder, with a margin; the tiny model (43 tensors, 185 buffers) is what has run.
+     */
+    private static final int MAX_DECODER_BUFFERS = 600;
+
+    private boolean warnedLargeDecoder;
+
     /** A decoder, its parameters (their arrays, by identity), the batch shape and the target value it skips. */
     private record DecoderKey(DecoderSpec spec, List<Object> params, int b, int l, int ignore) {}
 
@@ -991,6 +1002,16 @@ public final class TornadoBackend implements Backend {
         }
         if (!RESIDENT || !java.util.Arrays.stream(params).allMatch(TornadoBackend::wholeResident)
                 || spec.layers().stream().anyMatch(f -> f.isLory() && seqLen % f.segment() != 0)) {
+            return null;
+        }
+        int buffers = 4 * params.length + 2 * spec.layers().size() + 5;
+        if (buffers > MAX_DECODER_BUFFERS) {
+            if (!warnedLargeDecoder) {
+                warnedLargeDecoder = true;
+                System.err.println("lory4j tornado: a decoder with " + params.length + " parameter tensors keeps "
+                        + buffers + " buffers in every graph, more than TornadoVM's graphs of 1024 nodes hold ("
+                        + MAX_DECODER_BUFFERS + "); it runs block by block");
+            }
             return null;
         }
         float[] c = cos.contiguous().toArray();

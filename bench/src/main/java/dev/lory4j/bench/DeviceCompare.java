@@ -240,8 +240,8 @@ final class DeviceCompare {
         TextTable t = new TextTable("model", "device", "device tok/s", "device MB copied/step",
                 "(warm-up step)", "CPU threads", "lory4j CPU tok/s", "ratio");
         for (TrainRow r : rows) {
-            t.addRow(r.model(), r.device(), fmt(r.deviceTokensPerSecond()), fmt(r.deviceMegabytesPerStep()),
-                    fmt(r.warmupMegabytesPerStep()),
+            t.addRow(r.model(), r.device(), fmt(r.deviceTokensPerSecond()), megabytes(r.deviceMegabytesPerStep()),
+                    megabytes(r.warmupMegabytesPerStep()),
                     Integer.toString(r.threads()), fmt(r.cpuTokensPerSecond()),
                     String.format(Locale.ROOT, "%.2f", r.deviceTokensPerSecond() / r.cpuTokensPerSecond()));
         }
@@ -250,5 +250,10 @@ final class DeviceCompare {
 
     private static String fmt(double v) {
         return Double.isNaN(v) ? "-" : String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    /** Megabytes with one decimal, or four below 0.1 MB (a whole-model plan copies kilobytes per step). */
+    static String megabytes(double v) {
+        return Double.isNaN(v) || v >= 0.1 ? fmt(v) : String.format(Locale.ROOT, "%.4f", v);
     }
 }

@@ -31,6 +31,10 @@ class DeviceCompareTest {
                 567.8, 123.4)));
         assertThat(table).contains("dense", "GPU", "2000.0", "4000.0", "0.50", "123.4", "567.8", "MB copied/step",
                 "warm-up");
+        // a whole-model plan copies kilobytes per step: shown, not rounded to 0.0
+        String small = DeviceCompare.trainTable(List.of(new DeviceCompare.TrainRow("lory", "GPU", 16, 2000, 4000,
+                0.01294, 19.1)));
+        assertThat(small).contains("0.0129", "19.1");
     }
 
     @Test
