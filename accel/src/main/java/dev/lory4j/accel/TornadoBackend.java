@@ -1139,7 +1139,7 @@ public final class TornadoBackend implements Backend {
                     for (int i = 0; i < graphs; i++) {
                         p.run(p.compute(p.forwardGraphs + i));
                     }
-                    copiedFloats += 2L * tokens.length + 2 + p.offsets.length; // targets, scale, positions, offsets
+                    copiedFloats += 2L * tokens.length + 1 + p.offsets.length; // targets, positions, scale, offsets
                     Tensor[] out = new Tensor[params.length];
                     for (int i = 0; i < params.length; i++) {
                         out[i] = handOut(p.params[i], params[i].shape());
