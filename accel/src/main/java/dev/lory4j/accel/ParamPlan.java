@@ -24,7 +24,8 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
  * <li>the subclass's compute graphs ({@link #compute}: products with the W_i, backward passes that leave the G_i
  * on the device);</li>
  * <li>for each parameter i ({@link #norm}, {@link #scale}, {@link #adamw}): partial sums of G_i² out (gradient
- * clipping), G_i · s in place (clipping), the AdamW step of W_i with G_i and its moments in place.</li>
+ * clipping), G_i · s in place (clipping), the AdamW step of W_i with G_i and its moments in place;</li>
+ * <li>the same three for {@link #BATCH} parameters at a time, for a step that updates them all.</li>
  * </ol>
  * So in training the W_i, G_i and moments never cross; the host asks for one ({@link #pull}) only when it reads it
  * (a checkpoint, an evaluation on another plan). Every graph names all 4k buffers, consumed from the graph run
@@ -43,6 +44,12 @@ abstract class ParamPlan {
      * sets them up in several graphs.
      */
     private static final int INIT_CHUNK = 16;
+
+    /**
+     * Parameters per graph of the batched clipping and AdamW graphs ({@link #sumOfSquaresAll}, {@link #scaleAll},
+     * {@link #adamwAll}): one graph run for many parameters instead of one each, within TornadoVM's 1024 nodes.
+     */
+    static final int BATCH = 16;
 
     /** One parameter's buffers in the plan and what the host knows of them (guarded by the backend's lock). */
     static final class Param {
@@ -90,6 +97,8 @@ abstract class ParamPlan {
     final float[] partial = new float[NORM_CHUNKS];
     final float[] scale = new float[1];
     final float[] hyper = new float[8];
+    private float[][] batchPartials;
+    long runs; // graph runs so far (for tests)
     private final Object[] state; // the 4k persistent arrays and the extra ones
     private final int initGraphs;
     private final List<TaskGraph> graphs = new ArrayList<>();
@@ -189,6 +198,7 @@ abstract class ParamPlan {
     /** Ends the plan: the subclass's compute graphs (made with {@link #graph}), then each parameter's update graphs. */
     final void build(TaskGraph... compute) {
         computeGraphs = compute.length;
+        batchPartials = new float[batches()][];
         for (TaskGraph c : compute) {
             graphs.add(persistent(c));
         }
@@ -196,7 +206,8 @@ abstract class ParamPlan {
             int n = p.size();
             String name = "n" + p.index;
             graphs.add(persistent(graph(name)
-                    .task("t", TornadoKernels::sumSquaresChunksKernel, new KernelContext(), p.g, partial, NORM_CHUNKS, n)
+                    .task("t", TornadoKernels::sumSquaresChunksKernel, new KernelContext(), p.g, partial, NORM_CHUNKS, n,
+                            0)
                     .transferToHost(DataTransferMode.EVERY_EXECUTION, partial)));
             grids.addWorkerGrid(id + name + ".t", TornadoBackend.workers(new int[] {NORM_CHUNKS}));
             name = "s" + p.index;
@@ -207,6 +218,30 @@ abstract class ParamPlan {
             graphs.add(persistent(graph(name).transferToDevice(DataTransferMode.EVERY_EXECUTION, hyper)
                     .task("t", TornadoKernels::adamwKernel, new KernelContext(), p.w, p.g, p.mom1, p.mom2, hyper, n)));
             grids.addWorkerGrid(id + name + ".t", TornadoBackend.workers(new int[] {n}));
+        }
+        for (int c = 0; c < batches(); c++) {
+            int from = c * BATCH;
+            int to = Math.min(params.length, from + BATCH);
+            batchPartials[c] = new float[(to - from) * NORM_CHUNKS];
+            TaskGraph norms = graph("zn" + c);
+            TaskGraph scales = graph("zs" + c).transferToDevice(DataTransferMode.EVERY_EXECUTION, scale);
+            TaskGraph steps = graph("za" + c).transferToDevice(DataTransferMode.EVERY_EXECUTION, hyper);
+            for (int i = from; i < to; i++) {
+                Param p = params[i];
+                int n = p.size();
+                String task = "t" + i;
+                norms = norms.task(task, TornadoKernels::sumSquaresChunksKernel, new KernelContext(), p.g,
+                        batchPartials[c], NORM_CHUNKS, n, (i - from) * NORM_CHUNKS);
+                scales = scales.task(task, TornadoKernels::scaleInPlaceKernel, new KernelContext(), p.g, scale, n);
+                steps = steps.task(task, TornadoKernels::adamwKernel, new KernelContext(), p.w, p.g, p.mom1, p.mom2,
+                        hyper, n);
+                grids.addWorkerGrid(id + "zn" + c + "." + task, TornadoBackend.workers(new int[] {NORM_CHUNKS}));
+                grids.addWorkerGrid(id + "zs" + c + "." + task, TornadoBackend.workers(new int[] {n}));
+                grids.addWorkerGrid(id + "za" + c + "." + task, TornadoBackend.workers(new int[] {n}));
+            }
+            graphs.add(persistent(norms.transferToHost(DataTransferMode.EVERY_EXECUTION, batchPartials[c])));
+            graphs.add(persistent(scales));
+            graphs.add(persistent(steps));
         }
         plan = new TornadoExecutionPlan(graphs.stream().map(TaskGraph::snapshot)
                 .toArray(uk.ac.manchester.tornado.api.ImmutableTaskGraph[]::new));
@@ -233,6 +268,37 @@ abstract class ParamPlan {
         return norm(i) + 2;
     }
 
+    /** How many graphs of {@link #BATCH} parameters each cover all of them (for the batched updates). */
+    final int batches() {
+        return (params.length + BATCH - 1) / BATCH;
+    }
+
+    /** Σ over all parameters of G_i², from the batched norm graphs (partial sums added in double). */
+    final double sumOfSquaresAll() {
+        double s = 0;
+        for (int c = 0; c < batches(); c++) {
+            run(adamw(params.length - 1) + 1 + 3 * c);
+            for (float p : batchPartials[c]) {
+                s += p;
+            }
+        }
+        return s;
+    }
+
+    /** Multiplies every G_i by {@code scale[0]} in place (batched graphs). */
+    final void scaleAll() {
+        for (int c = 0; c < batches(); c++) {
+            run(adamw(params.length - 1) + 2 + 3 * c);
+        }
+    }
+
+    /** Runs AdamW on every W_i with the hyper-parameters in {@link #hyper} (batched graphs). */
+    final void adamwAll() {
+        for (int c = 0; c < batches(); c++) {
+            run(adamw(params.length - 1) + 3 + 3 * c);
+        }
+    }
+
     /** Whether any graph ran yet (before that the device holds nothing). */
     final boolean ran() {
         return last != null;
@@ -242,6 +308,7 @@ abstract class ParamPlan {
     final void run(int index) {
         last = plan.withGraph(index).execute();
         lastGraph = index;
+        runs++;
     }
 
     /**

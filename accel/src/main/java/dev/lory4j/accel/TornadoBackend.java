@@ -1030,6 +1030,13 @@ public final class TornadoBackend implements Backend {
         }
     }
 
+    /** Graph runs of the cached whole-decoder plans so far (for tests). */
+    long decoderGraphRuns() {
+        synchronized (plans) {
+            return decoderPlans.values().stream().mapToLong(p -> p.runs).sum();
+        }
+    }
+
     /** A decoder program over the cached plan of its key (built again if it was evicted). */
     private final class DecoderRun implements DecoderProgram {
         private final DecoderKey key;
@@ -1510,17 +1517,160 @@ public final class TornadoBackend implements Backend {
     }
 
     /** AdamW in the plan that holds the parameter: W, G and the moments never leave the device. Holds the lock. */
-    private void deviceAdamw(ParamPlan.Param lp, Storage m, Storage v, float lr, float beta1, float beta2,
-                             float eps, float weightDecay, float bc1, float bc2) {
-        ParamPlan plan = lp.plan;
+    /**
+     * The parameter plans all of whose parameters' gradients are among {@code gs} as handed out (on the device), in
+     * the order first met, each with the index in gs of each of its parameters. Holds the lock.
+     */
+    private Map<ParamPlan, int[]> wholePlans(List<Tensor> gs) {
+        Map<ParamPlan, int[]> at = new LinkedHashMap<>();
+        for (int i = 0; i < gs.size(); i++) {
+            ParamPlan.Param p = deviceGrad(gs.get(i));
+            if (p != null) {
+                int[] idx = at.computeIfAbsent(p.plan, k -> {
+                    int[] a = new int[k.params.length];
+                    java.util.Arrays.fill(a, -1);
+                    return a;
+                });
+                idx[p.index] = i;
+            }
+        }
+        at.values().removeIf(idx -> java.util.Arrays.stream(idx).anyMatch(i -> i < 0));
+        return at;
+    }
+
+    /** Batched where a plan's gradients are all among ts ({@link ParamPlan#sumOfSquaresAll}), else one by one. */
+    @Override
+    public double sumOfSquares(List<Tensor> ts) {
+        double s = 0;
+        boolean[] done = new boolean[ts.size()];
+        synchronized (plans) {
+            for (Map.Entry<ParamPlan, int[]> e : wholePlans(ts).entrySet()) {
+                ParamPlan plan = e.getKey();
+                s += batched(plan, "sumOfSquares", plan::sumOfSquaresAll);
+                copiedFloats += (long) plan.params.length * ParamPlan.NORM_CHUNKS;
+                for (int i : e.getValue()) {
+                    done[i] = true;
+                }
+            }
+        }
+        for (int i = 0; i < ts.size(); i++) {
+            s += done[i] ? 0 : sumOfSquares(ts.get(i));
+        }
+        return s;
+    }
+
+    /** Batched where a plan's gradients are all among ts ({@link ParamPlan#scaleAll}), else one by one. */
+    @Override
+    public List<Tensor> scaled(List<Tensor> ts, float s) {
+        List<Tensor> out = new java.util.ArrayList<>(ts);
+        boolean[] done = new boolean[ts.size()];
+        synchronized (plans) {
+            for (Map.Entry<ParamPlan, int[]> e : wholePlans(ts).entrySet()) {
+                ParamPlan plan = e.getKey();
+                plan.scale[0] = s;
+                batched(plan, "scaled", () -> {
+                    plan.scaleAll();
+                    return 0;
+                });
+                copiedFloats += plan.batches();
+                for (ParamPlan.Param p : plan.params) {
+                    int i = e.getValue()[p.index];
+                    Storage g = ts.get(i).storage();
+                    g.deviceNewer(gradPull(p)); // still on the device, one version on
+                    p.gradVersion = g.version();
+                    done[i] = true;
+                }
+            }
+        }
+        for (int i = 0; i < ts.size(); i++) {
+            if (!done[i]) {
+                out.set(i, scaled(ts.get(i), s));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Batched where a plan's gradients are all among gs with its own weights and whole moment tensors
+     * ({@link ParamPlan#adamwAll}: one graph run per {@link ParamPlan#BATCH} parameters), else one by one.
+     */
+    @Override
+    public void adamw(List<Tensor> ps, List<Tensor> gs, List<Tensor> ms, List<Tensor> vs, float lr, float beta1,
+                      float beta2, float eps, float weightDecay, float bc1, float bc2) {
+        boolean[] done = new boolean[ps.size()];
+        synchronized (plans) {
+            for (Map.Entry<ParamPlan, int[]> e : wholePlans(gs).entrySet()) {
+                ParamPlan plan = e.getKey();
+                int[] idx = e.getValue();
+                boolean fits = true;
+                for (ParamPlan.Param p : plan.params) {
+                    int i = idx[p.index];
+                    fits &= ps.get(i).storage() == p.weight && wholeArray(ps.get(i)) && wholeArray(ms.get(i))
+                            && wholeArray(vs.get(i));
+                }
+                if (!fits) {
+                    continue;
+                }
+                for (ParamPlan.Param p : plan.params) {
+                    bindMoments(p, ms.get(idx[p.index]).storage(), vs.get(idx[p.index]).storage());
+                }
+                current(plan);
+                fillHyper(plan.hyper, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+                batched(plan, "adamw", () -> {
+                    plan.adamwAll();
+                    return 0;
+                });
+                copiedFloats += (long) plan.batches() * plan.hyper.length;
+                for (ParamPlan.Param p : plan.params) {
+                    stepped(p, ms.get(idx[p.index]).storage(), vs.get(idx[p.index]).storage());
+                    done[idx[p.index]] = true;
+                }
+            }
+        }
+        for (int i = 0; i < ps.size(); i++) {
+            if (!done[i]) {
+                adamw(ps.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+            }
+        }
+    }
+
+    /** Runs a plan's batched graphs, naming the op and the plan if the device fails. */
+    private double batched(ParamPlan plan, String op, java.util.function.DoubleSupplier run) {
+        try {
+            return run.getAsDouble();
+        } catch (RuntimeException ex) {
+            throw new IllegalStateException("tornado " + op + " of the " + plan.params.length + " parameters of "
+                    + plan.id + " failed on " + deviceName() + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Binds an optimizer's moments to a parameter's device moments (copied in by current() when they changed). */
+    private static void bindMoments(ParamPlan.Param lp, Storage m, Storage v) {
         if (lp.moment1 != m || lp.moment2 != v) {
             lp.moment1 = m; // bound from now on: copied in by current(), newer on the device after each step
             lp.moment2 = v;
             lp.heldM1 = m.version() - 1; // stale: copied in now
         }
+    }
+
+    /** After an AdamW step on the device: the weight and both moments are newer there. */
+    private void stepped(ParamPlan.Param lp, Storage m, Storage v) {
+        ParamPlan plan = lp.plan;
+        lp.zeroMoments = false;
+        lp.weight.deviceNewer(array -> pullInto(plan, lp.w, array)); // W's host array is the plan's
+        m.deviceNewer(array -> pullInto(plan, lp.mom1, array));
+        v.deviceNewer(array -> pullInto(plan, lp.mom2, array));
+        lp.heldW = lp.weight.version();
+        lp.heldM1 = m.version();
+        lp.heldM2 = v.version();
+    }
+
+    private void deviceAdamw(ParamPlan.Param lp, Storage m, Storage v, float lr, float beta1, float beta2,
+                             float eps, float weightDecay, float bc1, float bc2) {
+        ParamPlan plan = lp.plan;
+        bindMoments(lp, m, v);
         current(plan);
         fillHyper(plan.hyper, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
-        lp.zeroMoments = false;
         try {
             plan.run(plan.adamw(lp.index));
         } catch (RuntimeException e) {
@@ -1528,12 +1678,7 @@ public final class TornadoBackend implements Backend {
                     + deviceName() + ": " + e.getMessage(), e);
         }
         copiedFloats += plan.hyper.length;
-        lp.weight.deviceNewer(array -> pullInto(plan, lp.w, array)); // W's host array is the plan's
-        m.deviceNewer(array -> pullInto(plan, lp.mom1, array));
-        v.deviceNewer(array -> pullInto(plan, lp.mom2, array));
-        lp.heldW = lp.weight.version();
-        lp.heldM1 = m.version();
-        lp.heldM2 = v.version();
+        stepped(lp, m, v);
     }
 
     /** Copies a plan's device array into {@code array} (through the plan's host array, unless it is that array). */

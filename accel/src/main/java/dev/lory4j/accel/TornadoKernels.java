@@ -130,10 +130,10 @@ final class TornadoKernels {
     }
 
     /**
-     * out[c] = Σ x[i]² over chunk c of x (chunks of ceil(n / chunks) elements, in order); one item per chunk. The
+     * out[offset + c] = Σ x[i]² over chunk c of x (chunks of ceil(n / chunks) elements, in order); one item per chunk. The
      * host adds the chunks in double: a gradient's squared norm for clipping, with no atomics.
      */
-    static void sumSquaresChunksKernel(KernelContext ctx, float[] x, float[] out, int chunks, int n) {
+    static void sumSquaresChunksKernel(KernelContext ctx, float[] x, float[] out, int chunks, int n, int offset) {
         int c = ctx.globalIdx;
         if (c < chunks) {
             int len = (n + chunks - 1) / chunks;
@@ -142,7 +142,7 @@ final class TornadoKernels {
             for (int i = c * len; i < end; i++) {
                 sum += x[i] * x[i];
             }
-            out[c] = sum;
+            out[offset + c] = sum;
         }
     }
 

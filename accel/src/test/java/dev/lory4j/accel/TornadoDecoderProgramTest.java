@@ -133,6 +133,31 @@ class TornadoDecoderProgramTest {
     }
 
     @Test
+    void clippingAndAdamWRunThreeGraphsPerSixteenParameters() {
+        Backend before = Backends.current();
+        TornadoBackend tornado = new TornadoBackend(0);
+        Backends.use(tornado);
+        try {
+            MoeModel model = new MoeModel(config(1), new Rng(5));
+            java.util.Map<String, Var> named = model.lm().namedParameters();
+            dev.lory4j.autograd.optim.AdamW opt = new dev.lory4j.autograd.optim.AdamW(named);
+            int[][] xy = batch(11);
+            model.loss(xy[0], xy[1], B, L, -100).backward();
+            long start = tornado.decoderGraphRuns();
+            double norm = dev.lory4j.autograd.optim.GradClip.clipGradNorm(model.lm().parameters(), 1e-3);
+            opt.step();
+            assertThat(norm).isGreaterThan(1e-3); // so the gradients were scaled too
+            int batches = (named.size() + ParamPlan.BATCH - 1) / ParamPlan.BATCH;
+            assertThat(named.size()).isGreaterThan(ParamPlan.BATCH); // more than one batch
+            // the squared norms, the scaling and AdamW: one graph run per batch each, not one per parameter
+            assertThat(tornado.decoderGraphRuns() - start).isEqualTo(3L * batches);
+        } finally {
+            Backends.use(before);
+            tornado.close();
+        }
+    }
+
+    @Test
     void badTokensFailNamingTheProgramAndTheToken() {
         Backend before = Backends.current();
         TornadoBackend tornado = new TornadoBackend(0);

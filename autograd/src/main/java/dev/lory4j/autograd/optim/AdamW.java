@@ -3,7 +3,9 @@ package dev.lory4j.autograd.optim;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backends;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** AdamW with decoupled weight decay and PyTorch's defaults (lr 1e-3, betas 0.9/0.999, eps 1e-8, wd 0.01). */
@@ -46,6 +48,22 @@ public final class AdamW extends Optimizer {
         float bc2 = (float) (1 - Math.pow(beta2, step));
         requireContiguous("AdamW", g);
         Backends.current().adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+    }
+
+    /** All parameters of the step in one backend call (a device backend runs them in few launches). */
+    @Override
+    protected void updateAll(List<String> names, List<Tensor> ps, List<Tensor> gs) {
+        List<Tensor> ms = new ArrayList<>();
+        List<Tensor> vs = new ArrayList<>();
+        for (int i = 0; i < names.size(); i++) {
+            requireContiguous("AdamW", ps.get(i));
+            requireContiguous("AdamW", gs.get(i));
+            ms.add(expAvg.get(names.get(i)));
+            vs.add(expAvgSq.get(names.get(i)));
+        }
+        float bc1 = (float) (1 - Math.pow(beta1, step));
+        float bc2 = (float) (1 - Math.pow(beta2, step));
+        Backends.current().adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.tensor.spi.Backends;
 import java.util.Collection;
+import java.util.List;
 
 /** Gradient-norm clipping, as {@code torch.nn.utils.clip_grad_norm_}. */
 public final class GradClip {
@@ -16,20 +17,14 @@ public final class GradClip {
             throw new IllegalArgumentException("clipGradNorm: max norm " + maxNorm + " must be > 0");
         }
         Backend backend = Backends.current();
-        double sq = 0;
-        for (Var p : params) {
-            Tensor g = p.grad();
-            if (g != null) {
-                sq += backend.sumOfSquares(g); // on the device where a device backend holds the gradient
-            }
-        }
-        double norm = Math.sqrt(sq);
+        List<Var> with = params.stream().filter(p -> p.grad() != null).toList();
+        List<Tensor> grads = with.stream().map(Var::grad).toList();
+        double norm = Math.sqrt(backend.sumOfSquares(grads)); // on the device where a device backend holds them
         double coef = maxNorm / (norm + 1e-6);
         if (coef < 1) {
-            for (Var p : params) {
-                if (p.grad() != null) {
-                    p.setGrad(backend.scaled(p.grad(), (float) coef));
-                }
+            List<Tensor> scaled = backend.scaled(grads, (float) coef);
+            for (int i = 0; i < with.size(); i++) {
+                with.get(i).setGrad(scaled.get(i));
             }
         }
         return norm;

@@ -2,7 +2,9 @@ package dev.lory4j.autograd.optim;
 
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Updates named parameters from their gradients; its state (moments, step) can be saved and restored. */
@@ -24,16 +26,32 @@ public abstract class Optimizer {
     /** Applies one update with the current gradients (parameters without a gradient are skipped). */
     public final void step() {
         step++;
+        List<String> names = new ArrayList<>();
+        List<Tensor> ps = new ArrayList<>();
+        List<Tensor> gs = new ArrayList<>();
         for (Map.Entry<String, Var> e : params.entrySet()) {
             Var p = e.getValue();
             if (p.grad() != null) {
-                update(e.getKey(), p.data(), p.grad().contiguous());
+                names.add(e.getKey());
+                ps.add(p.data());
+                gs.add(p.grad().contiguous());
             }
         }
+        updateAll(names, ps, gs);
     }
 
     /** Updates one parameter (contiguous gradient) in place; {@link #step} already counts this step. */
     protected abstract void update(String name, Tensor param, Tensor grad);
+
+    /**
+     * Updates the parameters of one step (those with a gradient, in order): {@link #update} each by default; an
+     * optimizer may hand them to the backend at once.
+     */
+    protected void updateAll(List<String> names, List<Tensor> params, List<Tensor> grads) {
+        for (int i = 0; i < names.size(); i++) {
+            update(names.get(i), params.get(i), grads.get(i));
+        }
+    }
 
     /** Clears the gradients of all parameters. */
     public final void zeroGrad() {

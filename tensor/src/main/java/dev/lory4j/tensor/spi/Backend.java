@@ -456,6 +456,33 @@ public interface Backend {
         return t.mul(s);
     }
 
+    /** Σ over the tensors of {@link #sumOfSquares(Tensor)}: one call for all gradients, which a device may batch. */
+    default double sumOfSquares(java.util.List<Tensor> ts) {
+        double s = 0;
+        for (Tensor t : ts) {
+            s += sumOfSquares(t);
+        }
+        return s;
+    }
+
+    /** {@link #scaled(Tensor, float)} of each tensor, in order: one call for all gradients, which a device may batch. */
+    default java.util.List<Tensor> scaled(java.util.List<Tensor> ts, float s) {
+        return ts.stream().map(t -> scaled(t, s)).toList();
+    }
+
+    /**
+     * {@link #adamw(Tensor, Tensor, Tensor, Tensor, float, float, float, float, float, float, float)} of each
+     * (p, g, m, v) at the same index, all with the same hyper-parameters: one call for an optimizer step, which a
+     * device may batch.
+     */
+    default void adamw(java.util.List<Tensor> ps, java.util.List<Tensor> gs, java.util.List<Tensor> ms,
+                       java.util.List<Tensor> vs, float lr, float beta1, float beta2, float eps, float weightDecay,
+                       float bc1, float bc2) {
+        for (int i = 0; i < ps.size(); i++) {
+            adamw(ps.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+        }
+    }
+
     /**
      * Tells the backend that the caller drops {@code t} (an optimizer clearing a gradient), so a device copy kept
      * only for it may be reused without first bringing it to the host. Nothing by default.
