@@ -110,12 +110,22 @@ class TornadoDecoderProgramTest {
         });
     }
 
-    @Test
-    void afterTheFirstStepOnlyTokensTargetsAndLossesCross() {
+    /** Runs {@code body} with a fresh TornadoVM backend (every supported op on the device) as the current one. */
+    private static void onTornado(java.util.function.Consumer<TornadoBackend> body) {
         Backend before = Backends.current();
         TornadoBackend tornado = new TornadoBackend(0);
         Backends.use(tornado);
         try {
+            body.accept(tornado);
+        } finally {
+            Backends.use(before);
+            tornado.close();
+        }
+    }
+
+    @Test
+    void afterTheFirstStepOnlyTokensTargetsAndLossesCross() {
+        onTornado(tornado -> {
             MoeModel model = new MoeModel(config(1), new Rng(5));
             int[][] xy = batch(11);
             model.loss(xy[0], xy[1], B, L, -100).backward();
@@ -126,18 +136,12 @@ class TornadoDecoderProgramTest {
             // the vocab offsets in. No weight, activation or gradient.
             long floats = 3L * B * L + 2L * B * L + 1 + (V + 1);
             assertThat(tornado.bytesCopied() - start).isEqualTo(4 * floats);
-        } finally {
-            Backends.use(before);
-            tornado.close();
-        }
+        });
     }
 
     @Test
     void clippingAndAdamWRunThreeGraphsPerSixteenParameters() {
-        Backend before = Backends.current();
-        TornadoBackend tornado = new TornadoBackend(0);
-        Backends.use(tornado);
-        try {
+        onTornado(tornado -> {
             MoeModel model = new MoeModel(config(1), new Rng(5));
             java.util.Map<String, Var> named = model.lm().namedParameters();
             dev.lory4j.autograd.optim.AdamW opt = new dev.lory4j.autograd.optim.AdamW(named);
@@ -151,26 +155,18 @@ class TornadoDecoderProgramTest {
             assertThat(named.size()).isGreaterThan(ParamPlan.BATCH); // more than one batch
             // the squared norms, the scaling and AdamW: one graph run per batch each, not one per parameter
             assertThat(tornado.decoderGraphRuns() - start).isEqualTo(3L * batches);
-        } finally {
-            Backends.use(before);
-            tornado.close();
-        }
+        });
     }
 
     @Test
     void badTokensFailNamingTheProgramAndTheToken() {
-        Backend before = Backends.current();
-        TornadoBackend tornado = new TornadoBackend(0);
-        Backends.use(tornado);
-        try {
+        onTornado(tornado -> {
             MoeModel model = new MoeModel(config(0), new Rng(5));
             int[][] xy = batch(11);
             xy[0][5] = V;
             assertThatThrownBy(() -> model.loss(xy[0], xy[1], B, L, -100))
-                    .isInstanceOf(IndexOutOfBoundsException.class).hasMessageContaining("decoder: token " + V + " at 5");
-        } finally {
-            Backends.use(before);
-            tornado.close();
-        }
+                    .isInstanceOf(IndexOutOfBoundsException.class)
+                    .hasMessageContaining("decoder: token " + V + " at 5");
+        });
     }
 }
