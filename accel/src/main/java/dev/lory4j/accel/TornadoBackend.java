@@ -1014,13 +1014,12 @@ public final class TornadoBackend implements Backend {
             }
             return null;
         }
-        float[] c = cos.contiguous().toArray();
-        float[] s = sin.contiguous().toArray();
         List<Object> arrays = java.util.Arrays.stream(params).map(p -> (Object) p.storage().unsynced()).toList();
         DecoderKey key = new DecoderKey(spec, arrays, batch, seqLen, ignoreIndex);
         Storage[] storages = java.util.Arrays.stream(params).map(Tensor::storage).toArray(Storage[]::new);
-        return new DecoderRun(key, params, id -> new DecoderPlan("decoder" + id, spec, storages, c, s, batch, seqLen,
-                ignoreIndex, this::scratch));
+        // the tables are copied only when a plan is built (they are the model's, the same at every step)
+        return new DecoderRun(key, params, id -> new DecoderPlan("decoder" + id, spec, storages,
+                cos.contiguous().toArray(), sin.contiguous().toArray(), batch, seqLen, ignoreIndex, this::scratch));
     }
 
     /** How many whole-decoder plans are cached (for tests). */
@@ -1597,6 +1596,7 @@ public final class TornadoBackend implements Backend {
     @Override
     public void adamw(List<Tensor> ps, List<Tensor> gs, List<Tensor> ms, List<Tensor> vs, float lr, float beta1,
                       float beta2, float eps, float weightDecay, float bc1, float bc2) {
+        Backend.checkSameCount("adamw", ps, gs, ms, vs);
         boolean[] done = new boolean[ps.size()];
         synchronized (plans) {
             for (Map.Entry<ParamPlan, int[]> e : wholePlans(gs).entrySet()) {

@@ -456,6 +456,15 @@ public interface Backend {
         return t.mul(s);
     }
 
+    /** Checks that the lists of parameters, gradients and both moments of one optimizer step are equally long. */
+    static void checkSameCount(String op, java.util.List<Tensor> ps, java.util.List<Tensor> gs,
+                               java.util.List<Tensor> ms, java.util.List<Tensor> vs) {
+        if (gs.size() != ps.size() || ms.size() != ps.size() || vs.size() != ps.size()) {
+            throw new IllegalArgumentException(op + ": " + ps.size() + " parameters, " + gs.size() + " gradients, "
+                    + ms.size() + " first and " + vs.size() + " second moments (want one of each per parameter)");
+        }
+    }
+
     /** Σ over the tensors of {@link #sumOfSquares(Tensor)}: one call for all gradients, which a device may batch. */
     default double sumOfSquares(java.util.List<Tensor> ts) {
         double s = 0;
@@ -478,6 +487,7 @@ public interface Backend {
     default void adamw(java.util.List<Tensor> ps, java.util.List<Tensor> gs, java.util.List<Tensor> ms,
                        java.util.List<Tensor> vs, float lr, float beta1, float beta2, float eps, float weightDecay,
                        float bc1, float bc2) {
+        checkSameCount("adamw", ps, gs, ms, vs);
         for (int i = 0; i < ps.size(); i++) {
             adamw(ps.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
         }
