@@ -3,7 +3,9 @@ module dev.lory4j.autograd {
     requires transitive dev.lory4j.tensor;
     requires com.fasterxml.jackson.core;
     exports dev.lory4j.autograd;
+    exports dev.lory4j.autograd.composite;
     exports dev.lory4j.autograd.nn;
     exports dev.lory4j.autograd.optim;
     exports dev.lory4j.autograd.io;
+    uses dev.lory4j.autograd.composite.KernelProvider;
 }

@@ -1,7 +1,7 @@
 package dev.lory4j.accel;
 
 import dev.lory4j.tensor.Storage;
-import dev.lory4j.tensor.spi.DecoderSpec;
+import dev.lory4j.autograd.nn.DecoderSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.BiFunction;

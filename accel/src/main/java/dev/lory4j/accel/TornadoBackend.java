@@ -1,5 +1,7 @@
 package dev.lory4j.accel;
 
+import dev.lory4j.autograd.nn.DecoderProgram;
+import dev.lory4j.autograd.nn.DecoderSpec;
 import dev.lory4j.tensor.BinaryOp;
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.ReduceOp;
@@ -8,8 +10,6 @@ import dev.lory4j.tensor.Storage;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 import dev.lory4j.tensor.spi.Backend;
-import dev.lory4j.tensor.spi.DecoderProgram;
-import dev.lory4j.tensor.spi.DecoderSpec;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -491,12 +491,11 @@ public final class TornadoBackend implements Backend {
      * dx = dy · W and dW = dyᵀ · x in one graph of W's plan: dW stays on the device (its host array is filled only
      * if the host reads it), where clipping ({@link #sumOfSquares}, {@link #scaled}) and {@link #adamw} use it.
      */
-    @Override
-    public Tensor[] linearGrads(Tensor x, Tensor dy, Tensor w) {
+    Tensor[] linearGrads(Tensor x, Tensor dy, Tensor w) {
         if (!RESIDENT || x.rank() != 2 || dy.rank() != 2 || w.rank() != 2 || !wholeResident(w)
                 || x.dim(0) != dy.dim(0) || x.dim(1) != w.dim(1) || dy.dim(1) != w.dim(0)
                 || !offloads(4.0 * x.dim(0) * w.dim(0) * w.dim(1), 2.0 * x.numel() + dy.numel())) {
-            return Backend.super.linearGrads(x, dy, w);
+            return null; // not on the device: the caller takes the reference
         }
         int r = w.dim(0);
         int c = w.dim(1);
@@ -606,9 +605,7 @@ public final class TornadoBackend implements Backend {
                         + " rows");
     }
 
-    @Override
-    public Tensor mergedMatmul(Tensor x, Tensor w, Tensor experts, boolean transposed) {
-        Backend.checkMerged("mergedMatmul", x, w, experts, transposed);
+    Tensor mergedMatmul(Tensor x, Tensor w, Tensor experts, boolean transposed) {
         int s = w.dim(0);
         int e = experts.dim(0);
         int a = experts.dim(1);
@@ -634,19 +631,17 @@ public final class TornadoBackend implements Backend {
                         + deviceName() + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.mergedMatmul(x, w, experts, transposed);
+        return null; // not on the device: the caller takes the reference
     }
 
-    @Override
-    public Tensor[] mergedMatmulGrads(Tensor x, Tensor dy, Tensor w, Tensor experts) {
-        Backend.checkMerged("mergedMatmulGrads", x, w, experts, true);
+    Tensor[] mergedMatmulGrads(Tensor x, Tensor dy, Tensor w, Tensor experts) {
         int s = w.dim(0);
         int e = experts.dim(0);
         int a = experts.dim(1);
         int b = experts.dim(2);
         int t = x.dim(1);
         if (dy.rank() != 3 || dy.dim(0) != s || dy.dim(1) != t || dy.dim(2) != a) {
-            return Backend.super.mergedMatmulGrads(x, dy, w, experts); // its shape error
+            return null; // not on the device: the caller takes the reference
         }
         double flops = 2.0 * s * t * a * b + 4.0 * s * e * a * b;
         double floats = 2.0 * s * e + (double) s * t * (a + b); // dExperts stays on the device
@@ -667,7 +662,7 @@ public final class TornadoBackend implements Backend {
                         + deviceName() + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.mergedMatmulGrads(x, dy, w, experts);
+        return null; // not on the device: the caller takes the reference
     }
 
     /** SwiGLU plans at most ({@code -Dlory4j.tornado.swiGluPlans}, default 64). */
@@ -715,9 +710,7 @@ public final class TornadoBackend implements Backend {
                 () -> "SwiGLU plan for W1 " + Shapes.str(w1.shape()) + " and " + n + " rows");
     }
 
-    @Override
-    public Tensor swiGlu(Tensor x, Tensor w1, Tensor w3, Tensor w2) {
-        Backend.checkSwiGlu("swiGlu", x, w1, w3, w2);
+    Tensor swiGlu(Tensor x, Tensor w1, Tensor w3, Tensor w2) {
         int d = x.dim(-1);
         int n = x.numel() / Math.max(d, 1);
         int f = w1.dim(0);
@@ -740,18 +733,16 @@ public final class TornadoBackend implements Backend {
                         + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.swiGlu(x, w1, w3, w2);
+        return null; // not on the device: the caller takes the reference
     }
 
-    @Override
-    public Tensor[] swiGluGrads(Tensor x, Tensor dy, Tensor w1, Tensor w3, Tensor w2) {
-        Backend.checkSwiGlu("swiGluGrads", x, w1, w3, w2);
+    Tensor[] swiGluGrads(Tensor x, Tensor dy, Tensor w1, Tensor w3, Tensor w2) {
         int d = x.dim(-1);
         int n = x.numel() / Math.max(d, 1);
         int f = w1.dim(0);
         int dOut = w2.dim(0);
         if (dy.numel() != n * dOut || dy.dim(-1) != dOut) {
-            return Backend.super.swiGluGrads(x, dy, w1, w3, w2); // its shape error
+            return null; // not on the device: the caller takes the reference
         }
         double floats = (double) n * (2 * d + dOut); // x and dy in, dx out; the weight gradients stay there
         synchronized (plans) {
@@ -771,7 +762,7 @@ public final class TornadoBackend implements Backend {
                         + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.swiGluGrads(x, dy, w1, w3, w2);
+        return null; // not on the device: the caller takes the reference
     }
 
     /** The expert tensors of a Lory block (their arrays) and the S segments of T rows its plan is built for. */
@@ -807,9 +798,7 @@ public final class TornadoBackend implements Backend {
                 + (double) down.dim(1) * down.dim(2));
     }
 
-    @Override
-    public Tensor mergedSwiGlu(Tensor h, Tensor w, Tensor gate, Tensor up, Tensor down) {
-        Backend.checkMergedSwiGlu("mergedSwiGlu", h, w, gate, up, down);
+    Tensor mergedSwiGlu(Tensor h, Tensor w, Tensor gate, Tensor up, Tensor down) {
         int s = h.dim(0);
         int t = h.dim(1);
         int dOut = down.dim(1);
@@ -830,16 +819,14 @@ public final class TornadoBackend implements Backend {
                         + Shapes.str(down.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.mergedSwiGlu(h, w, gate, up, down);
+        return null; // not on the device: the caller takes the reference
     }
 
-    @Override
-    public Tensor[] mergedSwiGluGrads(Tensor h, Tensor dy, Tensor w, Tensor gate, Tensor up, Tensor down) {
-        Backend.checkMergedSwiGlu("mergedSwiGluGrads", h, w, gate, up, down);
+    Tensor[] mergedSwiGluGrads(Tensor h, Tensor dy, Tensor w, Tensor gate, Tensor up, Tensor down) {
         int s = h.dim(0);
         int t = h.dim(1);
         if (dy.rank() != 3 || dy.dim(0) != s || dy.dim(1) != t || dy.dim(2) != down.dim(1)) {
-            return Backend.super.mergedSwiGluGrads(h, dy, w, gate, up, down); // its shape error
+            return null; // not on the device: the caller takes the reference
         }
         double floats = 2.0 * h.numel() + dy.numel() + 2.0 * w.numel(); // h, dy, w in; dh, dw out
         synchronized (plans) {
@@ -862,7 +849,7 @@ public final class TornadoBackend implements Backend {
                         + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.mergedSwiGluGrads(h, dy, w, gate, up, down);
+        return null; // not on the device: the caller takes the reference
     }
 
     /** The weights of an attention block (their arrays) and the shape its plan is built for. */
@@ -897,10 +884,8 @@ public final class TornadoBackend implements Backend {
         return 2 * n * (3.0 * wq.dim(0) * wq.dim(1) + (double) wo.dim(0) * wo.dim(1)) + 4 * n * x.dim(1) * wq.dim(0);
     }
 
-    @Override
-    public Tensor selfAttention(Tensor x, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos, Tensor sin,
+    Tensor selfAttention(Tensor x, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos, Tensor sin,
                                 int heads) {
-        Backend.checkSelfAttention("selfAttention", x, wq, wk, wv, wo, cos, sin, heads);
         double floats = x.numel() + 2.0 * cos.numel() + (double) x.dim(0) * x.dim(1) * wo.dim(0);
         synchronized (plans) {
             try {
@@ -920,15 +905,13 @@ public final class TornadoBackend implements Backend {
                         + ex.getMessage(), ex);
             }
         }
-        return Backend.super.selfAttention(x, wq, wk, wv, wo, cos, sin, heads);
+        return null; // not on the device: the caller takes the reference
     }
 
-    @Override
-    public Tensor[] selfAttentionGrads(Tensor x, Tensor dy, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos,
+    Tensor[] selfAttentionGrads(Tensor x, Tensor dy, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor cos,
                                        Tensor sin, int heads) {
-        Backend.checkSelfAttention("selfAttentionGrads", x, wq, wk, wv, wo, cos, sin, heads);
         if (dy.rank() != 3 || dy.dim(0) != x.dim(0) || dy.dim(1) != x.dim(1) || dy.dim(2) != wo.dim(0)) {
-            return Backend.super.selfAttentionGrads(x, dy, wq, wk, wv, wo, cos, sin, heads); // its shape error
+            return null; // not on the device: the caller takes the reference
         }
         double floats = 2.0 * x.numel() + dy.numel() + 2.0 * cos.numel(); // x, dy, tables in; dx out
         synchronized (plans) {
@@ -952,7 +935,7 @@ public final class TornadoBackend implements Backend {
                         + ex.getMessage(), ex);
             }
         }
-        return Backend.super.selfAttentionGrads(x, dy, wq, wk, wv, wo, cos, sin, heads);
+        return null; // not on the device: the caller takes the reference
     }
 
     /** Whole-decoder plans at most ({@code -Dlory4j.tornado.decoderPlans}, default 4): each holds a whole model. */
@@ -979,8 +962,7 @@ public final class TornadoBackend implements Backend {
      * The whole decoder as one {@link DecoderPlan} when every parameter is a whole resident buffer of the shape the
      * spec gives, the tables are [L, D] and every Lory layer's segment length divides L; else null (op by op).
      */
-    @Override
-    public DecoderProgram decoder(DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin, int batch, int seqLen,
+    DecoderProgram decoder(DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin, int batch, int seqLen,
                                   int ignoreIndex) {
         int[][] shapes = spec.parameterShapes();
         if (params.length != shapes.length) {
@@ -1183,9 +1165,17 @@ public final class TornadoBackend implements Backend {
                 () -> "head plan for W " + Shapes.str(w.shape()) + " and " + m + " rows");
     }
 
-    @Override
-    public float linearCrossEntropy(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
-        int count = Backend.checkHead("linearCrossEntropy", x, w, targets, ignoreIndex);
+    /** The number of targets that are not the ignore index. */
+    private static int kept(int[] targets, int ignoreIndex) {
+        int count = 0;
+        for (int t : targets) {
+            count += t == ignoreIndex ? 0 : 1;
+        }
+        return count;
+    }
+
+    Float linearCrossEntropy(Tensor x, Tensor w, int[] targets, int ignoreIndex) {
+        int count = kept(targets, ignoreIndex);
         double floats = x.numel() + 2.0 * targets.length; // x and the targets in, the row losses out
         synchronized (plans) {
             try {
@@ -1206,12 +1196,11 @@ public final class TornadoBackend implements Backend {
                         + Shapes.str(w.shape()) + " failed on " + deviceName() + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.linearCrossEntropy(x, w, targets, ignoreIndex);
+        return null; // not on the device: the caller takes the reference
     }
 
-    @Override
-    public Tensor[] linearCrossEntropyGrads(Tensor x, Tensor w, int[] targets, int ignoreIndex, float g) {
-        int count = Backend.checkHead("linearCrossEntropyGrads", x, w, targets, ignoreIndex);
+    Tensor[] linearCrossEntropyGrads(Tensor x, Tensor w, int[] targets, int ignoreIndex, float g) {
+        int count = kept(targets, ignoreIndex);
         double floats = 2.0 * x.numel() + targets.length; // x and the targets in, dx out
         synchronized (plans) {
             try {
@@ -1230,7 +1219,7 @@ public final class TornadoBackend implements Backend {
                         ex);
             }
         }
-        return Backend.super.linearCrossEntropyGrads(x, w, targets, ignoreIndex, g);
+        return null; // not on the device: the caller takes the reference
     }
 
     /** Attention plans at most ({@code -Dlory4j.tornado.attentionPlans}, default 32). */
@@ -1268,9 +1257,7 @@ public final class TornadoBackend implements Backend {
                 : 2.0 * (q.numel() / Math.max(q.dim(-1), 1)) * k.dim(-2) * (q.dim(-1) + v.dim(-1));
     }
 
-    @Override
-    public Tensor attention(Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
-        Backend.checkAttention("attention", q, k, v, causal);
+    Tensor attention(Tensor q, Tensor k, Tensor v, boolean causal, float scale) {
         double floats = (double) q.numel() + k.numel() + v.numel() + (double) q.numel() / Math.max(q.dim(-1), 1)
                 * (v.rank() < 1 ? 0 : v.dim(-1));
         synchronized (plans) {
@@ -1292,16 +1279,14 @@ public final class TornadoBackend implements Backend {
                         + ex.getMessage(), ex);
             }
         }
-        return Backend.super.attention(q, k, v, causal, scale);
+        return null; // not on the device: the caller takes the reference
     }
 
-    @Override
-    public Tensor[] attentionGrads(Tensor q, Tensor k, Tensor v, Tensor dOut, boolean causal, float scale) {
-        Backend.checkAttention("attentionGrads", q, k, v, causal);
+    Tensor[] attentionGrads(Tensor q, Tensor k, Tensor v, Tensor dOut, boolean causal, float scale) {
         int[] outShape = q.shape();
         outShape[outShape.length - 1] = v.dim(-1);
         if (!java.util.Arrays.equals(dOut.shape(), outShape)) {
-            return Backend.super.attentionGrads(q, k, v, dOut, causal, scale); // with its shape errors
+            return null; // not on the device: the caller takes the reference
         }
         double floats = 2.0 * (q.numel() + k.numel() + v.numel()) + dOut.numel();
         synchronized (plans) {
@@ -1324,7 +1309,7 @@ public final class TornadoBackend implements Backend {
                         + ": " + ex.getMessage(), ex);
             }
         }
-        return Backend.super.attentionGrads(q, k, v, dOut, causal, scale);
+        return null; // not on the device: the caller takes the reference
     }
 
     @Override

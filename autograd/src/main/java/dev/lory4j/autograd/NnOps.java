@@ -1,13 +1,11 @@
 package dev.lory4j.autograd;
 
-import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.spi.Backends;
 import java.util.Arrays;
 
-/** Matmul, softmax, norms, embedding, cross-entropy, attention and dropout with their hand-written gradients. */
+/** Matmul, softmax, norms, embedding, cross-entropy and dropout with their hand-written gradients. */
 final class NnOps {
     private NnOps() {}
 
@@ -27,27 +25,6 @@ final class NnOps {
         return Var.result("matmul", out, new Var[] {a, b}, (g, needs) -> new Tensor[] {
             needs[0] ? operandGrad(g, y, x, true) : null,
             needs[1] ? operandGrad(g, x, y, false) : null});
-    }
-
-    /**
-     * y = x · Wᵀ for x [..., in] and W [out, in] (a linear layer without bias). The backward is one backend op,
-     * {@link dev.lory4j.tensor.spi.Backend#linearGrads}, over x and dy flattened to rows, so a device backend can
-     * keep dW where it computed it.
-     */
-    static Var linear(Var x, Var weight) {
-        Tensor xt = x.data();
-        Tensor w = weight.data();
-        if (w.rank() != 2 || xt.rank() < 1 || xt.dim(-1) != w.dim(1)) {
-            throw new IllegalArgumentException("linear: x " + Shapes.str(xt.shape()) + " and W "
-                    + Shapes.str(w.shape()) + " do not fit (want x [..., in] and W [out, in])");
-        }
-        int[] outShape = xt.shape();
-        outShape[outShape.length - 1] = w.dim(0);
-        Tensor out = xt.rank() == 2 ? xt.matmul(w.t()) : xt.reshape(-1, w.dim(1)).matmul(w.t()).reshape(outShape);
-        return Var.result("linear", out, new Var[] {x, weight}, (g, needs) -> {
-            Tensor[] grads = Backends.current().linearGrads(xt.reshape(-1, w.dim(1)), g.reshape(-1, w.dim(0)), w);
-            return new Tensor[] {needs[0] ? grads[0].reshape(xt.shape()) : null, needs[1] ? grads[1] : null};
-        });
     }
 
     /**
@@ -95,6 +72,12 @@ final class NnOps {
         return Var.result(log ? "logSoftmax" : "softmax", y, new Var[] {a}, (g, needs) -> new Tensor[] {log
             ? g.sub(y.exp().mul(g.sum(true, ax)))
             : last ? y.softmaxBackward(g, 1f) : y.mul(g.sub(g.mul(y).sum(true, ax)))});
+    }
+
+    /** Softmax over the last axis with the causal mask of {@link Tensor#causalSoftmax} (masked entries 0). */
+    static Var causalSoftmax(Var a) {
+        Tensor y = a.data().causalSoftmax();
+        return Var.result("causalSoftmax", y, new Var[] {a}, (g, needs) -> new Tensor[] {y.softmaxBackward(g, 1f)});
     }
 
     /** Sum over every axis but the last (the gradient of a per-feature weight). */
@@ -208,53 +191,6 @@ final class NnOps {
                 }
             }
             return new Tensor[] {p.reshape(zs)};
-        });
-    }
-
-    static Var linearCrossEntropy(Var x, Var weight, int[] targets, int ignoreIndex) {
-        Tensor w = weight.data();
-        if (x.rank() < 1 || w.rank() != 2 || x.dim(-1) != w.dim(1)) {
-            throw new IllegalArgumentException("linearCrossEntropy: x " + Shapes.str(x.shape()) + " and weight "
-                    + Shapes.str(w.shape()) + " do not fit (want x [..., d], weight [V, d])");
-        }
-        Tensor x2 = x.data().reshape(-1, w.dim(1));
-        int[] xs = x.shape();
-        int[] ts = targets.clone();
-        float loss = Backends.current().linearCrossEntropy(x2, w, ts, ignoreIndex);
-        return Var.result("linearCrossEntropy", Tensor.scalar(loss), new Var[] {x, weight}, (g, needs) -> {
-            Tensor[] grads = Backends.current().linearCrossEntropyGrads(x2, w, ts, ignoreIndex, g.item());
-            return new Tensor[] {grads[0].reshape(xs), grads[1]};
-        });
-    }
-
-    static Var attention(Var q, Var k, Var v, boolean causal, float scale) {
-        Tensor qt = q.data();
-        Tensor kt = k.data();
-        Tensor vt = v.data();
-        if (qt.rank() < 2 || kt.rank() != qt.rank() || vt.rank() != qt.rank() || qt.dim(-1) != kt.dim(-1)
-                || kt.dim(-2) != vt.dim(-2) || (causal && qt.dim(-2) > kt.dim(-2))) {
-            throw new IllegalArgumentException("attention: q " + Shapes.str(qt.shape()) + ", k " + Shapes.str(kt.shape())
-                    + ", v " + Shapes.str(vt.shape()) + ": need [..., Lq, D], [..., Lk, D], [..., Lk, Dv]"
-                    + (causal ? " with Lq <= Lk" : ""));
-        }
-        if (!(Backends.current() instanceof CpuBackend)) {
-            // one op on another backend (a device keeps the [.., Lq, Lk] scores where it computes them); the
-            // backward recomputes the probabilities there
-            Tensor out = Backends.current().attention(qt, kt, vt, causal, scale);
-            return Var.result("attention", out, new Var[] {q, k, v},
-                    (g, needs) -> Backends.current().attentionGrads(qt, kt, vt, g, causal, scale));
-        }
-        // The scale goes onto q ([.., Lq, D]) rather than the scores ([.., Lq, Lk]); the causal mask is applied
-        // inside the softmax kernel, so no mask or -inf tensor is built.
-        Tensor s = qt.mul(scale).matmul(kt.transpose(-1, -2));
-        Tensor p = causal ? s.causalSoftmax() : s.softmax(-1);
-        Tensor out = p.matmul(vt);
-        return Var.result("attention", out, new Var[] {q, k, v}, (g, needs) -> {
-            Tensor dp = g.matmul(vt.transpose(-1, -2));
-            Tensor ds = p.softmaxBackward(dp, scale);
-            return new Tensor[] {needs[0] ? ds.matmul(kt) : null,
-                needs[1] ? ds.transpose(-1, -2).matmul(qt) : null,
-                needs[2] ? p.transpose(-1, -2).matmul(g) : null};
         });
     }
 

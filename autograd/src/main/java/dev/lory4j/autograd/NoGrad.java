@@ -22,6 +22,14 @@ public final class NoGrad implements AutoCloseable {
         return DEPTH.get()[0] == 0;
     }
 
+    static int depth() {
+        return DEPTH.get()[0];
+    }
+
+    static void setDepth(int d) {
+        DEPTH.get()[0] = d;
+    }
+
     /** Leaves the scope (idempotent). */
     @Override
     public void close() {

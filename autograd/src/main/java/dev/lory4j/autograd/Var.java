@@ -1,5 +1,6 @@
 package dev.lory4j.autograd;
 
+import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backends;
@@ -526,7 +527,7 @@ public final class Var {
 
     /** x · Wᵀ for this x [..., in] and W [out, in]: a linear layer (PyTorch's {@code F.linear} without bias). */
     public Var linear(Var weight) {
-        return NnOps.linear(this, weight);
+        return Composites.linear(this, weight);
     }
 
     /** Softmax along an axis. */
@@ -564,20 +565,26 @@ public final class Var {
 
     /**
      * The mean cross-entropy of the logits this · weightᵀ (this [..., d], weight [V, d]: a language model's head)
-     * against one target per row, rows with {@code ignoreIndex} skipped: equal to
-     * {@code linear(weight).crossEntropy(targets, ignoreIndex)}, computed by the backend as one op
-     * ({@link dev.lory4j.tensor.spi.Backend#linearCrossEntropy}) so that a device backend keeps the logits there.
+     * against one target per row, rows with {@code ignoreIndex} skipped: the composite op
+     * {@link Composites#LINEAR_CROSS_ENTROPY}, whose reference is {@code linear(weight).crossEntropy(targets,
+     * ignoreIndex)} and which a device backend may run without handing out the logits.
      */
     public Var linearCrossEntropy(Var weight, int[] targets, int ignoreIndex) {
-        return NnOps.linearCrossEntropy(this, weight, targets, ignoreIndex);
+        return Composites.LINEAR_CROSS_ENTROPY.apply(new Composites.Targets(targets, ignoreIndex), this, weight);
+    }
+
+    /** Softmax over the last axis of [..., Lq, Lk] where query i sees keys j ≤ i + Lk − Lq (masked entries 0). */
+    public Var causalSoftmax() {
+        return NnOps.causalSoftmax(this);
     }
 
     /**
      * Scaled dot-product attention softmax(q kT * scale [+ causal mask]) v for q [..., Lq, D], k [..., Lk, D],
-     * v [..., Lk, Dv]; causal queries are aligned to the last keys (a KV cache).
+     * v [..., Lk, Dv]; causal queries are aligned to the last keys (a KV cache). The composite op
+     * {@link Composites#ATTENTION}.
      */
     public static Var attention(Var q, Var k, Var v, boolean causal, float scale) {
-        return NnOps.attention(q, k, v, causal, scale);
+        return Composites.ATTENTION.apply(new Composites.Attention(causal, scale), q, k, v);
     }
 
     /** Zeroes each element with probability p and scales the rest by 1/(1-p). */

@@ -1,9 +1,7 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
-import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.spi.Backend;
-import dev.lory4j.tensor.spi.Backends;
+import dev.lory4j.autograd.composite.Composites;
 
 /**
  * Merging experts in parameter space (spec §2.4, §3.1–3.2): θ̄_s = Σ_i e_{s,i} θ_i for every (row, segment) s.
@@ -17,53 +15,27 @@ import dev.lory4j.tensor.spi.Backends;
 public final class ExpertMerge {
     private ExpertMerge() {}
 
-    /** Merges experts [E, a, b] with weights [S, E] into S matrices [S, a, b]. */
+    /** Merges experts [E, a, b] with weights [S, E] into S matrices [S, a, b] ({@link Composites#merge}). */
     public static Var merge(Var weights, Var experts) {
-        int e = experts.dim(0);
-        int a = experts.dim(1);
-        int b = experts.dim(2);
-        if (weights.rank() != 2 || weights.dim(1) != e) {
-            throw new IllegalArgumentException("merge: weights " + dev.lory4j.tensor.Shapes.str(weights.shape())
-                    + " do not match " + e + " experts of shape [" + a + "," + b + "]");
-        }
-        return weights.matmul(experts.reshape(e, a * b)).reshape(weights.dim(0), a, b);
+        return Composites.merge(weights, experts);
     }
 
     /**
      * y_s = x_s · W̄_sᵀ with W̄ = {@link #merge}(w, experts), for x [S, T, b], w [S, E], experts [E, a, b] (a Linear
-     * layout, [out, in]): the same values and gradients as the composition, computed by the backend's
-     * {@link Backend#mergedMatmul} so that a device backend merges on its device and never copies W̄. Backward:
-     * dx_s = dy_s · W̄_s, and the two merge gradients of spec §3.2 from dW̄_s = dy_sᵀ · x_s
-     * ({@link Backend#mergedMatmulGrads}).
+     * layout, [out, in]): the composite op {@link Composites#MERGED_PRODUCT}, so that a device backend may merge on
+     * its device and never copy W̄.
      */
     public static Var mergedProduct(Var x, Var w, Var experts) {
-        Tensor xt = x.data();
-        Tensor wt = w.data();
-        Tensor et = experts.data();
-        Tensor y = Backends.current().mergedMatmul(xt, wt, et, true);
-        return Var.custom("mergedProduct", y, new Var[] {x, w, experts}, (g, needs) -> {
-            Backend backend = Backends.current();
-            Tensor dx = needs[0] ? backend.mergedMatmul(g, wt, et, false) : null;
-            Tensor[] grads = needs[1] || needs[2] ? backend.mergedMatmulGrads(xt, g, wt, et) : null;
-            return new Tensor[] {dx, needs[1] ? grads[0] : null, needs[2] ? grads[1] : null};
-        });
+        return Composites.MERGED_PRODUCT.apply(null, x, w, experts);
     }
 
     /**
      * The feed-forward block of a Lory layer with its experts merged per segment (spec §2.2, §2.4), for h [S, T, d],
      * routing weights w [S, E] and expert tensors gate, up [E, f, d] and down [E, d', f]:
-     * y_s = (silu(h_s Ḡ_sᵀ) ⊙ (h_s Ū_sᵀ)) D̄_sᵀ with Ḡ = {@link #merge}(w, gate) (likewise Ū, D̄), as one op of the
-     * backend ({@link Backend#mergedSwiGlu}, backward {@link Backend#mergedSwiGluGrads}), so that a device backend
-     * runs the whole block where the experts are and copies only h, w, y and their gradients.
+     * y_s = (silu(h_s Ḡ_sᵀ) ⊙ (h_s Ū_sᵀ)) D̄_sᵀ with Ḡ = {@link #merge}(w, gate) (likewise Ū, D̄): the composite op
+     * {@link Composites#MERGED_SWIGLU}.
      */
     public static Var mergedSwiGlu(Var h, Var w, Var gate, Var up, Var down) {
-        Tensor ht = h.data();
-        Tensor wt = w.data();
-        Tensor gt = gate.data();
-        Tensor ut = up.data();
-        Tensor dt = down.data();
-        Tensor y = Backends.current().mergedSwiGlu(ht, wt, gt, ut, dt);
-        return Var.custom("mergedSwiGlu", y, new Var[] {h, w, gate, up, down},
-                (g, needs) -> Backends.current().mergedSwiGluGrads(ht, g, wt, gt, ut, dt));
+        return Composites.MERGED_SWIGLU.apply(new Composites.Merged(false), h, w, gate, up, down);
     }
 }

@@ -1,15 +1,15 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.composite.Composites;
+import dev.lory4j.autograd.composite.Site;
+import dev.lory4j.autograd.nn.DecoderSpec;
 import dev.lory4j.autograd.nn.Layer;
 import dev.lory4j.autograd.nn.Linear;
 import dev.lory4j.autograd.nn.SwiGLU;
-import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.spi.Backends;
-import dev.lory4j.tensor.spi.DecoderSpec;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -29,7 +29,8 @@ import java.util.List;
  * The shift is built per row ({@code concat(detach(e[:, :1]), e[:, :N-1])} along the segment axis), never by a
  * flattened roll, so rows stay independent (§2.5 note, fact F6). Gradients (§3) come from the autograd ops
  * (the softmax backward, the mean's 1/T spread into the previous segment, §3.4) and, for the merge and the
- * merged SwiGLU, from the fused op {@link MergedSwiGLU}, which writes out the gradients of §3.2–3.3.
+ * merged SwiGLU, from the composite op {@link Composites#MERGED_SWIGLU} (one reference decomposition; the CPU's
+ * fused kernel writes out the gradients of §3.2–3.3).
  *
  * <p><b>Lengths that are not a multiple of T</b> (spec §10.5, our decision): the last segment is shorter; its
  * mean averages only its real rows (it routes nothing anyway), and a row shorter than T is one segment that
@@ -49,8 +50,8 @@ public final class LoryLayer extends Layer {
     private RoutingTrace trace;
     /** Prompt-only routing state: the per-row merged SwiGLU weights, fixed after the prompt pass. */
     private Var[] promptMerged;
-    /** The merged weights of the last training forward pass, kept for its backward pass (spec §2.9). */
-    private final MergedSwiGLU.Buffer mergedWeights = new MergedSwiGLU.Buffer();
+    /** Where a kernel keeps this layer's scratch between steps (e.g. the merged weights for the backward pass). */
+    private final Site site = new Site();
 
     /**
      * A layer with E experts of shape hidden -> intermediate -> hidden, segment length T, and a router drawn
@@ -69,7 +70,7 @@ public final class LoryLayer extends Layer {
 
     /**
      * When on, the merged weights are not kept for the backward pass but merged again there
-     * ({@link MergedSwiGLU}): saves the layer's buffer of 3·S·d·d' floats for one extra merge. Same results.
+     * ({@link Composites.Merged}): saves the layer's buffer of 3·S·d·d' floats for one extra merge. Same results.
      */
     public void setRecomputeMerged(boolean on) {
         this.recomputeMerged = on;
@@ -199,22 +200,18 @@ public final class LoryLayer extends Layer {
     }
 
     /**
-     * SwiGLU of h [S, T, d] with the experts merged by w [S, E] (one merged FFN per s): in autograd ops
+     * SwiGLU of h [S, T, d] with the experts merged by w [S, E] (one merged FFN per s):
      * <pre>
      *   W̄ = ExpertMerge.merge(w, W) for W = gate, up, down
      *   y = (silu(h W̄_gateᵀ) ⊙ (h W̄_upᵀ)) W̄_downᵀ
      * </pre>
-     * computed by the fused op {@link MergedSwiGLU}, which keeps the merged weights in a buffer of this layer
-     * (or merges again in the backward pass when {@link #setRecomputeMerged recomputing}). The fused op calls
-     * the CPU kernels itself; on another backend (a GPU) the whole block is the backend's op
-     * ({@link ExpertMerge#mergedSwiGlu}), so that backend computes the merges, the per-segment products and their
-     * backward where the experts are (on its device).
+     * the composite op {@link Composites#MERGED_SWIGLU}, whose reference is these equations in autograd ops. A
+     * backend's kernel for it may keep the merged weights in this layer's site for the backward pass (or merge again
+     * there when {@link #setRecomputeMerged recomputing}), or run the whole block where the experts are (a device).
      */
     private Var swiGlu(Var h, Var w) {
-        if (Backends.current() instanceof CpuBackend) {
-            return MergedSwiGLU.apply(h, w, experts, recomputeMerged ? null : mergedWeights);
-        }
-        return ExpertMerge.mergedSwiGlu(h, w, experts.gate(), experts.up(), experts.down());
+        return Composites.MERGED_SWIGLU.apply(site, new Composites.Merged(recomputeMerged), h, w, experts.gate(),
+                experts.up(), experts.down());
     }
 
     /** §2.7: one routing per row from the mean of the whole prompt, reused for every later token. */

@@ -3,14 +3,17 @@ package dev.lory4j.moe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.composite.Kernel;
+import dev.lory4j.autograd.composite.KernelProvider;
+import dev.lory4j.autograd.composite.Kernels;
 import dev.lory4j.autograd.nn.DecoderConfig;
+import dev.lory4j.autograd.nn.DecoderProgram;
+import dev.lory4j.autograd.nn.DecoderSpec;
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.tensor.spi.Backends;
-import dev.lory4j.tensor.spi.DecoderProgram;
-import dev.lory4j.tensor.spi.DecoderSpec;
 import dev.lory4j.tensor.spi.DelegatingBackend;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,7 +22,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /**
- * How a model hands itself to a backend's whole-decoder program ({@link Backend#decoder}): the spec and the parameters
+ * How a model hands itself to a backend's whole-decoder program ({@link KernelProvider#decoder}, interim until the
+ * captured step is compiled): the spec and the parameters
  * in {@link DecoderSpec}'s order, the loss as one op whose backward pass gives each parameter the program's gradient,
  * and the op-by-op path whenever a layer cannot be part of a program (a trace attached) or programs are off.
  */
@@ -27,18 +31,25 @@ class DecoderProgramWiringTest {
     private static final int B = 2;
     private static final int L = 8;
 
-    /** A CPU backend under another name whose program records what it got and answers with known values. */
-    private static final class Recording extends DelegatingBackend {
+    /** A provider for a CPU backend under another name whose program records what it got and answers known values. */
+    private static final class Recording implements KernelProvider {
+        final Backend backend = new DelegatingBackend(new CpuBackend(), "recording");
         DecoderSpec spec;
         Tensor[] params;
         int calls;
 
-        Recording() {
-            super(new CpuBackend(), "recording");
+        @Override
+        public Map<String, Kernel<?>> kernels(Backend b) {
+            return Map.of();
         }
 
         @Override
-        public DecoderProgram decoder(DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin, int batch,
+        public boolean hasDecoder(Backend b) {
+            return b == backend;
+        }
+
+        @Override
+        public DecoderProgram decoder(Backend b, DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin, int batch,
                                       int seqLen, int ignoreIndex) {
             this.spec = spec;
             this.params = params;
@@ -69,9 +80,11 @@ class DecoderProgramWiringTest {
     }
 
     private final Backend before = Backends.current();
+    private final Recording r = new Recording();
 
     @AfterEach
     void restore() {
+        Kernels.unregister(r);
         Backends.use(before);
         System.clearProperty("lory4j.decoderProgram");
     }
@@ -95,8 +108,8 @@ class DecoderProgramWiringTest {
 
     @Test
     void theModelHandsItsSpecAndParametersInOrderAndGetsTheProgramsGradients() {
-        Recording r = new Recording();
-        Backends.use(r);
+        Kernels.register(r);
+        Backends.use(r.backend);
         MoeModel model = model();
         Var loss = loss(model);
         assertThat(loss.item()).isEqualTo(2.5f);
@@ -129,8 +142,8 @@ class DecoderProgramWiringTest {
 
     @Test
     void aTracedLayerOrProgramsTurnedOffRunOpByOp() {
-        Recording r = new Recording();
-        Backends.use(r);
+        Kernels.register(r);
+        Backends.use(r.backend);
         MoeModel model = model();
         model.setTrace(new RoutingTrace());
         float opByOp = loss(model).item();

@@ -1,17 +1,15 @@
 package dev.lory4j.autograd.nn;
 
 import dev.lory4j.autograd.Var;
-import dev.lory4j.tensor.CpuBackend;
+import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.spi.Backend;
-import dev.lory4j.tensor.spi.Backends;
 
 /**
- * Multi-head causal self-attention with RoPE (q/k/v/o projections without bias, as in LLaMA). On the CPU backend it
- * is composed from autograd ops; on another backend (a GPU) a pass without a cache is one op of the backend
- * ({@link #fused}), so that backend keeps the projections, scores and their gradients on its device.
+ * Multi-head causal self-attention with RoPE (q/k/v/o projections without bias, as in LLaMA). A pass without a cache is
+ * the composite op {@link Composites#SELF_ATTENTION} (a backend may run the block as one kernel); with a cache
+ * (generation) the same steps run one by one so that the keys and values can be appended.
  */
 public final class CausalSelfAttention extends Module {
     private final Linear q;
@@ -45,36 +43,21 @@ public final class CausalSelfAttention extends Module {
         }
         int b = x.dim(0);
         int len = x.dim(1);
-        if (cache == null && !(Backends.current() instanceof CpuBackend)) {
+        if (cache == null) {
             Tensor[] tables = rope.tables(start, len);
-            return fused(x, q.weight(), k.weight(), v.weight(), o.weight(), tables[0], tables[1], heads);
+            return Composites.SELF_ATTENTION.apply(new Composites.SelfAttention(tables[0], tables[1], heads), x,
+                    q.weight(), k.weight(), v.weight(), o.weight());
         }
         Var qh = rope.apply(split(q.forward(x), b, len), start);
         Var kh = rope.apply(split(k.forward(x), b, len), start);
         Var vh = split(v.forward(x), b, len);
         if (cache != null) {
-            dev.lory4j.tensor.Tensor[] kv = cache.append(kh.data(), vh.data());
+            Tensor[] kv = cache.append(kh.data(), vh.data());
             kh = Var.of(kv[0]);
             vh = Var.of(kv[1]);
         }
         Var att = Var.attention(qh, kh, vh, true, (float) (1 / Math.sqrt(headDim)));
         return o.forward(att.transpose(1, 2).reshape(b, len, heads * headDim));
-    }
-
-    /**
-     * The block as one differentiable op through the backend's {@link Backend#selfAttention} and
-     * {@link Backend#selfAttentionGrads}: x [B, L, d], the four projection weights, the RoPE tables [L, D] of the
-     * tokens' positions and the number of heads.
-     */
-    public static Var fused(Var x, Var wq, Var wk, Var wv, Var wo, Tensor cos, Tensor sin, int heads) {
-        Tensor xt = x.data();
-        Tensor q = wq.data();
-        Tensor k = wk.data();
-        Tensor v = wv.data();
-        Tensor o = wo.data();
-        Tensor y = Backends.current().selfAttention(xt, q, k, v, o, cos, sin, heads);
-        return Var.custom("selfAttention", y, new Var[] {x, wq, wk, wv, wo},
-                (g, needs) -> Backends.current().selfAttentionGrads(xt, g, q, k, v, o, cos, sin, heads));
     }
 
     /** The projection weights Wq, Wk, Wv, Wo. */

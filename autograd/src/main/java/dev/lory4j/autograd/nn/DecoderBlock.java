@@ -26,7 +26,7 @@ public final class DecoderBlock extends Module {
     }
 
     /**
-     * The block's parameters in {@link dev.lory4j.tensor.spi.DecoderSpec}'s order, or null when its feed-forward
+     * The block's parameters in {@link DecoderSpec}'s order, or null when its feed-forward
      * layer has no {@link Layer#deviceForm()}.
      */
     java.util.List<Var> deviceParams() {

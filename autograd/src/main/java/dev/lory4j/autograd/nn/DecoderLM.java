@@ -1,13 +1,12 @@
 package dev.lory4j.autograd.nn;
 
 import dev.lory4j.autograd.Var;
-import dev.lory4j.tensor.CpuBackend;
+import dev.lory4j.autograd.composite.Composites;
+import dev.lory4j.autograd.composite.Kernels;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.tensor.spi.Backends;
-import dev.lory4j.tensor.spi.DecoderProgram;
-import dev.lory4j.tensor.spi.DecoderSpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntFunction;
@@ -101,16 +100,16 @@ public final class DecoderLM extends Module {
     }
 
     /**
-     * Mean next-token cross-entropy of the logits for {@code tokens} against {@code targets} (ignoreIndex skipped). On
-     * a backend other than the CPU the whole model is one program of the backend when it has one
-     * ({@link Backend#decoder}: only tokens in, only the loss out), else the head and the loss are one op
-     * ({@link Var#linearCrossEntropy}), so a device backend returns the loss without the logits.
+     * Mean next-token cross-entropy of the logits for {@code tokens} against {@code targets} (ignoreIndex skipped):
+     * the final hidden states, then the head and the loss as one composite op
+     * ({@link Composites#LINEAR_CROSS_ENTROPY}), so a backend with a kernel for it need not hand out the logits.
+     * Interim (issue #15): when a backend offers a whole-decoder program ({@link Kernels#decoder}), the model is that
+     * one program (only tokens in, only the loss out).
      */
     public Var loss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
-        if (Backends.current() instanceof CpuBackend) {
-            return forward(tokens, batch, seqLen).crossEntropy(targets, ignoreIndex);
-        }
-        Var whole = programs() ? programLoss(tokens, targets, batch, seqLen, ignoreIndex) : null;
+        Backend backend = Backends.current();
+        Var whole = programs() && Kernels.hasDecoder(backend)
+                ? programLoss(backend, tokens, targets, batch, seqLen, ignoreIndex) : null;
         if (whole != null) {
             return whole;
         }
@@ -119,7 +118,7 @@ public final class DecoderLM extends Module {
     }
 
     /** The loss as one op of the backend's whole-decoder program, or null when it has none for this model. */
-    private Var programLoss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
+    private Var programLoss(Backend backend, int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
         if (tokens.length != batch * seqLen || targets.length != tokens.length) {
             throw new IllegalArgumentException("DecoderLM.loss: " + tokens.length + " tokens and " + targets.length
                     + " targets for batch " + batch + " x length " + seqLen);
@@ -143,7 +142,7 @@ public final class DecoderLM extends Module {
                 config.intermediateSize(), config.rmsNormEps(), lmHead == null, ffs);
         Tensor[] data = params.stream().map(Var::data).toArray(Tensor[]::new);
         Tensor[] tables = model.rope.tables(0, seqLen);
-        DecoderProgram program = Backends.current().decoder(spec, data, tables[0], tables[1], batch, seqLen,
+        DecoderProgram program = Kernels.decoder(backend, spec, data, tables[0], tables[1], batch, seqLen,
                 ignoreIndex);
         if (program == null) {
             return null;

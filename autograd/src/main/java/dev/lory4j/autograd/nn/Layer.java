@@ -1,7 +1,6 @@
 package dev.lory4j.autograd.nn;
 
 import dev.lory4j.autograd.Var;
-import dev.lory4j.tensor.spi.DecoderSpec;
 import java.util.List;
 
 /** A module with one input and one output, such as a feed-forward block (dense SwiGLU or a mixture of experts). */

@@ -1,6 +1,7 @@
 package dev.lory4j.autograd.nn;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.tensor.Tensor;
 
 /**
@@ -45,11 +46,7 @@ public final class RoPE {
                     + " at positions [" + start + ", " + (start + len) + ") needs head size " + headDim);
         }
         Tensor[] t = tables(start, len);
-        Var c = Var.of(t[0]);
-        Var s = Var.of(t[1]);
-        int half = headDim / 2;
-        Var rotated = Var.concat(-1, x.slice(-1, half, headDim).neg(), x.slice(-1, 0, half));
-        return x.mul(c).add(rotated.mul(s));
+        return Composites.rope(x, t[0], t[1]);
     }
 
     /** The tables {cos, sin} [len, D] of positions start .. start+len-1 (views of the precomputed ones). */

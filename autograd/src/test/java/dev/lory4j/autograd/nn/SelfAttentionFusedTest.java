@@ -1,10 +1,10 @@
 package dev.lory4j.autograd.nn;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lory4j.autograd.GradCheck;
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
@@ -14,9 +14,9 @@ import dev.lory4j.tensor.spi.DelegatingBackend;
 import org.junit.jupiter.api.Test;
 
 /**
- * On a backend other than the CPU backend, a pass of {@link CausalSelfAttention} without a cache is one op
- * ({@link Backend#selfAttention}, the default composed implementation here): the same output and gradients as the
- * autograd path the CPU takes, finite differences, and shape errors that name the op.
+ * A pass of {@link CausalSelfAttention} without a cache is the composite op {@link Composites#SELF_ATTENTION}: the
+ * same output and gradients on the CPU (its attention kernel) and on a backend without kernels (the pure
+ * reference), and finite differences of the composite.
  */
 class SelfAttentionFusedTest {
 
@@ -69,26 +69,12 @@ class SelfAttentionFusedTest {
         Backends.use(other());
         try {
             // float32 central differences with h = 1e-2 on O(1) values: GradCheck's default tolerances
-            GradCheck.check("selfAttention", v -> CausalSelfAttention.fused(v[0], v[1], v[2], v[3], v[4], tables[0],
-                    tables[1], 2), rng.normal(0f, 1f, 2, 5, 6), rng.normal(0f, 0.4f, 8, 6), rng.normal(0f, 0.4f, 8, 6),
+            GradCheck.check("selfAttention", v -> Composites.SELF_ATTENTION.apply(
+                    new Composites.SelfAttention(tables[0], tables[1], 2), v), rng.normal(0f, 1f, 2, 5, 6), rng.normal(0f, 0.4f, 8, 6), rng.normal(0f, 0.4f, 8, 6),
                     rng.normal(0f, 0.4f, 8, 6), rng.normal(0f, 0.4f, 6, 8));
         } finally {
             Backends.use(before);
         }
     }
 
-    @Test
-    void mismatchedShapesNameTheOpAndTheShapes() {
-        Backend cpu = new CpuBackend();
-        Tensor x = Tensor.zeros(2, 5, 6);
-        Tensor w = Tensor.zeros(8, 6);
-        Tensor table = Tensor.zeros(5, 4);
-        assertThatThrownBy(() -> cpu.selfAttention(x, w, w, Tensor.zeros(8, 7), Tensor.zeros(6, 8), table, table, 2))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("selfAttention: x [2,5,6]")
-                .hasMessageContaining("Wv [8,7]");
-        assertThatThrownBy(() -> cpu.selfAttention(x, w, w, w, Tensor.zeros(6, 8), table, table, 4))
-                .hasMessageContaining("4 heads"); // head size 2 needs tables [5, 2]
-        assertThatThrownBy(() -> cpu.selfAttentionGrads(x, Tensor.zeros(2, 5, 5), w, w, w, Tensor.zeros(6, 8), table,
-                table, 2)).hasMessageContaining("selfAttentionGrads: dy [2,5,5]");
-    }
 }

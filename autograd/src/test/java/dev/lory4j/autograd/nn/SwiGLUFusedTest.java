@@ -1,32 +1,31 @@
 package dev.lory4j.autograd.nn;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lory4j.autograd.GradCheck;
 import dev.lory4j.autograd.Var;
-import dev.lory4j.tensor.CpuBackend;
+import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
-/** The SwiGLU block as one op (Backend.swiGlu and its gradients) against the composed autograd ops. */
+/** The SwiGLU block (the composite op {@link Composites#SWIGLU}) against its three linear layers written out. */
 class SwiGLUFusedTest {
 
     @Test
-    void valuesAndGradientsEqualTheComposedBlock() {
+    void valuesAndGradientsEqualTheLayersWrittenOut() {
         Rng rng = new Rng(41);
         SwiGLU block = new SwiGLU(7, 11, 0.5f, 0.5f, rng); // odd sizes
         Tensor x = rng.normal(0f, 1f, 2, 5, 7);
         Tensor g = rng.normal(0f, 1f, 2, 5, 7);
         Var xa = Var.param(x);
-        Var composed = block.forward(xa); // the CPU backend: composed ops
+        Var composed = block.down().forward(block.gate().forward(xa).silu().mul(block.up().forward(xa)));
         composed.backward(g, false);
         Tensor[] want = {xa.grad(), block.gate().weight().grad(), block.up().weight().grad(),
             block.down().weight().grad()};
         block.zeroGrad();
         Var xb = Var.param(x);
-        Var fused = SwiGLU.fused(xb, block.gate().weight(), block.up().weight(), block.down().weight());
+        Var fused = block.forward(xb);
         fused.backward(g, false);
         Tensor[] got = {xb.grad(), block.gate().weight().grad(), block.up().weight().grad(),
             block.down().weight().grad()};
@@ -40,16 +39,7 @@ class SwiGLUFusedTest {
     void finiteDifferences() {
         Rng rng = new Rng(42);
         // float32 central differences on O(1) values: GradCheck's default tolerances
-        GradCheck.check("swiGlu", v -> SwiGLU.fused(v[0], v[1], v[2], v[3]), rng.normal(0f, 1f, 3, 4),
+        GradCheck.check("swiGlu", v -> Composites.SWIGLU.apply(null, v), rng.normal(0f, 1f, 3, 4),
                 rng.normal(0f, 0.5f, 5, 4), rng.normal(0f, 0.5f, 5, 4), rng.normal(0f, 0.5f, 3, 5));
-    }
-
-    @Test
-    void mismatchedWeightsNameTheOpAndTheShapes() {
-        CpuBackend cpu = new CpuBackend();
-        assertThatThrownBy(() -> cpu.swiGlu(Tensor.zeros(2, 4), Tensor.zeros(5, 4), Tensor.zeros(5, 3),
-                Tensor.zeros(4, 5))).hasMessageContaining("swiGlu").hasMessageContaining("[5,3]");
-        assertThatThrownBy(() -> cpu.swiGluGrads(Tensor.zeros(2, 4), Tensor.zeros(2, 3), Tensor.zeros(5, 4),
-                Tensor.zeros(5, 4), Tensor.zeros(4, 5))).hasMessageContaining("swiGluGrads").hasMessageContaining("dy");
     }
 }

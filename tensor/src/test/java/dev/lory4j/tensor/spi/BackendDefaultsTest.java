@@ -8,35 +8,10 @@ import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
-/** The composed defaults of the gradient helpers of the Backend SPI, against plain references. */
+/** The composed defaults of the clipping and AdamW helpers of the Backend SPI, against plain references. */
 class BackendDefaultsTest {
     private final Backend backend = new DelegatingBackend(new CpuBackend(), "plain");
     private final Rng rng = new Rng(11);
-
-    @Test
-    void linearGradsAreTheTwoProducts() {
-        for (int[] s : new int[][] {{1, 1, 1}, {7, 5, 3}, {33, 17, 9}}) {
-            Tensor x = rng.normal(0f, 1f, s[0], s[1]);
-            Tensor dy = rng.normal(0f, 1f, s[0], s[2]);
-            Tensor w = rng.normal(0f, 1f, s[2], s[1]);
-            Tensor[] g = backend.linearGrads(x, dy, w);
-            Tensor dx = Tensor.zeros(s[0], s[1]);
-            Tensor dw = Tensor.zeros(s[2], s[1]);
-            for (int n = 0; n < s[0]; n++) {
-                for (int o = 0; o < s[2]; o++) {
-                    for (int i = 0; i < s[1]; i++) {
-                        dx.set(dx.get(n, i) + dy.get(n, o) * w.get(o, i), n, i);
-                        dw.set(dw.get(o, i) + dy.get(n, o) * x.get(n, i), o, i);
-                    }
-                }
-            }
-            assertThat(g[0].relativeErrorTo(dx)).isLessThan(1e-5);
-            assertThat(g[1].relativeErrorTo(dw)).isLessThan(1e-5);
-        }
-        assertThatThrownBy(() -> backend.linearGrads(Tensor.zeros(4, 3), Tensor.zeros(4, 2), Tensor.zeros(2, 5)))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("linearGrads")
-                .hasMessageContaining("[4,3]").hasMessageContaining("[2,5]");
-    }
 
     @Test
     void sumOfSquaresAndScaled() {

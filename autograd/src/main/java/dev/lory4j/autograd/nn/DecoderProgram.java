@@ -1,11 +1,12 @@
-package dev.lory4j.tensor.spi;
+package dev.lory4j.autograd.nn;
 
 import dev.lory4j.tensor.Tensor;
 
 /**
- * A whole decoder's training loss and its gradients as one program of a backend ({@link Backend#decoder}), for one
- * batch shape: only the tokens and targets go in and only the loss comes out; the activations stay where the
- * program runs, and so may the gradients.
+ * A whole decoder's training loss and its gradients as one program of a backend
+ * ({@link dev.lory4j.autograd.composite.KernelProvider#decoder}), for one batch shape: only the tokens and targets go in and only the loss comes out; the activations stay where the
+ * program runs, and so may the gradients. Interim: a hand-written copy of the model that issue #15 replaces with the
+ * backend compiling the captured training step.
  */
 public interface DecoderProgram {
     /**

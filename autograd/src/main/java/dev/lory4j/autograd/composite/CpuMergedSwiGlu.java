@@ -1,7 +1,5 @@
-package dev.lory4j.moe;
+package dev.lory4j.autograd.composite;
 
-import dev.lory4j.autograd.NoGrad;
-import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.kernels.Gemm;
 import dev.lory4j.tensor.kernels.Merge;
@@ -25,23 +23,21 @@ import dev.lory4j.tensor.kernels.Merge;
  * backward) copied by every young collection they lived through. Here they go into reused buffers that the
  * GEMMs overwrite ({@code beta = 0}), so a step allocates nothing for them:
  * <ul>
- *   <li>Kept merged weights (the default, spec §2.9 "store"): a buffer owned by the layer, written by the
+ *   <li>Kept merged weights (the default, spec §2.9 "store"): a buffer in the caller's {@link Site}, written by the
  *       forward pass and read by the backward pass. If another forward pass of the same layer overwrote it in
  *       between (two forward passes before one backward pass), the backward pass notices by the buffer's
  *       write count and merges again.</li>
- *   <li>Recomputed merged weights (spec §2.9 "recompute option", {@link LoryLayer#setRecomputeMerged}): a
+ *   <li>Recomputed merged weights (spec §2.9 "recompute option", {@link Composites.Merged#recompute()}): a
  *       per-thread scratch buffer, merged again in the backward pass; the layer keeps nothing.</li>
  *   <li>The merged-weight gradients dθ̄ are needed only inside the backward pass: a per-thread scratch buffer.</li>
  * </ul>
  * The per-thread buffers stay allocated (3·S·d·d' floats each, for the largest S·d·d' seen) while the thread
  * lives. The merge and the SwiGLU products go through {@link Gemm} as {@code Tensor.matmul} would call them, so
- * the output equals that of the same equations written with autograd ops ({@link ExpertMerge} and matmul);
+ * the output equals that of the same equations written with autograd ops (the reference of {@link Composites#MERGED_SWIGLU});
  * gradients agree up to float rounding (the router gradient's sums run in another order), and nothing depends
  * on the thread count.
  */
-final class MergedSwiGLU {
-    private MergedSwiGLU() {}
-
+final class CpuMergedSwiGlu implements Kernel<Composites.Merged> {
     private static final ThreadLocal<Buffer> MERGED_SCRATCH = ThreadLocal.withInitial(Buffer::new);
     private static final ThreadLocal<Buffer> GRAD_SCRATCH = ThreadLocal.withInitial(Buffer::new);
 
@@ -60,27 +56,26 @@ final class MergedSwiGLU {
         }
     }
 
-    /**
-     * y [S, T, d] for h [S, T, d] and weights w [S, E] over the experts of {@code bank}; the merged weights are
-     * kept in {@code keep} for the backward pass, or merged again there when {@code keep} is null.
-     */
-    static Var apply(Var h, Var w, ExpertBank bank, Buffer keep) {
-        Tensor ht = h.data().contiguous();
-        Tensor wt = w.data().contiguous();
-        Tensor[] experts = {bank.gate().data().contiguous(), bank.up().data().contiguous(),
-            bank.down().data().contiguous()};
+    /** What the forward pass keeps for the backward pass. */
+    private record Saved(Tensor h, Tensor w, Tensor[] experts, Buffer buffer, float[] merged, long written,
+                         Tensor a, Tensor b, Tensor z) {}
+
+    @Override
+    public Tensor forward(Call<Composites.Merged> call) {
+        if (call.input(4).dim(1) != call.input(0).dim(2)) {
+            return null; // written for a block that maps d back to d (a Lory layer); others take the reference
+        }
+        Tensor ht = call.input(0).contiguous();
+        Tensor wt = call.input(1).contiguous();
+        Tensor[] experts = {call.input(2).contiguous(), call.input(3).contiguous(), call.input(4).contiguous()};
         int s = ht.dim(0);
         int t = ht.dim(1);
         int d = ht.dim(2);
         int di = experts[0].dim(1);
         int p = di * d; // floats per merged matrix; W̄1_s is [d', d] at s·p, W̄3_s at (S + s)·p, W̄2_s [d, d'] at (2S + s)·p
-        Var[] in = {h, w, bank.gate(), bank.up(), bank.down()};
-        boolean recorded = NoGrad.isGradEnabled()
-                && (h.requiresGrad() || w.requiresGrad() || bank.gate().requiresGrad() || bank.up().requiresGrad()
-                || bank.down().requiresGrad());
-        Buffer buffer = recorded && keep != null ? keep : MERGED_SCRATCH.get();
+        boolean keep = call.recording() && !call.args().recompute() && call.site() != null;
+        Buffer buffer = keep ? call.site().scratch("mergedSwiGlu.kept", Buffer::new) : MERGED_SCRATCH.get();
         float[] m = merge(wt, experts, buffer);
-        long written = buffer.writes;
 
         float[] a = new float[s * t * di];
         float[] b = new float[s * t * di];
@@ -91,46 +86,64 @@ final class MergedSwiGLU {
         Tensor z = at.silu().mul(bt);
         float[] y = new float[s * t * d];
         bmm(s, false, true, t, d, di, z.data(), z.offset(), m, 2 * s * p, 0f, y, 0); // y = Z W̄2ᵀ
+        if (call.recording()) {
+            call.save(new Saved(ht, wt, experts, keep ? buffer : null, m, buffer.writes, at, bt, z));
+        }
+        return Tensor.wrap(y, s, t, d);
+    }
 
-        return Var.custom("loryMergedSwiGLU", Tensor.wrap(y, s, t, d), in, (gradOut, needs) -> {
-            float[] mb = keep != null && buffer == keep && keep.writes == written
-                    ? m : merge(wt, experts, MERGED_SCRATCH.get());
-            Tensor g = gradOut.contiguous();
-            float[] dm = GRAD_SCRATCH.get().claim(3 * s * p);
-            bmm(s, true, false, d, di, t, g.data(), g.offset(), z.data(), z.offset(), 0f, dm, 2 * s * p); // dW̄2 = dYᵀ Z
-            float[] dz = new float[s * t * di];
-            bmm(s, false, false, t, di, d, g.data(), g.offset(), mb, 2 * s * p, 0f, dz, 0); // dZ = dY W̄2
-            Tensor dzt = Tensor.wrap(dz, s, t, di);
-            Tensor sig = at.sigmoid();
-            Tensor silu = at.mul(sig);
-            Tensor dA = dzt.mul(bt).mul(sig.mul(at.mul(sig.neg().add(1f)).add(1f))); // SiLU'(a) = σ(a)(1 + a(1 − σ(a)))
-            Tensor dB = dzt.mul(silu);
-            bmm(s, true, false, di, d, t, dA.data(), dA.offset(), ht.data(), ht.offset(), 0f, dm, 0); // dW̄1 = dAᵀ h
-            bmm(s, true, false, di, d, t, dB.data(), dB.offset(), ht.data(), ht.offset(), 0f, dm, s * p); // dW̄3 = dBᵀ h
+    @Override
+    public Tensor[] backward(Call<Composites.Merged> call, Tensor y, Tensor gradOut, boolean[] needs) {
+        Saved sv = (Saved) call.saved();
+        Tensor ht = sv.h();
+        Tensor wt = sv.w();
+        Tensor[] experts = sv.experts();
+        int s = ht.dim(0);
+        int t = ht.dim(1);
+        int d = ht.dim(2);
+        int di = experts[0].dim(1);
+        int p = di * d;
+        Tensor at = sv.a();
+        Tensor bt = sv.b();
+        Tensor z = sv.z();
+        // the kept merged weights, unless another forward pass of the same site wrote the buffer since
+        float[] mb = sv.buffer() != null && sv.buffer().writes == sv.written()
+                ? sv.merged() : merge(wt, experts, MERGED_SCRATCH.get());
+        Tensor g = gradOut.contiguous();
+        float[] dm = GRAD_SCRATCH.get().claim(3 * s * p);
+        bmm(s, true, false, d, di, t, g.data(), g.offset(), z.data(), z.offset(), 0f, dm, 2 * s * p); // dW̄2 = dYᵀ Z
+        float[] dz = new float[s * t * di];
+        bmm(s, false, false, t, di, d, g.data(), g.offset(), mb, 2 * s * p, 0f, dz, 0); // dZ = dY W̄2
+        Tensor dzt = Tensor.wrap(dz, s, t, di);
+        Tensor sig = at.sigmoid();
+        Tensor silu = at.mul(sig);
+        Tensor dA = dzt.mul(bt).mul(sig.mul(at.mul(sig.neg().add(1f)).add(1f))); // SiLU'(a) = σ(a)(1 + a(1 − σ(a)))
+        Tensor dB = dzt.mul(silu);
+        bmm(s, true, false, di, d, t, dA.data(), dA.offset(), ht.data(), ht.offset(), 0f, dm, 0); // dW̄1 = dAᵀ h
+        bmm(s, true, false, di, d, t, dB.data(), dB.offset(), ht.data(), ht.offset(), 0f, dm, s * p); // dW̄3 = dBᵀ h
 
-            Tensor dh = null;
-            if (needs[0]) {
-                float[] dhData = new float[s * t * d];
-                bmm(s, false, false, t, d, di, dA.data(), dA.offset(), mb, 0, 0f, dhData, 0); // dA W̄1
-                bmm(s, false, false, t, d, di, dB.data(), dB.offset(), mb, s * p, 1f, dhData, 0); // + dB W̄3
-                dh = Tensor.wrap(dhData, s, t, d);
+        Tensor dh = null;
+        if (needs[0]) {
+            float[] dhData = new float[s * t * d];
+            bmm(s, false, false, t, d, di, dA.data(), dA.offset(), mb, 0, 0f, dhData, 0); // dA W̄1
+            bmm(s, false, false, t, d, di, dB.data(), dB.offset(), mb, s * p, 1f, dhData, 0); // + dB W̄3
+            dh = Tensor.wrap(dhData, s, t, d);
+        }
+        int e = wt.dim(1);
+        float[] dw = needs[1] ? new float[s * e] : null;
+        Tensor[] dExperts = new Tensor[3];
+        for (int k = 0; k < 3; k++) {
+            // §3.2 backward of θ̄flat = w · θflat, one pass over dθ̄: ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s [E, p] and
+            // ∂L/∂w_{s,i} += ⟨dθ̄_s, θ_i⟩ [S, E].
+            float[] de = needs[2 + k] ? new float[e * p] : null;
+            Merge.backward(s, e, p, wt.data(), wt.offset(), experts[k].data(), experts[k].offset(), dm, k * s * p,
+                    de, 0, dw, 0, k == 0 ? 0f : 1f);
+            if (de != null) {
+                dExperts[k] = Tensor.wrap(de, experts[k].shape());
             }
-            int e = wt.dim(1);
-            float[] dw = needs[1] ? new float[s * e] : null;
-            Tensor[] dExperts = new Tensor[3];
-            for (int k = 0; k < 3; k++) {
-                // §3.2 backward of θ̄flat = w · θflat, one pass over dθ̄: ∂L/∂θ_i = Σ_s w_{s,i} dθ̄_s [E, p] and
-                // ∂L/∂w_{s,i} += ⟨dθ̄_s, θ_i⟩ [S, E].
-                float[] de = needs[2 + k] ? new float[e * p] : null;
-                Merge.backward(s, e, p, wt.data(), wt.offset(), experts[k].data(), experts[k].offset(), dm, k * s * p,
-                        de, 0, dw, 0, k == 0 ? 0f : 1f);
-                if (de != null) {
-                    dExperts[k] = Tensor.wrap(de, experts[k].shape());
-                }
-            }
-            return new Tensor[] {dh, dw == null ? null : Tensor.wrap(dw, s, e), dExperts[0], dExperts[1],
-                dExperts[2]};
-        });
+        }
+        return new Tensor[] {dh, dw == null ? null : Tensor.wrap(dw, s, e), dExperts[0], dExperts[1],
+            dExperts[2]};
     }
 
     /** The three merged matrices of every s (spec §3.2: W̄flat = w · Wflat, one product per matrix) into buffer. */

@@ -1,4 +1,4 @@
-package dev.lory4j.tensor.spi;
+package dev.lory4j.autograd.nn;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

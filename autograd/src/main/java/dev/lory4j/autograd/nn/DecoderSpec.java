@@ -1,11 +1,11 @@
-package dev.lory4j.tensor.spi;
+package dev.lory4j.autograd.nn;
 
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The shape of a LLaMA-style decoder language model that a backend may run whole as one device program
- * ({@link Backend#decoder}): token embeddings, pre-norm blocks (RMSNorm, causal self-attention with RoPE, RMSNorm,
+ * ({@link dev.lory4j.autograd.composite.KernelProvider#decoder}): token embeddings, pre-norm blocks (RMSNorm, causal self-attention with RoPE, RMSNorm,
  * a feed-forward layer, each with a residual add), a final RMSNorm and the head with the next-token loss.
  *
  * <p>The parameters of such a program come in this order: the embedding table [V, d]; for each layer the input norm's

@@ -1,0 +1,106 @@
+package dev.lory4j.autograd.composite;
+
+import dev.lory4j.autograd.nn.DecoderProgram;
+import dev.lory4j.autograd.nn.DecoderSpec;
+import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backend;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.WeakHashMap;
+
+/** The kernels registered for each backend instance: the built-in CPU ones and those of every {@link KernelProvider}. */
+public final class Kernels {
+    private Kernels() {}
+
+    private static final Map<Backend, Map<String, Kernel<?>>> BY_BACKEND = new WeakHashMap<>();
+    private static final ThreadLocal<int[]> OFF = ThreadLocal.withInitial(() -> new int[1]);
+    private static List<KernelProvider> providers;
+
+    /** The kernels registered for {@code backend}, keyed by composite name (unmodifiable). */
+    public static synchronized Map<String, Kernel<?>> registered(Backend backend) {
+        Map<String, Kernel<?>> found = BY_BACKEND.get(backend);
+        if (found == null) {
+            Map<String, Kernel<?>> all = new HashMap<>(CpuKernels.INSTANCE.kernels(backend));
+            for (KernelProvider p : providers()) {
+                all.putAll(p.kernels(backend));
+            }
+            found = Map.copyOf(all);
+            BY_BACKEND.put(backend, found);
+        }
+        return found;
+    }
+
+    /** Sets the kernels of one backend instance (tests in this package). */
+    static synchronized void put(Backend backend, Map<String, Kernel<?>> kernels) {
+        BY_BACKEND.put(backend, Map.copyOf(kernels));
+    }
+
+    /** The kernel {@code backend} registered for {@code op}, or null (then the reference runs). */
+    @SuppressWarnings("unchecked")
+    static <A> Kernel<A> find(Backend backend, Composite<A> op) {
+        if (OFF.get()[0] > 0) {
+            return null;
+        }
+        return (Kernel<A>) registered(backend).get(op.name());
+    }
+
+    /**
+     * Runs {@code body} with every composite on this thread taking its reference decomposition (nested ones too):
+     * the pure decomposition into primitives that kernels are compared with.
+     */
+    public static <T> T withoutKernels(java.util.function.Supplier<T> body) {
+        OFF.get()[0]++;
+        try {
+            return body.get();
+        } finally {
+            OFF.get()[0]--;
+        }
+    }
+
+    /** Interim (issue #15): the first whole-decoder program a provider offers for {@code backend}, or null. */
+    public static DecoderProgram decoder(Backend backend, DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin,
+                                         int batch, int seqLen, int ignoreIndex) {
+        for (KernelProvider p : providers()) {
+            if (p.hasDecoder(backend)) {
+                DecoderProgram program = p.decoder(backend, spec, params, cos, sin, batch, seqLen, ignoreIndex);
+                if (program != null) {
+                    return program;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** Interim (issue #15): whether some provider may offer a whole-decoder program for {@code backend}. */
+    public static boolean hasDecoder(Backend backend) {
+        for (KernelProvider p : providers()) {
+            if (p.hasDecoder(backend)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Adds a provider besides those found by ServiceLoader (a program or test that brings its own kernels). */
+    public static synchronized void register(KernelProvider provider) {
+        List<KernelProvider> all = new java.util.ArrayList<>(providers());
+        all.add(provider);
+        providers = List.copyOf(all);
+        BY_BACKEND.clear();
+    }
+
+    /** Removes a provider added by {@link #register}. */
+    public static synchronized void unregister(KernelProvider provider) {
+        providers = providers().stream().filter(p -> p != provider).toList();
+        BY_BACKEND.clear();
+    }
+
+    private static synchronized List<KernelProvider> providers() {
+        if (providers == null) {
+            providers = ServiceLoader.load(KernelProvider.class).stream().map(ServiceLoader.Provider::get).toList();
+        }
+        return providers;
+    }
+}
