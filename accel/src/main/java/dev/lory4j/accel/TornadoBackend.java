@@ -1751,6 +1751,47 @@ public final class TornadoBackend implements Backend {
         }
     }
 
+    // Copies, joins and index ops run on the host (no device kernels for them yet).
+    @Override
+    public Tensor copy(Tensor x) {
+        return cpu.copy(x);
+    }
+
+    @Override
+    public Tensor concat(int axis, Tensor[] parts) {
+        return cpu.concat(axis, parts);
+    }
+
+    @Override
+    public Tensor pad(Tensor x, int[] before, int[] after, float value) {
+        return cpu.pad(x, before, after, value);
+    }
+
+    @Override
+    public Tensor indexSelect(Tensor x, int axis, int[] index) {
+        return cpu.indexSelect(x, axis, index);
+    }
+
+    @Override
+    public Tensor indexAdd(Tensor x, int axis, int[] index, Tensor src) {
+        return cpu.indexAdd(x, axis, index, src);
+    }
+
+    @Override
+    public Tensor gather(Tensor x, int axis, int[] index, int[] indexShape) {
+        return cpu.gather(x, axis, index, indexShape);
+    }
+
+    @Override
+    public Tensor scatterAdd(Tensor x, int axis, int[] index, int[] indexShape, Tensor src) {
+        return cpu.scatterAdd(x, axis, index, indexShape, src);
+    }
+
+    @Override
+    public Tensor where(Tensor cond, Tensor a, Tensor b) {
+        return cpu.where(cond, a, b);
+    }
+
     @Override
     public Tensor unary(UnaryOp op, Tensor x) {
         int n = x.numel();

@@ -34,6 +34,46 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public Tensor copy(Tensor x) {
+        return Tensor.copyOnHost(x);
+    }
+
+    @Override
+    public Tensor concat(int axis, Tensor[] parts) {
+        return Tensor.concatOnHost(axis, parts);
+    }
+
+    @Override
+    public Tensor pad(Tensor x, int[] before, int[] after, float value) {
+        return Tensor.padOnHost(x, before, after, value);
+    }
+
+    @Override
+    public Tensor indexSelect(Tensor x, int axis, int[] index) {
+        return Tensor.indexSelectOnHost(x, axis, index);
+    }
+
+    @Override
+    public Tensor indexAdd(Tensor x, int axis, int[] index, Tensor src) {
+        return Tensor.indexAddOnHost(x, axis, index, src);
+    }
+
+    @Override
+    public Tensor gather(Tensor x, int axis, int[] index, int[] indexShape) {
+        return Tensor.gatherOnHost(x, axis, index, indexShape);
+    }
+
+    @Override
+    public Tensor scatterAdd(Tensor x, int axis, int[] index, int[] indexShape, Tensor src) {
+        return Tensor.scatterAddOnHost(x, axis, index, indexShape, src);
+    }
+
+    @Override
+    public Tensor where(Tensor cond, Tensor a, Tensor b) {
+        return Tensor.whereOnHost(cond, a, b);
+    }
+
+    @Override
     public Tensor unary(UnaryOp op, Tensor x) {
         int[] s = x.shape();
         Tensor out = Tensor.zeros(s);

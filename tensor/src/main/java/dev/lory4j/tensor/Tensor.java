@@ -244,18 +244,18 @@ public final class Tensor {
 
     /** This tensor if contiguous, else a contiguous copy. */
     public Tensor contiguous() {
-        if (isContiguous()) {
-            return this;
-        }
-        Tensor out = zeros(shape);
-        out.copyFrom(this);
-        return out;
+        return isContiguous() ? this : backend().copy(this);
     }
 
-    /** A copy that shares nothing with this tensor. */
+    /** A copy that shares nothing with this tensor (the backend's {@code copy}). */
     public Tensor copy() {
-        Tensor out = zeros(shape);
-        out.copyFrom(this);
+        return backend().copy(this);
+    }
+
+    /** A contiguous copy made on the host (the CPU backend's {@code copy}). */
+    static Tensor copyOnHost(Tensor x) {
+        Tensor out = zeros(x.shape);
+        out.copyFrom(x);
         return out;
     }
 
@@ -517,7 +517,16 @@ public final class Tensor {
             }
             total += p.shape[a];
         }
-        int[] s = s0.clone();
+        return backend().concat(a, parts.clone());
+    }
+
+    /** Checked parts joined along axis a on the host (the CPU backend's {@code concat}). */
+    static Tensor concatOnHost(int a, Tensor[] parts) {
+        int[] s = parts[0].shape.clone();
+        int total = 0;
+        for (Tensor p : parts) {
+            total += p.shape[a];
+        }
         s[a] = total;
         Tensor out = zeros(s);
         int pos = 0;
@@ -556,14 +565,22 @@ public final class Tensor {
                 throw new IllegalArgumentException("pad: negative padding " + before[d] + "/" + after[d] + " on axis "
                         + d);
             }
+        }
+        return backend().pad(this, before.clone(), after.clone(), value);
+    }
+
+    /** x padded on the host (the CPU backend's {@code pad}; sizes checked). */
+    static Tensor padOnHost(Tensor x, int[] before, int[] after, float value) {
+        int[] s = x.shape.clone();
+        for (int d = 0; d < s.length; d++) {
             s[d] += before[d] + after[d];
         }
         Tensor out = full(value, s);
         Tensor inner = out;
         for (int d = 0; d < s.length; d++) {
-            inner = inner.slice(d, before[d], before[d] + shape[d]);
+            inner = inner.slice(d, before[d], before[d] + x.shape[d]);
         }
-        inner.copyFrom(this);
+        inner.copyFrom(x);
         return out;
     }
 
@@ -580,11 +597,16 @@ public final class Tensor {
     public Tensor indexSelect(int axis, int[] index) {
         int a = Shapes.axis("indexSelect", axis, shape.length, shape);
         checkIndex("indexSelect", a, index);
-        int[] s = shape.clone();
+        return backend().indexSelect(this, a, index);
+    }
+
+    /** indexSelect on the host (the CPU backend's; indices checked). */
+    static Tensor indexSelectOnHost(Tensor x, int a, int[] index) {
+        int[] s = x.shape.clone();
         s[a] = index.length;
         Tensor out = zeros(s);
         for (int i = 0; i < index.length; i++) {
-            out.select(a, i).copyFrom(select(a, index[i]));
+            out.select(a, i).copyFrom(x.select(a, index[i]));
         }
         return out;
     }
@@ -599,7 +621,12 @@ public final class Tensor {
             throw new IllegalArgumentException("indexAdd: source shape " + Shapes.str(src.shape) + " should be "
                     + Shapes.str(want) + " for " + index.length + " indices into shape " + Shapes.str(shape));
         }
-        Tensor out = copy();
+        return backend().indexAdd(this, a, index, src);
+    }
+
+    /** indexAdd on the host (the CPU backend's; indices and shapes checked). */
+    static Tensor indexAddOnHost(Tensor x, int a, int[] index, Tensor src) {
+        Tensor out = copyOnHost(x);
         for (int i = 0; i < index.length; i++) {
             out.select(a, index[i]).addInPlace(src.select(a, i));
         }
@@ -626,14 +653,19 @@ public final class Tensor {
     public Tensor gather(int axis, int[] index, int... indexShape) {
         int a = Shapes.axis("gather", axis, shape.length, shape);
         int[] is = checkGatherIndex("gather", a, index, indexShape);
+        return backend().gather(this, a, index, is);
+    }
+
+    /** gather on the host (the CPU backend's; index and shape checked). */
+    static Tensor gatherOnHost(Tensor t, int a, int[] index, int[] is) {
         Tensor out = zeros(is);
         float[] o = out.data();
-        float[] x = data();
+        float[] x = t.data();
         int[] pos = new int[is.length];
         for (int n = 0; n < index.length; n++) {
-            int p = offset;
+            int p = t.offset;
             for (int d = 0; d < is.length; d++) {
-                p += (d == a ? index[n] : pos[d]) * strides[d];
+                p += (d == a ? index[n] : pos[d]) * t.strides[d];
             }
             o[n] = x[p];
             increment(pos, is);
@@ -649,9 +681,14 @@ public final class Tensor {
             throw new IllegalArgumentException("scatterAdd: source shape " + Shapes.str(src.shape)
                     + " differs from index shape " + Shapes.str(is));
         }
-        Tensor out = copy();
+        return backend().scatterAdd(this, a, index, is, src);
+    }
+
+    /** scatterAdd on the host (the CPU backend's; index and shapes checked). */
+    static Tensor scatterAddOnHost(Tensor t, int a, int[] index, int[] is, Tensor src) {
+        Tensor out = copyOnHost(t);
         float[] o = out.data();
-        float[] s = src.contiguous().toArray();
+        float[] s = (src.isContiguous() ? src : copyOnHost(src)).toArray();
         int[] ost = out.strides;
         int[] pos = new int[is.length];
         for (int n = 0; n < index.length; n++) {
@@ -870,6 +907,12 @@ public final class Tensor {
 
     /** Picks from {@code a} where {@code cond} is non-zero, else from {@code b} (all three broadcast). */
     public static Tensor where(Tensor cond, Tensor a, Tensor b) {
+        Shapes.broadcast("where", Shapes.broadcast("where", cond.shape, a.shape), b.shape);
+        return backend().where(cond, a, b);
+    }
+
+    /** where on the host (the CPU backend's; shapes checked). */
+    static Tensor whereOnHost(Tensor cond, Tensor a, Tensor b) {
         int[] s = Shapes.broadcast("where", Shapes.broadcast("where", cond.shape, a.shape), b.shape);
         Tensor c = cond.expand(s);
         Tensor x = a.expand(s);
@@ -1059,7 +1102,7 @@ public final class Tensor {
         float[] sd = s.data();
         float[] d = data();
         if (sd == d) {
-            s = s.copy(); // overlapping source and destination
+            s = copyOnHost(s); // overlapping source and destination
             sd = s.data();
         }
         float[] from = sd;

@@ -23,6 +23,30 @@ public interface Backend {
         return true;
     }
 
+    /** A contiguous copy of x (any strided view): {@code contiguous()} and {@code copy()}. */
+    Tensor copy(Tensor x);
+
+    /** The parts joined along {@code axis} (checked: same rank, equal other dimensions; axis in [0, rank)). */
+    Tensor concat(int axis, Tensor[] parts);
+
+    /** x with before[d] and after[d] elements of {@code value} around each axis d (checked, non-negative). */
+    Tensor pad(Tensor x, int[] before, int[] after, float value);
+
+    /** The slices index[i] of x along {@code axis}, stacked in order (indices checked): an embedding lookup. */
+    Tensor indexSelect(Tensor x, int axis, int[] index);
+
+    /** A copy of x with src's slice i added to slice index[i] along {@code axis}; repeats sum (checked). */
+    Tensor indexAdd(Tensor x, int axis, int[] index, Tensor src);
+
+    /** out[..] = x[.. index[..] at axis ..] for an index of shape {@code indexShape} (torch.gather; checked). */
+    Tensor gather(Tensor x, int axis, int[] index, int[] indexShape);
+
+    /** A copy of x with src added at the positions {@link #gather} would read; repeats sum (checked). */
+    Tensor scatterAdd(Tensor x, int axis, int[] index, int[] indexShape, Tensor src);
+
+    /** a where cond is non-zero, else b, all three broadcast (shapes checked). */
+    Tensor where(Tensor cond, Tensor a, Tensor b);
+
     /** op(x) elementwise. */
     Tensor unary(UnaryOp op, Tensor x);
 

@@ -30,6 +30,46 @@ public class DelegatingBackend implements Backend {
     }
 
     @Override
+    public Tensor copy(Tensor x) {
+        return target.copy(x);
+    }
+
+    @Override
+    public Tensor concat(int axis, Tensor[] parts) {
+        return target.concat(axis, parts);
+    }
+
+    @Override
+    public Tensor pad(Tensor x, int[] before, int[] after, float value) {
+        return target.pad(x, before, after, value);
+    }
+
+    @Override
+    public Tensor indexSelect(Tensor x, int axis, int[] index) {
+        return target.indexSelect(x, axis, index);
+    }
+
+    @Override
+    public Tensor indexAdd(Tensor x, int axis, int[] index, Tensor src) {
+        return target.indexAdd(x, axis, index, src);
+    }
+
+    @Override
+    public Tensor gather(Tensor x, int axis, int[] index, int[] indexShape) {
+        return target.gather(x, axis, index, indexShape);
+    }
+
+    @Override
+    public Tensor scatterAdd(Tensor x, int axis, int[] index, int[] indexShape, Tensor src) {
+        return target.scatterAdd(x, axis, index, indexShape, src);
+    }
+
+    @Override
+    public Tensor where(Tensor cond, Tensor a, Tensor b) {
+        return target.where(cond, a, b);
+    }
+
+    @Override
     public Tensor unary(UnaryOp op, Tensor x) {
         return target.unary(op, x);
     }
