@@ -5,7 +5,7 @@ import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
 import java.util.Arrays;
 
-/** Matmul, softmax, norms, embedding, cross-entropy and dropout with their hand-written gradients. */
+/** Matmul, softmax, norms, embedding and dropout with their hand-written gradients. */
 final class NnOps {
     private NnOps() {}
 
@@ -146,52 +146,6 @@ final class NnOps {
         int[] ws = w.shape();
         return Var.result("embedding", out, new Var[] {weight}, (g, needs) -> new Tensor[] {
             Tensor.zeros(ws).indexAdd(0, ids, g.reshape(ids.length, d))});
-    }
-
-    static Var crossEntropy(Var logits, int[] targets, int ignoreIndex) {
-        Tensor z = logits.data();
-        if (z.rank() < 1) {
-            throw new IllegalArgumentException("crossEntropy: logits must have a class axis, got a scalar");
-        }
-        int v = z.dim(-1);
-        int n = z.numel() / Math.max(v, 1);
-        if (targets.length != n) {
-            throw new IllegalArgumentException("crossEntropy: logits " + Shapes.str(z.shape()) + " have " + n
-                    + " rows but " + targets.length + " targets were given");
-        }
-        Tensor lsm = z.reshape(n, v).logSoftmax(1);
-        float[] l = lsm.data();
-        int base = lsm.offset();
-        double total = 0;
-        int count = 0;
-        float[] rowWeight = new float[n];
-        for (int i = 0; i < n; i++) {
-            int t = targets[i];
-            if (t == ignoreIndex) {
-                continue;
-            }
-            if (t < 0 || t >= v) {
-                throw new IndexOutOfBoundsException("crossEntropy: target " + t + " at row " + i
-                        + " out of range for " + v + " classes");
-            }
-            total -= l[base + i * v + t];
-            count++;
-            rowWeight[i] = 1;
-        }
-        float loss = count == 0 ? Float.NaN : (float) (total / count);
-        int valid = count;
-        int[] zs = z.shape();
-        return Var.result("crossEntropy", Tensor.scalar(loss), new Var[] {logits}, (g, needs) -> {
-            float scale = g.item() / valid;
-            Tensor p = lsm.exp().mul(Tensor.wrap(rowWeight, n, 1)).mul(scale);
-            float[] pd = p.data();
-            for (int i = 0; i < n; i++) {
-                if (rowWeight[i] != 0) {
-                    pd[i * v + targets[i]] -= scale;
-                }
-            }
-            return new Tensor[] {p.reshape(zs)};
-        });
     }
 
     static Var dropout(Var a, float p, Rng rng) {

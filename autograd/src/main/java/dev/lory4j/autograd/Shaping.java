@@ -30,20 +30,26 @@ final class Shaping {
     static Var slice(Var a, int axis, int start, int end) {
         Tensor out = a.data().slice(axis, start, end);
         int[] in = a.shape();
+        int ax = Shapes.axis("slice", axis, in.length, in);
         return Var.result("slice", out, new Var[] {a}, (g, needs) -> {
-            Tensor z = Tensor.zeros(in);
-            z.slice(axis, start, end).copyFrom(g);
-            return new Tensor[] {z};
+            int[] before = new int[in.length];
+            int[] after = new int[in.length];
+            before[ax] = start < 0 ? start + in[ax] : start;
+            after[ax] = in[ax] - (end < 0 ? end + in[ax] : end);
+            return new Tensor[] {g.pad(before, after, 0f)}; // zeros around the slice's gradient
         });
     }
 
     static Var select(Var a, int axis, int index) {
         Tensor out = a.data().select(axis, index);
         int[] in = a.shape();
+        int ax = Shapes.axis("select", axis, in.length, in);
         return Var.result("select", out, new Var[] {a}, (g, needs) -> {
-            Tensor z = Tensor.zeros(in);
-            z.select(axis, index).copyFrom(g);
-            return new Tensor[] {z};
+            int[] before = new int[in.length];
+            int[] after = new int[in.length];
+            before[ax] = index < 0 ? index + in[ax] : index;
+            after[ax] = in[ax] - before[ax] - 1;
+            return new Tensor[] {g.unsqueeze(ax).pad(before, after, 0f)};
         });
     }
 

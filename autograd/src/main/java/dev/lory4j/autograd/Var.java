@@ -560,7 +560,7 @@ public final class Var {
      * whose target is {@code ignoreIndex}; fused log-softmax + NLL.
      */
     public Var crossEntropy(int[] targets, int ignoreIndex) {
-        return NnOps.crossEntropy(this, targets, ignoreIndex);
+        return Composites.CROSS_ENTROPY.apply(new Composites.Targets(targets, ignoreIndex), this);
     }
 
     /**

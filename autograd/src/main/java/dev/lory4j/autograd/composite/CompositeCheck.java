@@ -66,6 +66,8 @@ public final class CompositeCheck {
         }
         all.add(new Example<>(Composites.LINEAR_CROSS_ENTROPY, new Composites.Targets(targets, -100), new Tensor[] {
             rng.normal(0f, 1f, 2, 7, 6), weight(rng, 11, 6)}));
+        all.add(new Example<>(Composites.CROSS_ENTROPY, new Composites.Targets(targets, -100), new Tensor[] {
+            rng.normal(0f, 2f, 2, 7, 11)}));
         return all;
     }
 

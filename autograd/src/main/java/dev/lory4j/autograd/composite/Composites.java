@@ -20,13 +20,12 @@ public final class Composites {
     /** Arguments of {@link #SELF_ATTENTION}: the RoPE tables [L, D] of the tokens' positions and the head count. */
     public record SelfAttention(Tensor cos, Tensor sin, int heads) {}
 
-    /** Arguments of {@link #LINEAR_CROSS_ENTROPY}: one target per row, rows with {@code ignoreIndex} skipped. */
-    public record Targets(int[] targets, int ignoreIndex) {
-        /** Copies the targets (a later change by the caller cannot reach a backward pass). */
-        public Targets {
-            targets = targets.clone();
-        }
-    }
+    /**
+     * Arguments of {@link #CROSS_ENTROPY} and {@link #LINEAR_CROSS_ENTROPY}: one target per row, rows with
+     * {@code ignoreIndex} skipped. The array is the caller's (a captured step binds it by identity as an input), so
+     * it must not change until the backward pass has run.
+     */
+    public record Targets(int[] targets, int ignoreIndex) {}
 
     /**
      * Arguments of {@link #MERGED_SWIGLU}: whether a kernel should merge the experts again in the backward pass
@@ -82,6 +81,13 @@ public final class Composites {
             });
 
     /**
+     * The mean cross-entropy of logits [..., V] against one target per row, rows with the ignore index skipped (NaN
+     * when all are): −mean over kept rows of logSoftmax(logits)[row, target].
+     */
+    public static final Composite<Targets> CROSS_ENTROPY = new Composite<>("crossEntropy", new String[] {"logits"},
+            (t, a) -> checkTargets("crossEntropy", t[0], a), (v, a) -> crossEntropyReference(v[0], a));
+
+    /**
      * A language model's head and loss: the mean cross-entropy of the logits x · Wᵀ (x [..., d], W [V, d]) against
      * one target per row, rows with the ignore index skipped (NaN when all are).
      */
@@ -91,7 +97,8 @@ public final class Composites {
 
     /** Every composite op. */
     public static List<Composite<?>> all() {
-        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, LINEAR_CROSS_ENTROPY);
+        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, CROSS_ENTROPY,
+                LINEAR_CROSS_ENTROPY);
     }
 
     /** {@link #LINEAR}: x · Wᵀ. */
@@ -129,6 +136,22 @@ public final class Composites {
         int[] out = x.shape();
         out[out.length - 1] = w.dim(0);
         return x.reshape(-1, w.dim(1)).matmul(w.t()).reshape(out);
+    }
+
+    private static Var crossEntropyReference(Var z, Targets a) {
+        int v = z.dim(-1);
+        int n = z.data().numel() / v;
+        int[] safe = new int[n];
+        float[] mask = new float[n];
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            boolean kept = a.targets()[i] != a.ignoreIndex();
+            safe[i] = kept ? a.targets()[i] : 0;
+            mask[i] = kept ? 1f : 0f;
+            count += kept ? 1 : 0;
+        }
+        Var picked = z.reshape(n, v).logSoftmax(1).gather(1, safe, n, 1);
+        return picked.mul(Var.of(Tensor.wrap(mask, n, 1))).sum().mul(-1f / count); // 0 · (−∞) = NaN when none kept
     }
 
     private static Var selfAttentionReference(Var[] v, SelfAttention a) {
@@ -222,6 +245,26 @@ public final class Composites {
                     + Shapes.str(w.shape()) + ", gate " + Shapes.str(gate.shape()) + ", up " + Shapes.str(up.shape())
                     + " and down " + Shapes.str(down.shape())
                     + " do not fit (want h [S, T, d], w [S, E], gate and up [E, f, d], down [E, d', f])");
+        }
+    }
+
+    /** Checks logits [..., V] with one target per row, each the ignore index or a class. */
+    private static void checkTargets(String op, Tensor z, Targets a) {
+        if (z.rank() < 1) {
+            throw new IllegalArgumentException(op + ": logits must have a class axis, got a scalar");
+        }
+        int v = z.dim(-1);
+        int n = z.numel() / Math.max(v, 1);
+        int[] targets = a.targets();
+        if (targets.length != n) {
+            throw new IllegalArgumentException(op + ": logits " + Shapes.str(z.shape()) + " have " + n
+                    + " rows but " + targets.length + " targets were given");
+        }
+        for (int i = 0; i < n; i++) {
+            if (targets[i] != a.ignoreIndex() && (targets[i] < 0 || targets[i] >= v)) {
+                throw new IndexOutOfBoundsException(op + ": target " + targets[i] + " at row " + i
+                        + " out of range for " + v + " classes");
+            }
         }
     }
 

@@ -6,7 +6,8 @@ import java.util.Map;
 
 /**
  * The CPU backend's fused kernels: attention whose backward reuses the forward's probabilities (the causal mask
- * applied inside the softmax kernel, the scale on q), and the Lory feed-forward block ({@link CpuMergedSwiGlu}).
+ * applied inside the softmax kernel, the scale on q), the Lory feed-forward block ({@link CpuMergedSwiGlu}), and the
+ * cross-entropy as one log-softmax with the loss and its gradient summed on the host.
  * Every other composite runs its reference decomposition on the CPU.
  */
 final class CpuKernels implements KernelProvider {
@@ -18,7 +19,53 @@ final class CpuKernels implements KernelProvider {
             return Map.of();
         }
         return Map.of(Composites.ATTENTION.name(), new AttentionKernel(),
-                Composites.MERGED_SWIGLU.name(), new CpuMergedSwiGlu());
+                Composites.MERGED_SWIGLU.name(), new CpuMergedSwiGlu(),
+                Composites.CROSS_ENTROPY.name(), new CrossEntropyKernel());
+    }
+
+    /** log-softmax, then the mean over kept rows of −log p[target]; backward p − onehot, scaled, on kept rows. */
+    static final class CrossEntropyKernel implements Kernel<Composites.Targets> {
+        private record Saved(Tensor lsm, float[] rowWeight, int count) {}
+
+        @Override
+        public Tensor forward(Call<Composites.Targets> call) {
+            Tensor z = call.input(0);
+            int[] targets = call.args().targets();
+            int v = z.dim(-1);
+            int n = z.numel() / v;
+            Tensor lsm = z.reshape(n, v).logSoftmax(1);
+            float[] l = lsm.data();
+            int base = lsm.offset();
+            double total = 0;
+            int count = 0;
+            float[] rowWeight = new float[n];
+            for (int i = 0; i < n; i++) {
+                if (targets[i] != call.args().ignoreIndex()) {
+                    total -= l[base + i * v + targets[i]];
+                    count++;
+                    rowWeight[i] = 1;
+                }
+            }
+            call.save(new Saved(lsm, rowWeight, count));
+            return Tensor.scalar(count == 0 ? Float.NaN : (float) (total / count));
+        }
+
+        @Override
+        public Tensor[] backward(Call<Composites.Targets> call, Tensor y, Tensor g, boolean[] needs) {
+            Saved sv = (Saved) call.saved();
+            int[] targets = call.args().targets();
+            int n = sv.rowWeight().length;
+            int v = sv.lsm().dim(1);
+            float scale = g.item() / sv.count();
+            Tensor p = sv.lsm().exp().mul(Tensor.wrap(sv.rowWeight(), n, 1)).mul(scale);
+            float[] pd = p.data();
+            for (int i = 0; i < n; i++) {
+                if (sv.rowWeight()[i] != 0) {
+                    pd[i * v + targets[i]] -= scale;
+                }
+            }
+            return new Tensor[] {p.reshape(call.input(0).shape())};
+        }
     }
 
     /** s = (scale · q) kᵀ, p = softmax(s) (causal inside the kernel: no mask tensor), out = p v; p kept. */
