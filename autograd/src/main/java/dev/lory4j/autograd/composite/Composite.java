@@ -30,6 +30,8 @@ public final class Composite<A> {
         void check(Tensor[] inputs, A args);
     }
 
+    private static final ThreadLocal<CallListener> LISTENER = new ThreadLocal<>();
+
     private final String name;
     private final String[] inputNames;
     private final Check<A> check;
@@ -69,12 +71,61 @@ public final class Composite<A> {
         if (kernel != null) {
             boolean recording = NoGrad.isGradEnabled() && Arrays.stream(inputs).anyMatch(Var::requiresGrad);
             Call<A> call = new Call<>(this, t, args, site, recording);
-            Tensor y = kernel.forward(call);
+            CallListener listener = LISTENER.get();
+            Tensor y = listener == null ? kernel.forward(call) : opaquely(listener, () -> kernel.forward(call));
             if (y != null) {
-                return Var.custom(name, y, inputs, (g, needs) -> kernel.backward(call, y, g, needs));
+                if (listener == null) {
+                    return Var.custom(name, y, inputs, (g, needs) -> kernel.backward(call, y, g, needs));
+                }
+                int id = listener.forward(this, args, site, t, y, recording);
+                return Var.custom(name, y, inputs, (g, needs) -> {
+                    Tensor[] grads = opaquely(listener, () -> kernel.backward(call, y, g, needs));
+                    listener.backward(id, g, needs, grads);
+                    return grads;
+                });
             }
         }
         return reference.apply(inputs, args);
+    }
+
+    /**
+     * Runs this op's kernel for a replay: the output of a call like {@link #apply}'s with these tensors, and the
+     * call (its saved state) for {@link #kernelBackward}; null when the current backend has no kernel or it declines.
+     */
+    public Object[] kernelForward(Tensor[] inputs, A args, Site site, boolean recording) {
+        Kernel<A> kernel = Kernels.find(Backends.current(), this);
+        if (kernel == null) {
+            return null;
+        }
+        Call<A> call = new Call<>(this, inputs, args, site, recording);
+        Tensor y = kernel.forward(call);
+        return y == null ? null : new Object[] {y, call};
+    }
+
+    /** The kernel's backward pass of a call made by {@link #kernelForward} (a replay). */
+    @SuppressWarnings("unchecked")
+    public Tensor[] kernelBackward(Object call, Tensor y, Tensor dy, boolean[] needs) {
+        Call<A> c = (Call<A>) call;
+        return Kernels.find(Backends.current(), this).backward(c, y, dy, needs);
+    }
+
+    /** Reports the kernel calls of every composite op on this thread to {@code listener} (null: stop). */
+    public static void listen(CallListener listener) {
+        if (listener == null) {
+            LISTENER.remove();
+        } else {
+            LISTENER.set(listener);
+        }
+    }
+
+    private static <T> T opaquely(CallListener listener, java.util.function.Supplier<T> body) {
+        try (AutoCloseable scope = listener.opaque()) {
+            return body.get();
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The reference decomposition applied to these inputs (no kernel), recorded as autograd ops. */

@@ -18,8 +18,25 @@ public final class Kernels {
     private static final ThreadLocal<int[]> OFF = ThreadLocal.withInitial(() -> new int[1]);
     private static List<KernelProvider> providers;
 
+    private static final Map<Backend, Backend> ALIASES = new java.util.IdentityHashMap<>();
+
+    /**
+     * Makes {@code wrapper} (a backend that forwards to {@code target}, such as a capture's recorder) use the kernels
+     * of {@code target}; null target removes the alias.
+     */
+    public static synchronized void alias(Backend wrapper, Backend target) {
+        if (target == null) {
+            ALIASES.remove(wrapper);
+        } else {
+            ALIASES.put(wrapper, target);
+        }
+    }
+
     /** The kernels registered for {@code backend}, keyed by composite name (unmodifiable). */
     public static synchronized Map<String, Kernel<?>> registered(Backend backend) {
+        while (ALIASES.containsKey(backend)) {
+            backend = ALIASES.get(backend);
+        }
         Map<String, Kernel<?>> found = BY_BACKEND.get(backend);
         if (found == null) {
             Map<String, Kernel<?>> all = new HashMap<>(CpuKernels.INSTANCE.kernels(backend));
@@ -75,6 +92,9 @@ public final class Kernels {
 
     /** Interim (issue #15): whether some provider may offer a whole-decoder program for {@code backend}. */
     public static boolean hasDecoder(Backend backend) {
+        if (isAlias(backend)) {
+            return false; // a capture records the model op by op
+        }
         for (KernelProvider p : providers()) {
             if (p.hasDecoder(backend)) {
                 return true;
@@ -95,6 +115,10 @@ public final class Kernels {
     public static synchronized void unregister(KernelProvider provider) {
         providers = providers().stream().filter(p -> p != provider).toList();
         BY_BACKEND.clear();
+    }
+
+    private static synchronized boolean isAlias(Backend backend) {
+        return ALIASES.containsKey(backend);
     }
 
     private static synchronized List<KernelProvider> providers() {
