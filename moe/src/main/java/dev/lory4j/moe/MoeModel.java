@@ -14,6 +14,7 @@ import java.util.List;
  * ({@link MoeConfig#kind()}), with the routing controls the trainer, generator and reports need.
  */
 public final class MoeModel {
+    private RoutingTrace trace;
     private final MoeConfig config;
     private final DecoderLM lm;
 
@@ -78,8 +79,19 @@ public final class MoeModel {
         loryLayers().forEach(l -> l.setRecomputeMerged(on));
     }
 
+    /**
+     * Whether a training step of this model can be traced into a graph ({@link dev.lory4j.autograd.capture.Capture}):
+     * not with top-k or Expert Choice layers (their token lists are built on the host from the routing scores) or a
+     * routing trace attached (it reads the routing weights on the host).
+     */
+    public boolean capturable() {
+        return trace == null && feedForwards().stream()
+                .noneMatch(l -> l instanceof TopKMoeLayer || l instanceof ExpertChoiceLayer);
+    }
+
     /** Attaches a routing trace to every MoE layer (null detaches). */
     public void setTrace(RoutingTrace trace) {
+        this.trace = trace;
         for (Layer l : feedForwards()) {
             if (l instanceof LoryLayer ll) {
                 ll.setTrace(trace);

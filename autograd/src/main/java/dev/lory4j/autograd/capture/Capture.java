@@ -1,5 +1,6 @@
 package dev.lory4j.autograd.capture;
 
+import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.composite.CallListener;
 import dev.lory4j.autograd.composite.Composite;
@@ -34,7 +35,21 @@ public final class Capture {
      * be clear before; afterwards they hold this run's (the trace is an eager step).
      */
     public static Graph lossAndGradients(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss) {
-        for (int i = 0; i < params.size(); i++) {
+        return trace(params, inputs, loss, true);
+    }
+
+    /**
+     * Traces {@code loss} without a backward pass, under {@link NoGrad} (an evaluation pass): one output,
+     * {@code "loss"}.
+     */
+    public static Graph loss(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss) {
+        try (NoGrad ng = NoGrad.enter()) {
+            return trace(params, inputs, loss, false);
+        }
+    }
+
+    private static Graph trace(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss, boolean gradients) {
+        for (int i = 0; gradients && i < params.size(); i++) {
             if (params.get(i).grad() != null) {
                 throw new IllegalStateException("capture: parameter " + i + " " + dev.lory4j.tensor.Shapes.str(
                         params.get(i).shape()) + " already has a gradient; clear the gradients first");
@@ -48,17 +63,22 @@ public final class Capture {
         Composite.listen(recorder);
         try {
             Var l = loss.get();
-            l.backward();
             Map<String, Graph.Ref> outputs = new LinkedHashMap<>();
+            Map<String, Tensor> traced = new LinkedHashMap<>();
+            if (gradients) {
+                l.backward();
+            }
             outputs.put("loss", builder.ref(l.data()));
-            for (int i = 0; i < params.size(); i++) {
+            traced.put("loss", l.data());
+            for (int i = 0; gradients && i < params.size(); i++) {
                 Tensor g = params.get(i).grad();
                 if (g == null) {
                     throw new IllegalStateException("capture: parameter " + i + " got no gradient from the loss");
                 }
                 outputs.put("grad " + i, builder.ref(g));
+                traced.put("grad " + i, g);
             }
-            return builder.build(outputs);
+            return builder.build(outputs, traced);
         } finally {
             Composite.listen(null);
             Backends.use(target);

@@ -63,8 +63,11 @@ public final class Graph {
     private final Map<String, Ref> outputs;
     private final Map<String, Integer> inputLengths;
     private final Storage[] constants;
+    private final Map<String, Tensor> traced;
 
-    Graph(List<Buffer> buffers, List<Node> nodes, Map<String, Ref> outputs, Map<String, Integer> inputLengths) {
+    Graph(List<Buffer> buffers, List<Node> nodes, Map<String, Ref> outputs, Map<String, Integer> inputLengths,
+          Map<String, Tensor> traced) {
+        this.traced = new LinkedHashMap<>(traced);
         this.buffers = List.copyOf(buffers);
         this.nodes = List.copyOf(nodes);
         this.outputs = new LinkedHashMap<>(outputs);
@@ -90,6 +93,11 @@ public final class Graph {
     /** The named outputs. */
     public Map<String, Ref> outputs() {
         return Map.copyOf(outputs);
+    }
+
+    /** The outputs of the eager run that made this graph (the trace is a step of its own). */
+    public Map<String, Tensor> traced() {
+        return java.util.Collections.unmodifiableMap(traced);
     }
 
     /** How many nodes of each kind and op, e.g. {@code matmul=84, composite mergedSwiGlu=4}, for reports. */
@@ -336,8 +344,8 @@ public final class Graph {
             nodes.add(new Backward(forward, ref(dy), needs.clone(), g));
         }
 
-        Graph build(Map<String, Ref> outputs) {
-            return new Graph(buffers, nodes, outputs, inputLengths);
+        Graph build(Map<String, Ref> outputs, Map<String, Tensor> traced) {
+            return new Graph(buffers, nodes, outputs, inputLengths, traced);
         }
     }
 }

@@ -66,6 +66,25 @@ class CaptureTest {
     }
 
     @org.junit.jupiter.api.Test
+    void anEvaluationPassReplaysWithOtherInputs() {
+        DecoderLM lm = new DecoderLM(new DecoderConfig(V, 12, 2, 3, 20, 1e-5f, 10000, false, 32, 0.2f, false),
+                new Rng(4));
+        List<Var> params = new ArrayList<>(lm.namedParameters().values());
+        int[][] first = batch(1);
+        Graph graph = Capture.loss(params, Map.of("tokens", first[0], "targets", first[1]),
+                () -> lm.loss(first[0], first[1], B, L, -100));
+        assertThat(graph.outputs()).containsOnlyKeys("loss");
+        assertThat(params.get(0).grad()).isNull();
+        int[][] second = batch(2);
+        float eager;
+        try (dev.lory4j.autograd.NoGrad ng = dev.lory4j.autograd.NoGrad.enter()) {
+            eager = lm.loss(second[0], second[1], B, L, -100).item();
+        }
+        assertThat(graph.replay(params, Map.of("tokens", second[0], "targets", second[1])).get("loss").item())
+                .isEqualTo(eager).isNotEqualTo(graph.traced().get("loss").item());
+    }
+
+    @org.junit.jupiter.api.Test
     void badUseIsNamed() {
         DecoderLM lm = new DecoderLM(new DecoderConfig(V, 12, 1, 3, 20, 1e-5f, 10000, true, 32, 0.2f, false),
                 new Rng(4));

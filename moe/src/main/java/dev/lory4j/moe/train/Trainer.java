@@ -3,6 +3,8 @@ package dev.lory4j.moe.train;
 import dev.lory4j.autograd.Anomaly;
 import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.capture.Capture;
+import dev.lory4j.autograd.capture.Graph;
 import dev.lory4j.autograd.io.Checkpoint;
 import dev.lory4j.autograd.nn.Layer;
 import dev.lory4j.autograd.nn.SwiGLU;
@@ -66,6 +68,8 @@ public final class Trainer {
     private final WarmupCosine schedule;
 
     private MoeModel model;
+    /** Traced steps by batch shape for {@code -Dlory4j.capture=true}; cleared when the model changes. */
+    private final Map<String, Graph> captured = new java.util.HashMap<>();
     private AdamW optimizer;
     private String phase;
     private int step;
@@ -98,6 +102,7 @@ public final class Trainer {
     public Result run() {
         phase = warmsUpDense() ? PHASE_DENSE : PHASE_MOE;
         model = new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
+        captured.clear();
         optimizer = newOptimizer(model);
         step = 0;
         data.seek(0);
@@ -113,6 +118,7 @@ public final class Trainer {
         }
         phase = p;
         model = new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
+        captured.clear();
         optimizer = newOptimizer(model);
         c.restore(model.lm(), optimizer);
         step = (int) c.state().step();
@@ -137,13 +143,12 @@ public final class Trainer {
             double lr = schedule.lr(step);
             optimizer.setLr((float) lr);
             optimizer.zeroGrad();
-            Var loss = model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE);
-            float value = loss.item();
+            float value = capture() && model.capturable() ? capturedLossAndGradients(b)
+                    : eagerLossAndGradients(b);
             if (!Float.isFinite(value)) {
                 throw new NonFiniteLossException("training stopped at step " + step + ": loss is " + value
                         + " (lr " + lr + ")" + locateAnomaly(b));
             }
-            loss.backward();
             double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
             optimizer.step();
             double seconds = (System.nanoTime() - t0) / 1e9;
@@ -167,6 +172,45 @@ public final class Trainer {
             save(tc.checkpointDir().resolve("latest.safetensors"));
         }
         return new Result(model, logs, evals);
+    }
+
+    /** The loss of batch b, its gradients left in the parameters: the model's ops run one by one. */
+    private float eagerLossAndGradients(Batch b) {
+        Var loss = model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE);
+        float value = loss.item();
+        if (Float.isFinite(value)) {
+            loss.backward();
+        }
+        return value;
+    }
+
+    /** Whether training steps are traced once per batch shape and replayed ({@code -Dlory4j.capture}, read per step). */
+    private static boolean capture() {
+        return Boolean.getBoolean("lory4j.capture");
+    }
+
+    /**
+     * The loss of batch b with its gradients set on the parameters, from the traced graph of this batch shape (the
+     * first batch of a shape is traced: an eager step that records itself). Same results as the eager step.
+     */
+    private float capturedLossAndGradients(Batch b) {
+        List<Var> params = model.lm().parameters();
+        Map<String, int[]> inputs = Map.of("tokens", b.tokens(), "targets", b.targets());
+        String shape = b.batch() + "x" + b.seqLen();
+        Graph graph = captured.get(shape);
+        if (graph == null) {
+            graph = Capture.lossAndGradients(params, inputs,
+                    () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE));
+            captured.put(shape, graph);
+            progress.onMessage("traced the training step for batches of " + shape + ": " + graph.nodes().size()
+                    + " calls, replayed from the next step on");
+            return graph.traced().get("loss").item();
+        }
+        Map<String, Tensor> out = graph.replay(params, inputs);
+        for (int i = 0; i < params.size(); i++) {
+            params.get(i).setGrad(out.get("grad " + i));
+        }
+        return out.get("loss").item();
     }
 
     /** Re-runs the failing batch in anomaly mode to name the first op that produced NaN/Inf. */
@@ -207,6 +251,7 @@ public final class Trainer {
         AdamW grownOpt = newOptimizer(grown);
         grownOpt.copyStateFrom(optimizer);
         model = grown;
+        captured.clear();
         optimizer = grownOpt;
         phase = PHASE_MOE;
         model.lm().train(true);
