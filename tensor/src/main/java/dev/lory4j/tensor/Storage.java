@@ -51,9 +51,53 @@ public final class Storage {
         this.array = array;
     }
 
-    /** A new zero-filled buffer of {@code size} floats. */
+    /** A new zero-filled buffer of {@code size} floats (an array from this thread's {@link Pool} when one is set). */
     public static Storage allocate(int size) {
+        Pool pool = POOL.get();
+        float[] reused = pool == null ? null : pool.take(size);
+        if (reused != null) {
+            java.util.Arrays.fill(reused, 0f);
+            return new Storage(reused);
+        }
         return new Storage(new float[size]);
+    }
+
+    private static final ThreadLocal<Pool> POOL = new ThreadLocal<>();
+
+    /**
+     * Arrays handed back by their owner for reuse (a replayed step gives back the temporaries it no longer needs), so
+     * that {@link #allocate} on this thread takes one of the same size instead of a new array. Set per thread with
+     * {@link #use}.
+     */
+    public static final class Pool {
+        private final java.util.Map<Integer, java.util.ArrayDeque<float[]>> free = new java.util.HashMap<>();
+        private long reused;
+
+        /** Makes {@code array} available to the next allocation of its size; its owner must not touch it again. */
+        public void give(float[] array) {
+            free.computeIfAbsent(array.length, k -> new java.util.ArrayDeque<>()).push(array);
+        }
+
+        float[] take(int size) {
+            java.util.ArrayDeque<float[]> q = free.get(size);
+            float[] a = q == null ? null : q.poll();
+            if (a != null) {
+                reused++;
+            }
+            return a;
+        }
+
+        /** How many allocations this pool has served. */
+        public long reused() {
+            return reused;
+        }
+
+        /** Sets this pool for allocations on the current thread until the returned scope closes. */
+        public AutoCloseable use() {
+            Pool before = POOL.get();
+            POOL.set(this);
+            return () -> POOL.set(before);
+        }
     }
 
     /** The backing array (shared with every view of this storage); counts as a host write of a resident buffer. */

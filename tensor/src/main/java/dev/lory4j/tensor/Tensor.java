@@ -67,7 +67,7 @@ public final class Tensor {
     /** A new zero-filled tensor. */
     public static Tensor zeros(int... shape) {
         int[] s = Shapes.checkShape("zeros", shape);
-        return contiguousOver(new float[Shapes.numel(s)], s);
+        return new Tensor(Storage.allocate(Shapes.numel(s)), s, Shapes.contiguousStrides(s), 0);
     }
 
     /** A new tensor filled with ones. */

@@ -64,6 +64,9 @@ public final class Graph {
     private final Map<String, Integer> inputLengths;
     private final Storage[] constants;
     private final Map<String, Tensor> traced;
+    /** After node k, the temporaries no later node reads (given back to {@link #pool} for reuse). */
+    private final int[][] deadAfter;
+    private final Storage.Pool pool = new Storage.Pool();
 
     Graph(List<Buffer> buffers, List<Node> nodes, Map<String, Ref> outputs, Map<String, Integer> inputLengths,
           Map<String, Tensor> traced) {
@@ -72,12 +75,82 @@ public final class Graph {
         this.nodes = List.copyOf(nodes);
         this.outputs = new LinkedHashMap<>(outputs);
         this.inputLengths = new LinkedHashMap<>(inputLengths);
+        this.deadAfter = deadAfter(this.buffers, this.nodes, this.outputs);
         this.constants = new Storage[buffers.size()];
         for (int i = 0; i < buffers.size(); i++) {
             if (buffers.get(i).kind() == Kind.CONST) {
                 constants[i] = Tensor.wrap(buffers.get(i).values(), buffers.get(i).values().length).storage();
             }
         }
+    }
+
+    /**
+     * For each node, the temporaries whose last reader it is: a kernel's inputs and output stay alive until its
+     * backward node (the kernel may keep them in its saved state), and outputs are never given back.
+     */
+    private static int[][] deadAfter(List<Buffer> buffers, List<Node> nodes, Map<String, Ref> outputs) {
+        int[] last = new int[buffers.size()];
+        Arrays.fill(last, -1);
+        for (int k = 0; k < nodes.size(); k++) {
+            for (Ref r : refs(nodes.get(k))) {
+                last[r.buffer()] = Math.max(last[r.buffer()], k);
+            }
+            if (nodes.get(k) instanceof Backward b) {
+                for (Ref r : refs(nodes.get(b.forward()))) {
+                    last[r.buffer()] = Math.max(last[r.buffer()], k);
+                }
+            }
+        }
+        for (Ref r : outputs.values()) {
+            last[r.buffer()] = Integer.MAX_VALUE;
+        }
+        List<List<Integer>> dead = new ArrayList<>();
+        for (int k = 0; k < nodes.size(); k++) {
+            dead.add(new ArrayList<>());
+        }
+        for (int i = 0; i < last.length; i++) {
+            if (buffers.get(i).kind() == Kind.TEMP && last[i] >= 0 && last[i] < nodes.size()) {
+                dead.get(last[i]).add(i);
+            }
+        }
+        return dead.stream().map(l -> l.stream().mapToInt(Integer::intValue).toArray()).toArray(int[][]::new);
+    }
+
+    /** Every buffer view a node reads or writes. */
+    private static List<Ref> refs(Node n) {
+        List<Ref> out = new ArrayList<>();
+        switch (n) {
+            case Prim p -> {
+                for (Object a : p.args()) {
+                    if (a instanceof Ref r) {
+                        out.add(r);
+                    } else if (a instanceof Ref[] rs) {
+                        out.addAll(Arrays.asList(rs));
+                    }
+                }
+                if (p.out() != null) {
+                    out.add(p.out());
+                }
+            }
+            case Forward f -> {
+                out.addAll(Arrays.asList(f.inputs()));
+                out.add(f.out());
+            }
+            case Backward b -> {
+                out.add(b.dy());
+                for (Ref r : b.grads()) {
+                    if (r != null) {
+                        out.add(r);
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** How many allocations of all replays so far took an array a replay had given back. */
+    public long reusedAllocations() {
+        return pool.reused();
     }
 
     /** The nodes in execution order. */
@@ -143,6 +216,20 @@ public final class Graph {
         }
         Backend backend = Backends.current();
         Object[][] calls = new Object[nodes.size()][];
+        boolean reuse = Boolean.parseBoolean(System.getProperty("lory4j.capture.reuse", "true"));
+        try (AutoCloseable scope = reuse ? pool.use() : () -> {}) {
+            run(backend, bufs, calls, inputs, reuse);
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        outputs.forEach((name, ref) -> out.put(name, view(bufs, ref)));
+        return out;
+    }
+
+    private void run(Backend backend, Storage[] bufs, Object[][] calls, Map<String, int[]> inputs, boolean reuse) {
         for (int k = 0; k < nodes.size(); k++) {
             switch (nodes.get(k)) {
                 case Prim p -> bind(bufs, p.out(), invoke(backend, p, bufs, inputs), p.op());
@@ -160,12 +247,19 @@ public final class Graph {
                             bind(bufs, b.grads()[i], grads[i], f.op().name() + " backward");
                         }
                     }
+                    calls[b.forward()] = null;
+                }
+            }
+            if (reuse) {
+                for (int id : deadAfter[k]) {
+                    Storage s = bufs[id];
+                    if (s != null && !s.isResident() && !s.isDeviceNewer()) {
+                        pool.give(s.peek());
+                    }
+                    bufs[id] = null;
                 }
             }
         }
-        Map<String, Tensor> out = new LinkedHashMap<>();
-        outputs.forEach((name, ref) -> out.put(name, view(bufs, ref)));
-        return out;
     }
 
     @SuppressWarnings({"unchecked", "rawtypes"})

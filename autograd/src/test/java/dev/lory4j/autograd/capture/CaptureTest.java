@@ -63,6 +63,10 @@ class CaptureTest {
         Map<String, Tensor> replay = graph.replay(params, Map.of("tokens", second[0], "targets", second[1]));
         assertThat(replay.get("loss").item()).isNotEqualTo(tracedLoss); // the inputs reached the graph
         assertSameAsEager(replay, eager, params);
+        // a second replay reuses the temporaries the first gave back, with the same results
+        Map<String, Tensor> again = graph.replay(params, Map.of("tokens", second[0], "targets", second[1]));
+        assertThat(graph.reusedAllocations()).isPositive();
+        assertSameAsEager(again, eager, params);
     }
 
     @org.junit.jupiter.api.Test
