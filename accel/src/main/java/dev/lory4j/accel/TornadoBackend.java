@@ -528,8 +528,8 @@ public final class TornadoBackend implements Backend {
                 && t.numel() == t.storage().size() ? p : null;
     }
 
-    @Override
-    public double sumOfSquares(Tensor t) {
+    /** Σ t² of one tensor: in its plan when t is a gradient still on the device, else on the CPU. */
+    double sumOfSquares(Tensor t) {
         synchronized (plans) {
             ParamPlan.Param p = deviceGrad(t);
             if (p != null) {
@@ -537,11 +537,11 @@ public final class TornadoBackend implements Backend {
                 return p.plan.sumOfSquares(p.index);
             }
         }
-        return Backend.super.sumOfSquares(t);
+        return Backend.super.sumOfSquares(List.of(t));
     }
 
-    @Override
-    public Tensor scaled(Tensor t, float s) {
+    /** t · s: in place in its plan when t is a gradient still on the device (returns t), else a new tensor. */
+    Tensor scaled(Tensor t, float s) {
         synchronized (plans) {
             ParamPlan.Param p = deviceGrad(t);
             if (p != null) {
@@ -553,7 +553,7 @@ public final class TornadoBackend implements Backend {
                 return t;
             }
         }
-        return Backend.super.scaled(t, s);
+        return t.mul(s);
     }
 
     @Override
@@ -1427,9 +1427,8 @@ public final class TornadoBackend implements Backend {
      * hyper-parameters crosses, and W and the moments stay newer on the device until the host reads them. Other parameters go through a per-parameter
      * plan that keeps the moments on the device (p and g cross).
      */
-    @Override
-    public void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-                      float weightDecay, float bc1, float bc2) {
+    void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
+               float weightDecay, float bc1, float bc2) {
         synchronized (plans) {
             ParamPlan.Param lp = deviceGrad(g);
             if (lp != null && p.storage() == lp.weight && wholeArray(p) && wholeArray(m) && wholeArray(v)) {
@@ -1440,7 +1439,8 @@ public final class TornadoBackend implements Backend {
         if (!wholeArray(p) || !wholeArray(m) || !wholeArray(v) || p.numel() != g.numel() || p.numel() == 0
                 || !offloads(16.0 * p.numel(), 3.0 * p.numel())) { // p in and out, g in; m and v stay on the device
             // moments that are views cannot be bound to a plan; the CPU kernel updates them in place
-            Backend.super.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+            Backend.super.adamw(List.of(p), List.of(g), List.of(m), List.of(v), lr, beta1, beta2, eps, weightDecay,
+                    bc1, bc2);
             return;
         }
         synchronized (plans) {

@@ -522,7 +522,8 @@ class TornadoBackendTest {
             Tensor g = rng.normal(0f, 1f, n);
             float bc1 = (float) (1 - Math.pow(0.9, step));
             float bc2 = (float) (1 - Math.pow(0.999, step));
-            cpu.adamw(p1, g, m1, v1, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, bc1, bc2);
+            cpu.adamw(java.util.List.of(p1), java.util.List.of(g), java.util.List.of(m1), java.util.List.of(v1), 1e-2f,
+                    0.9f, 0.999f, 1e-8f, 0.1f, bc1, bc2);
             tornado.adamw(p2, g, m2, v2, 1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, bc1, bc2);
             // same formula; the device's sqrt and division may round differently in the last bit
             assertThat(p2.relativeErrorTo(p1)).as("step %d", step).isLessThan(1e-6);

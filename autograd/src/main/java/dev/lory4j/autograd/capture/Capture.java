@@ -226,22 +226,22 @@ public final class Capture {
         }
 
         @Override
-        public double sumOfSquares(Tensor t) {
+        public double sumOfSquares(List<Tensor> ts) {
             unsupported("sumOfSquares");
-            return super.sumOfSquares(t);
+            return super.sumOfSquares(ts);
         }
 
         @Override
-        public Tensor scaled(Tensor t, float s) {
+        public List<Tensor> scaled(List<Tensor> ts, float s) {
             unsupported("scaled");
-            return super.scaled(t, s);
+            return super.scaled(ts, s);
         }
 
         @Override
-        public void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-                          float weightDecay, float bc1, float bc2) {
+        public void adamw(List<Tensor> ps, List<Tensor> gs, List<Tensor> ms, List<Tensor> vs, float lr, float beta1,
+                          float beta2, float eps, float weightDecay, float bc1, float bc2) {
             unsupported("adamw");
-            super.adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+            super.adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
         }
     }
 }

@@ -47,7 +47,8 @@ public final class AdamW extends Optimizer {
         float bc1 = (float) (1 - Math.pow(beta1, step));
         float bc2 = (float) (1 - Math.pow(beta2, step));
         requireContiguous("AdamW", g);
-        Backends.current().adamw(p, g, m, v, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+        Backends.current().adamw(List.of(p), List.of(g), List.of(m), List.of(v), lr, beta1, beta2, eps, weightDecay,
+                bc1, bc2);
     }
 
     /** All parameters of the step in one backend call (a device backend runs them in few launches). */

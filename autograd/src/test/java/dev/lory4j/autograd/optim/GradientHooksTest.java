@@ -30,15 +30,15 @@ class GradientHooksTest {
         }
 
         @Override
-        public double sumOfSquares(Tensor t) {
+        public double sumOfSquares(List<Tensor> ts) {
             calls.add("sumOfSquares");
-            return super.sumOfSquares(t);
+            return super.sumOfSquares(ts);
         }
 
         @Override
-        public Tensor scaled(Tensor t, float s) {
+        public List<Tensor> scaled(List<Tensor> ts, float s) {
             calls.add("scaled");
-            return super.scaled(t, s);
+            return super.scaled(ts, s);
         }
 
         @Override

@@ -77,20 +77,6 @@ public interface Backend {
     /** LayerNorm over the last axis; weight and bias are [last] or null. */
     Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps);
 
-    /** Σ t² over all elements (double accumulation on the CPU): gradient clipping's squared norm of one tensor. */
-    default double sumOfSquares(Tensor t) {
-        Tensor c = t.contiguous();
-        return dev.lory4j.tensor.kernels.Optimizers.sumOfSquares(c.data(), c.offset(), c.numel());
-    }
-
-    /**
-     * t · s, for gradient clipping; a backend may scale a gradient it holds on its device in place there and return
-     * t itself (the default returns a new tensor).
-     */
-    default Tensor scaled(Tensor t, float s) {
-        return t.mul(s);
-    }
-
     /** Checks that the lists of parameters, gradients and both moments of one optimizer step are equally long. */
     static void checkSameCount(String op, java.util.List<Tensor> ps, java.util.List<Tensor> gs,
                                java.util.List<Tensor> ms, java.util.List<Tensor> vs) {
@@ -100,31 +86,44 @@ public interface Backend {
         }
     }
 
-    /** Σ over the tensors of {@link #sumOfSquares(Tensor)}: one call for all gradients, which a device may batch. */
+    /**
+     * Σ t² over every element of every tensor (double accumulation on the CPU): gradient clipping's squared norm, one
+     * call for all gradients, which a device may batch.
+     */
     default double sumOfSquares(java.util.List<Tensor> ts) {
         double s = 0;
         for (Tensor t : ts) {
-            s += sumOfSquares(t);
+            Tensor c = t.contiguous();
+            s += dev.lory4j.tensor.kernels.Optimizers.sumOfSquares(c.data(), c.offset(), c.numel());
         }
         return s;
     }
 
-    /** {@link #scaled(Tensor, float)} of each tensor, in order: one call for all gradients, which a device may batch. */
+    /**
+     * Each tensor times s, in order, for gradient clipping: one call for all gradients, which a device may batch; a
+     * backend may scale a gradient it holds on its device in place and return it (the default returns new tensors).
+     */
     default java.util.List<Tensor> scaled(java.util.List<Tensor> ts, float s) {
-        return ts.stream().map(t -> scaled(t, s)).toList();
+        return ts.stream().map(t -> t.mul(s)).toList();
     }
 
     /**
-     * {@link #adamw(Tensor, Tensor, Tensor, Tensor, float, float, float, float, float, float, float)} of each
-     * (p, g, m, v) at the same index, all with the same hyper-parameters: one call for an optimizer step, which a
-     * device may batch.
+     * One AdamW step (PyTorch's, decoupled weight decay) of each contiguous (p, g, m, v) at the same index, in place,
+     * all with the same hyper-parameters (bc1, bc2: the bias corrections 1 − βᵗ): one call for an optimizer step,
+     * which a device may batch. A backend may keep m and v on its device between steps (marked with
+     * Storage.deviceNewer).
      */
     default void adamw(java.util.List<Tensor> ps, java.util.List<Tensor> gs, java.util.List<Tensor> ms,
                        java.util.List<Tensor> vs, float lr, float beta1, float beta2, float eps, float weightDecay,
                        float bc1, float bc2) {
         checkSameCount("adamw", ps, gs, ms, vs);
         for (int i = 0; i < ps.size(); i++) {
-            adamw(ps.get(i), gs.get(i), ms.get(i), vs.get(i), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
+            Tensor p = ps.get(i);
+            Tensor g = gs.get(i).contiguous();
+            Tensor m = ms.get(i);
+            Tensor v = vs.get(i);
+            dev.lory4j.tensor.kernels.Optimizers.adamw(p.data(), p.offset(), g.data(), g.offset(), m.data(),
+                    m.offset(), v.data(), v.offset(), p.numel(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
         }
     }
 
@@ -138,18 +137,6 @@ public interface Backend {
     default String deviceName() {
         return name();
     }
-
-    /**
-     * One AdamW step in place (decoupled weight decay, PyTorch's formula): m and v are the moment estimates,
-     * bc1 = 1 - beta1^t and bc2 = 1 - beta2^t the bias corrections. All four tensors are contiguous and of one
-     * shape. A backend may keep m and v on its device between steps (marked with Storage.deviceNewer).
-     */
-    default void adamw(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps,
-                       float weightDecay, float bc1, float bc2) {
-        dev.lory4j.tensor.kernels.Optimizers.adamw(p.data(), p.offset(), g.data(), g.offset(), m.data(), m.offset(),
-                v.data(), v.offset(), p.numel(), lr, beta1, beta2, eps, weightDecay, bc1, bc2);
-    }
-
 
     /** Bytes this backend copied between the host and its device since it was created (0 for the CPU): for reports. */
     default long bytesCopied() {

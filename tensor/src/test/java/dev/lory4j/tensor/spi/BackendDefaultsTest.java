@@ -16,38 +16,53 @@ class BackendDefaultsTest {
     @Test
     void sumOfSquaresAndScaled() {
         Tensor t = rng.normal(0f, 2f, 13, 7).transpose(0, 1); // a view: the default copies it
+        Tensor u = rng.normal(0f, 1f, 5);
         double ref = 0;
-        for (float f : t.toArray()) {
-            ref += (double) f * f;
+        for (Tensor x : new Tensor[] {t, u}) {
+            for (float f : x.toArray()) {
+                ref += (double) f * f;
+            }
         }
-        assertThat(backend.sumOfSquares(t)).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-6 * ref)); // float sums inside vector blocks: float rounding
+        // float sums inside vector blocks: float rounding
+        assertThat(backend.sumOfSquares(java.util.List.of(t, u))).isCloseTo(ref,
+                org.assertj.core.data.Offset.offset(1e-6 * ref));
         Tensor before = t.copy();
-        Tensor s = backend.scaled(t, 0.25f);
+        Tensor s = backend.scaled(java.util.List.of(t, u), 0.25f).get(0);
         assertThat(s.relativeErrorTo(before.mul(0.25f))).isLessThan(1e-7);
         assertThat(t.relativeErrorTo(before)).isZero(); // the default does not scale in place
     }
 
     @Test
-    void theListFormsOfClippingAndAdamWDoWhatTheOneTensorFormsDo() {
-        Tensor[] ps = {rng.normal(0f, 1f, 3, 5), rng.normal(0f, 1f, 7)};
-        Tensor[] gs = {rng.normal(0f, 1f, 3, 5), rng.normal(0f, 1f, 7)};
-        double expected = backend.sumOfSquares(gs[0]) + backend.sumOfSquares(gs[1]);
-        assertThat(backend.sumOfSquares(java.util.List.of(gs))).isEqualTo(expected);
-        java.util.List<Tensor> scaled = backend.scaled(java.util.List.of(gs), 0.5f);
-        assertThat(scaled.get(1).toArray()).containsExactly(gs[1].mul(0.5f).toArray());
-        Tensor[] one = {ps[0].copy(), ps[1].copy()};
-        Tensor[] moments = {Tensor.zeros(3, 5), Tensor.zeros(7), Tensor.zeros(3, 5), Tensor.zeros(7)};
-        Tensor[] oneMoments = {Tensor.zeros(3, 5), Tensor.zeros(7), Tensor.zeros(3, 5), Tensor.zeros(7)};
-        backend.adamw(java.util.List.of(ps), java.util.List.of(gs), java.util.List.of(moments[0], moments[1]),
-                java.util.List.of(moments[2], moments[3]), 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.1f, 0.001f);
+    void adamwIsPyTorchsUpdateForEachTensor() {
+        Tensor[] ps = {rng.normal(0f, 1f, 3, 5), rng.normal(0f, 1f, 17)}; // 17: a vector tail
+        Tensor[] gs = {rng.normal(0f, 1f, 3, 5), rng.normal(0f, 1f, 17)};
+        Tensor[] ms = {rng.normal(0f, 0.1f, 3, 5), rng.normal(0f, 0.1f, 17)};
+        Tensor[] vs = {rng.uniform(0f, 0.1f, 3, 5), rng.uniform(0f, 0.1f, 17)};
+        float lr = 0.1f, b1 = 0.9f, b2 = 0.999f, eps = 1e-8f, wd = 0.01f, bc1 = 0.1f, bc2 = 0.001f;
+        double[][] want = new double[2][];
         for (int i = 0; i < 2; i++) {
-            backend.adamw(one[i], gs[i], oneMoments[i], oneMoments[2 + i], 0.1f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.1f,
-                    0.001f);
-            assertThat(ps[i].toArray()).containsExactly(one[i].toArray());
+            float[] p = ps[i].toArray();
+            float[] g = gs[i].toArray();
+            float[] m = ms[i].toArray();
+            float[] v = vs[i].toArray();
+            want[i] = new double[p.length];
+            for (int j = 0; j < p.length; j++) {
+                double mj = b1 * m[j] + (1 - b1) * g[j];
+                double vj = b2 * v[j] + (1 - b2) * (double) g[j] * g[j];
+                want[i][j] = p[j] * (1 - lr * wd) - lr * (mj / bc1) / (Math.sqrt(vj / bc2) + eps);
+            }
         }
-        assertThatThrownBy(() -> backend.adamw(java.util.List.of(ps), java.util.List.of(gs[0]),
-                java.util.List.of(moments[0], moments[1]), java.util.List.of(moments[2], moments[3]), 0.1f, 0.9f,
-                0.999f, 1e-8f, 0.01f, 0.1f, 0.001f)).isInstanceOf(IllegalArgumentException.class)
+        backend.adamw(java.util.List.of(ps), java.util.List.of(gs), java.util.List.of(ms), java.util.List.of(vs), lr,
+                b1, b2, eps, wd, bc1, bc2);
+        for (int i = 0; i < 2; i++) {
+            float[] got = ps[i].toArray();
+            for (int j = 0; j < got.length; j++) {
+                assertThat((double) got[j]).as("tensor %d element %d", i, j).isCloseTo(want[i][j],
+                        org.assertj.core.data.Offset.offset(1e-5 * (1 + Math.abs(want[i][j]))));
+            }
+        }
+        assertThatThrownBy(() -> backend.adamw(java.util.List.of(ps), java.util.List.of(gs[0]), java.util.List.of(ms),
+                java.util.List.of(vs), lr, b1, b2, eps, wd, bc1, bc2)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("adamw: 2 parameters, 1 gradients");
     }
 }
