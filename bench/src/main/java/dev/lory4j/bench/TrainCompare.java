@@ -1,14 +1,12 @@
 package dev.lory4j.bench;
 
 import dev.lory4j.autograd.Var;
-import dev.lory4j.autograd.capture.Capture;
-import dev.lory4j.autograd.capture.Graph;
+import dev.lory4j.autograd.capture.CapturedSteps;
 import dev.lory4j.autograd.nn.DecoderConfig;
 import dev.lory4j.autograd.optim.AdamW;
 import dev.lory4j.moe.MoeConfig;
 import dev.lory4j.moe.MoeModel;
 import dev.lory4j.tensor.Rng;
-import dev.lory4j.tensor.Tensor;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -85,7 +83,7 @@ final class TrainCompare {
         double[] times = new double[steps];
         boolean capture = Boolean.getBoolean("lory4j.capture");
         List<Var> params = model.lm().parameters();
-        Graph[] graph = new Graph[1];
+        CapturedSteps captured = new CapturedSteps();
         for (int s = 0; s < warmup + steps; s++) {
             if (s == warmup) {
                 afterWarmup.run();
@@ -99,15 +97,8 @@ final class TrainCompare {
             long t0 = System.nanoTime();
             if (capture) { // -Dlory4j.capture=true: the step traced once, then replayed
                 opt.zeroGrad();
-                Map<String, int[]> in = Map.of("tokens", x, "targets", y);
-                if (graph[0] == null) {
-                    graph[0] = Capture.lossAndGradients(params, in, () -> model.loss(x, y, batch, seq, -100));
-                } else {
-                    Map<String, Tensor> out = graph[0].replay(params, in);
-                    for (int i = 0; i < params.size(); i++) {
-                        params.get(i).setGrad(out.get("grad " + i));
-                    }
-                }
+                captured.run("step", params, Map.of("tokens", x, "targets", y),
+                        () -> model.loss(x, y, batch, seq, -100), g -> {});
             } else {
                 Var loss = model.loss(x, y, batch, seq, -100);
                 opt.zeroGrad();

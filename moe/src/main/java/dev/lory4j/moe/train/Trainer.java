@@ -3,8 +3,7 @@ package dev.lory4j.moe.train;
 import dev.lory4j.autograd.Anomaly;
 import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.Var;
-import dev.lory4j.autograd.capture.Capture;
-import dev.lory4j.autograd.capture.Graph;
+import dev.lory4j.autograd.capture.CapturedSteps;
 import dev.lory4j.autograd.io.Checkpoint;
 import dev.lory4j.autograd.nn.Layer;
 import dev.lory4j.autograd.nn.SwiGLU;
@@ -69,7 +68,7 @@ public final class Trainer {
 
     private MoeModel model;
     /** Traced steps by batch shape for {@code -Dlory4j.capture=true}; cleared when the model changes. */
-    private final Map<String, Graph> captured = new java.util.HashMap<>();
+    private final CapturedSteps captured = new CapturedSteps();
     private AdamW optimizer;
     private String phase;
     private int step;
@@ -194,23 +193,11 @@ public final class Trainer {
      * first batch of a shape is traced: an eager step that records itself). Same results as the eager step.
      */
     private float capturedLossAndGradients(Batch b) {
-        List<Var> params = model.lm().parameters();
-        Map<String, int[]> inputs = Map.of("tokens", b.tokens(), "targets", b.targets());
         String shape = b.batch() + "x" + b.seqLen();
-        Graph graph = captured.get(shape);
-        if (graph == null) {
-            graph = Capture.lossAndGradients(params, inputs,
-                    () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE));
-            captured.put(shape, graph);
-            progress.onMessage("traced the training step for batches of " + shape + ": " + graph.nodes().size()
-                    + " calls, replayed from the next step on");
-            return graph.traced().get("loss").item();
-        }
-        Map<String, Tensor> out = graph.replay(params, inputs);
-        for (int i = 0; i < params.size(); i++) {
-            params.get(i).setGrad(out.get("grad " + i));
-        }
-        return out.get("loss").item();
+        return captured.run(shape, model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()),
+                () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE),
+                graph -> progress.onMessage("traced the training step for batches of " + shape + ": "
+                        + graph.nodes().size() + " calls, replayed from the next step on"));
     }
 
     /** Re-runs the failing batch in anomaly mode to name the first op that produced NaN/Inf. */
