@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class LinearCrossEntropyTest {
 
-    /** Computes with the CPU backend but is not it, so ops take their non-CPU path. */
+    /** Computes with the CPU backend but registers no kernels, so composite ops take their reference. */
     private static Backend other() {
         return new DelegatingBackend(new CpuBackend(), "other");
     }

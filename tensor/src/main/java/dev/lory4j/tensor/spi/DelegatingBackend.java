@@ -6,8 +6,9 @@ import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 
 /**
- * A backend that forwards the primitive ops to another one and keeps the SPI's default (composed) fused ops: for
- * wrappers (logging, counting) and for tests that check a non-CPU path against the CPU backend.
+ * A backend that forwards the primitive ops to another one (the optimizer's list forms keep the SPI's defaults): for
+ * wrappers (logging, counting, a capture's recorder) and for tests that check a backend without kernels against the
+ * CPU backend.
  */
 public class DelegatingBackend implements Backend {
     private final Backend target;
