@@ -6,4 +6,5 @@ module dev.lory4j.accel {
     exports dev.lory4j.accel;
     provides dev.lory4j.tensor.spi.Backend with dev.lory4j.accel.TornadoBackend;
     provides dev.lory4j.autograd.composite.KernelProvider with dev.lory4j.accel.TornadoComposites;
+    provides dev.lory4j.autograd.capture.GraphCompiler with dev.lory4j.accel.TornadoGraphCompiler;
 }

@@ -9,4 +9,5 @@ module dev.lory4j.autograd {
     exports dev.lory4j.autograd.optim;
     exports dev.lory4j.autograd.io;
     uses dev.lory4j.autograd.composite.KernelProvider;
+    uses dev.lory4j.autograd.capture.GraphCompiler;
 }

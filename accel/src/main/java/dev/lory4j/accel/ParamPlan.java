@@ -45,6 +45,9 @@ abstract class ParamPlan {
      */
     private static final int INIT_CHUNK = 16;
 
+    /** Extra arrays copied in per graph of the first run (each takes a transfer and a task). */
+    private static final int ARRAY_CHUNK = 32;
+
     /**
      * Parameters per graph of the batched clipping and AdamW graphs ({@link #sumOfSquaresAll}, {@link #scaleAll},
      * {@link #adamwAll}): one graph run for many parameters instead of one each, within TornadoVM's 1024 nodes.
@@ -92,6 +95,7 @@ abstract class ParamPlan {
 
     final Param[] params;
     final float[][] extra;
+    final int[][] ints;
     final String id;
     final GridScheduler grids = new GridScheduler();
     final float[] partial = new float[NORM_CHUNKS];
@@ -118,8 +122,17 @@ abstract class ParamPlan {
      * copies them in as the host holds them then; afterwards only compute graphs write them.
      */
     ParamPlan(String id, float[][] extra, Storage... weights) {
+        this(id, extra, new int[0][], weights);
+    }
+
+    /**
+     * As {@link #ParamPlan(String, float[][], Storage...)}, with integer arrays kept on the device too (token inputs,
+     * index tables): the first run copies them in; afterwards a graph made by {@link #uploading} copies them again.
+     */
+    ParamPlan(String id, float[][] extra, int[][] ints, Storage... weights) {
         this.id = id;
         this.extra = extra;
+        this.ints = ints;
         params = new Param[weights.length];
         List<Object> all = new ArrayList<>();
         for (int i = 0; i < weights.length; i++) {
@@ -127,25 +140,32 @@ abstract class ParamPlan {
             all.addAll(List.of(params[i].arrays()));
         }
         all.addAll(List.of((Object[]) extra));
+        all.addAll(List.of((Object[]) ints));
         state = all.toArray();
-        initGraphs = Math.max(1, (params.length + INIT_CHUNK - 1) / INIT_CHUNK);
+        int paramChunks = Math.max(1, (params.length + INIT_CHUNK - 1) / INIT_CHUNK);
+        List<Object> arrays = new ArrayList<>(List.of((Object[]) extra));
+        arrays.addAll(List.of((Object[]) ints));
+        initGraphs = paramChunks + (arrays.size() + ARRAY_CHUNK - 1) / ARRAY_CHUNK;
         for (int c = 0; c < initGraphs; c++) {
             String name = id + "u" + c;
             List<Object> mine = new ArrayList<>();
             for (int i = c * INIT_CHUNK; i < Math.min(params.length, (c + 1) * INIT_CHUNK); i++) {
                 mine.addAll(List.of(params[i].arrays()));
             }
-            if (c == 0) {
-                mine.addAll(List.of((Object[]) extra));
-            }
+            int a0 = (c - paramChunks) * ARRAY_CHUNK;
+            List<Object> myArrays = c < paramChunks ? List.of()
+                    : arrays.subList(a0, Math.min(arrays.size(), a0 + ARRAY_CHUNK));
+            mine.addAll(myArrays);
             TaskGraph init = new TaskGraph(name);
             if (c > 0) { // the chunks before this one hold their buffers already
                 List<Object> others = new ArrayList<>(all);
                 others.removeAll(mine); // by identity: arrays compare by reference
                 init = init.consumeFromDevice(id + "u" + (c - 1), others.toArray());
             }
-            for (int i = 0; c == 0 && i < extra.length; i++) {
-                init = keep(init.transferToDevice(DataTransferMode.EVERY_EXECUTION, extra[i]), name, "e" + i, extra[i]);
+            for (int i = 0; i < myArrays.size(); i++) {
+                init = init.transferToDevice(DataTransferMode.EVERY_EXECUTION, myArrays.get(i));
+                init = myArrays.get(i) instanceof float[] f ? keep(init, name, "e" + i, f)
+                        : keep(init, name, "e" + i, (int[]) myArrays.get(i));
             }
             for (int i = c * INIT_CHUNK; i < Math.min(params.length, (c + 1) * INIT_CHUNK); i++) {
                 Param p = params[i];
@@ -183,6 +203,28 @@ abstract class ParamPlan {
     private TaskGraph keep(TaskGraph graph, String name, String task, float[] array) {
         grids.addWorkerGrid(name + "." + task, TornadoBackend.workers(new int[] {1}));
         return graph.task(task, TornadoKernels::keepKernel, new KernelContext(), array);
+    }
+
+    /** {@link #keep(TaskGraph, String, String, float[])} for an integer array. */
+    private TaskGraph keep(TaskGraph graph, String name, String task, int[] array) {
+        grids.addWorkerGrid(name + "." + task, TornadoBackend.workers(new int[] {1}));
+        return graph.task(task, TornadoKernels::keepIntsKernel, new KernelContext(), array);
+    }
+
+    /**
+     * A compute graph {@code id + suffix} that copies these integer arrays (some of {@link #ints}) to the device at
+     * every run and consumes every other buffer there: a step's inputs.
+     */
+    TaskGraph uploading(String suffix, int[]... mine) {
+        String name = id + suffix;
+        List<Object> others = new ArrayList<>(List.of(state));
+        others.removeAll(List.of((Object[]) mine)); // by identity: arrays compare by reference
+        TaskGraph graph = new TaskGraph(name).consumeFromDevice(graphs.get(0).getTaskGraphName(), others.toArray())
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) mine);
+        for (int i = 0; i < mine.length; i++) {
+            graph = keep(graph, name, "k" + i, mine[i]);
+        }
+        return graph;
     }
 
     /** A new graph {@code id + suffix} that consumes all parameter buffers (for a compute graph; its first call). */

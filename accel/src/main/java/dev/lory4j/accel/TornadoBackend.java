@@ -1145,6 +1145,95 @@ public final class TornadoBackend implements Backend {
         }
     }
 
+    /** Compiled steps kept at most ({@code -Dlory4j.tornado.graphPlans}, default 4): each holds a whole model. */
+    private static final int MAX_GRAPH_PLANS = Integer.getInteger("lory4j.tornado.graphPlans", 4);
+
+    private final Map<GraphPlan.Lowering, GraphPlan> graphPlans = lruClosing(() -> paramPlans(MAX_GRAPH_PLANS),
+            this::flushAndClose);
+
+    /**
+     * A captured step compiled into one execution plan ({@link GraphPlan}), or null when a node has no device
+     * lowering or the parameters are not whole resident buffers (the step then replays op by op).
+     */
+    dev.lory4j.autograd.capture.GraphCompiler.Step compile(dev.lory4j.autograd.capture.Graph graph,
+                                                           List<dev.lory4j.autograd.Var> params) {
+        if (!RESIDENT || params.stream().anyMatch(p -> !wholeResident(p.data()))) {
+            return null;
+        }
+        int[] sizes = params.stream().mapToInt(p -> p.data().numel()).toArray();
+        GraphPlan.Lowering lowering;
+        try {
+            lowering = new GraphPlan.Lowering(graph, sizes).lower();
+        } catch (GraphPlan.Unsupported e) {
+            System.err.println("lory4j tornado: the captured step runs op by op (" + e.getMessage() + ")");
+            return null;
+        }
+        if (Boolean.getBoolean("lory4j.tornado.verbose")) {
+            System.err.println("lory4j tornado: compiled a step of " + graph.nodes().size() + " nodes into "
+                    + lowering.tasks.size() + " tasks over " + params.size() + " parameters, "
+                    + lowering.floats.size() + " float and " + lowering.ints.size() + " integer buffers");
+        }
+        Storage[] storages = params.stream().map(p -> p.data().storage()).toArray(Storage[]::new);
+        return new GraphRun(lowering, storages, params.stream().map(p -> p.data().shape()).toList());
+    }
+
+    /** How many compiled steps are cached (for tests). */
+    int graphPlanCount() {
+        synchronized (plans) {
+            return graphPlans.size();
+        }
+    }
+
+    /** A compiled step over the cached plan of its lowering (built again if it was evicted). */
+    private final class GraphRun implements dev.lory4j.autograd.capture.GraphCompiler.Step {
+        private final GraphPlan.Lowering lowering;
+        private final Storage[] weights;
+        private final List<int[]> shapes;
+
+        GraphRun(GraphPlan.Lowering lowering, Storage[] weights, List<int[]> shapes) {
+            this.lowering = lowering;
+            this.weights = weights;
+            this.shapes = shapes;
+        }
+
+        @Override
+        public Map<String, Tensor> run(Map<String, int[]> inputs) {
+            synchronized (plans) {
+                boolean fresh = !graphPlans.containsKey(lowering);
+                GraphPlan p = cached(graphPlans, lowering, i -> new GraphPlan("graph" + i, lowering, weights),
+                        () -> "compiled step of " + lowering.tasks.size() + " tasks");
+                try {
+                    p.setInputs(inputs);
+                    if (fresh) {
+                        for (float[] e : p.extra) {
+                            copiedFloats += e.length; // the first run copies the constants and buffers in
+                        }
+                        for (int[] e : p.ints) {
+                            copiedFloats += e.length;
+                        }
+                    }
+                    for (ParamPlan.Param w : p.params) {
+                        settle(w);
+                    }
+                    p.runStep();
+                    copiedFloats += p.uploadedInts() + 1; // the inputs (and index lists) in, the loss out
+                    Map<String, Tensor> out = new LinkedHashMap<>();
+                    out.put("loss", Tensor.scalar(p.loss()));
+                    for (int i = 0; i < p.params.length; i++) {
+                        out.put("grad " + i, handOut(p.params[i], shapes.get(i)));
+                    }
+                    return out;
+                } catch (RuntimeException ex) {
+                    if (ex instanceof IndexOutOfBoundsException || ex instanceof IllegalArgumentException) {
+                        throw ex;
+                    }
+                    throw new IllegalStateException("tornado: the compiled step (" + lowering.tasks.size()
+                            + " tasks) failed on " + deviceName() + ": " + ex.getMessage(), ex);
+                }
+            }
+        }
+    }
+
     /** A head's weight (its array), the rows its plan is built for and the target value it skips. */
     private record HeadKey(float[] w, int m, int ignore) {}
 

@@ -271,6 +271,11 @@ final class TornadoKernels {
         // an empty body: the graph's transfer of w is what counts (TornadoVM's own tests force copies this way)
     }
 
+    /** {@link #keepKernel} for an integer array. */
+    static void keepIntsKernel(KernelContext ctx, int[] w) {
+        // an empty body: the graph's transfer of w is what counts
+    }
+
     /**
      * AdamW step in place, the same formula as the CPU kernel ({@code Optimizers.adamw}); the hyper-parameters
      * come in an array, {@code h = [decay, beta1, 1-beta1, beta2, 1-beta2, eps, -stepSize, 1/sqrt(bc2)]}, so

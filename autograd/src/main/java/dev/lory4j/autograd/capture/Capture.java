@@ -35,7 +35,18 @@ public final class Capture {
      * be clear before; afterwards they hold this run's (the trace is an eager step).
      */
     public static Graph lossAndGradients(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss) {
-        return trace(params, inputs, loss, true);
+        return trace(params, inputs, loss, true, Backends.current());
+    }
+
+    /**
+     * Traces {@code loss} and its backward pass for {@code compiler}: the eager run happens on the CPU, with only the
+     * kernels of the composites the compiler lowers itself (every other composite is traced as its reference), so
+     * the graph holds primitives and those composites. The current backend is unchanged afterwards.
+     */
+    public static Graph lossAndGradientsFor(GraphCompiler compiler, List<Var> params, Map<String, int[]> inputs,
+                                            Supplier<Var> loss) {
+        Backend cpu = new dev.lory4j.tensor.CpuBackend();
+        return Kernels.only(compiler.composites(), () -> trace(params, inputs, loss, true, cpu));
     }
 
     /**
@@ -44,11 +55,12 @@ public final class Capture {
      */
     public static Graph loss(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss) {
         try (NoGrad ng = NoGrad.enter()) {
-            return trace(params, inputs, loss, false);
+            return trace(params, inputs, loss, false, Backends.current());
         }
     }
 
-    private static Graph trace(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss, boolean gradients) {
+    private static Graph trace(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss, boolean gradients,
+                               Backend target) {
         for (int i = 0; gradients && i < params.size(); i++) {
             if (params.get(i).grad() != null) {
                 throw new IllegalStateException("capture: parameter " + i + " " + dev.lory4j.tensor.Shapes.str(
@@ -56,7 +68,7 @@ public final class Capture {
             }
         }
         Graph.Builder builder = new Graph.Builder(params, inputs);
-        Backend target = Backends.current();
+        Backend previous = Backends.current();
         Recorder recorder = new Recorder(target, builder);
         Kernels.alias(recorder, target);
         Backends.use(recorder);
@@ -81,7 +93,7 @@ public final class Capture {
             return builder.build(outputs, traced);
         } finally {
             Composite.listen(null);
-            Backends.use(target);
+            Backends.use(previous);
             Kernels.alias(recorder, null);
         }
     }

@@ -2,19 +2,38 @@ package dev.lory4j.autograd.capture;
 
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backend;
+import dev.lory4j.tensor.spi.Backends;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.ServiceLoader;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
  * Loss-and-gradients steps by key (e.g. the batch shape): the first step of a key is traced (an eager step that
- * records itself), every later one replays that graph. The gradients end up in the parameters either way, as after
- * {@code loss.backward()}.
+ * records itself), every later one replays that graph, or runs it compiled where the current backend has a
+ * {@link GraphCompiler}. The gradients end up in the parameters either way, as after {@code loss.backward()}.
  */
 public final class CapturedSteps {
-    private final Map<String, Graph> graphs = new HashMap<>();
+    private static final List<GraphCompiler> COMPILERS = ServiceLoader.load(GraphCompiler.class).stream()
+            .map(ServiceLoader.Provider::get).toList();
+
+    /** A key's traced graph and, where the backend compiled it, the compiled step (else null: replays). */
+    private record Entry(Graph graph, GraphCompiler.Step compiled) {}
+
+    private final Map<String, Entry> steps = new HashMap<>();
+
+    /** The first compiler on the module path that compiles for {@code backend}, or null. */
+    public static GraphCompiler compilerFor(Backend backend) {
+        for (GraphCompiler c : COMPILERS) {
+            if (c.compiles(backend)) {
+                return c;
+            }
+        }
+        return null;
+    }
 
     /**
      * Runs one step of {@code key} on these inputs and returns its loss, the parameters' gradients set (they must be
@@ -22,22 +41,45 @@ public final class CapturedSteps {
      */
     public float run(String key, List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss,
                      Consumer<Graph> onTrace) {
-        Graph graph = graphs.get(key);
-        if (graph == null) {
-            graph = Capture.lossAndGradients(params, inputs, loss);
-            graphs.put(key, graph);
+        Entry entry = steps.get(key);
+        if (entry == null) {
+            Backend backend = Backends.current();
+            GraphCompiler compiler = compilerFor(backend);
+            GraphCompiler.Step compiled = null;
+            Graph graph = null;
+            if (compiler != null) {
+                graph = Capture.lossAndGradientsFor(compiler, params, inputs, loss);
+                compiled = compiler.compile(backend, graph, params);
+                if (compiled == null) { // traced for a compiler that declined: trace again for a replay
+                    for (Var p : params) {
+                        p.setGrad(null);
+                    }
+                    graph = null;
+                }
+            }
+            if (graph == null) {
+                graph = Capture.lossAndGradients(params, inputs, loss);
+            }
+            steps.put(key, new Entry(graph, compiled));
             onTrace.accept(graph);
             return graph.traced().get("loss").item();
         }
-        Map<String, Tensor> out = graph.replay(params, inputs);
+        Map<String, Tensor> out = entry.compiled() != null ? entry.compiled().run(inputs)
+                : entry.graph().replay(params, inputs);
         for (int i = 0; i < params.size(); i++) {
             params.get(i).setGrad(out.get("grad " + i));
         }
         return out.get("loss").item();
     }
 
+    /** Whether the step of {@code key} runs compiled by the backend's {@link GraphCompiler}. */
+    public boolean compiled(String key) {
+        Entry e = steps.get(key);
+        return e != null && e.compiled() != null;
+    }
+
     /** Forgets every graph (the model or its parameters changed). */
     public void clear() {
-        graphs.clear();
+        steps.clear();
     }
 }

@@ -163,6 +163,11 @@ public final class Graph {
         return buffers;
     }
 
+    /** The named integer inputs and their lengths, in the order traced. */
+    public Map<String, Integer> inputLengths() {
+        return java.util.Collections.unmodifiableMap(inputLengths);
+    }
+
     /** The named outputs. */
     public Map<String, Ref> outputs() {
         return Map.copyOf(outputs);

@@ -16,6 +16,7 @@ public final class Kernels {
 
     private static final Map<Backend, Map<String, Kernel<?>>> BY_BACKEND = new WeakHashMap<>();
     private static final ThreadLocal<int[]> OFF = ThreadLocal.withInitial(() -> new int[1]);
+    private static final ThreadLocal<java.util.Set<String>> ONLY = new ThreadLocal<>();
     private static List<KernelProvider> providers;
 
     private static final Map<Backend, Backend> ALIASES = new java.util.IdentityHashMap<>();
@@ -57,7 +58,7 @@ public final class Kernels {
     /** The kernel {@code backend} registered for {@code op}, or null (then the reference runs). */
     @SuppressWarnings("unchecked")
     static <A> Kernel<A> find(Backend backend, Composite<A> op) {
-        if (OFF.get()[0] > 0) {
+        if (OFF.get()[0] > 0 || ONLY.get() != null && !ONLY.get().contains(op.name())) {
             return null;
         }
         return (Kernel<A>) registered(backend).get(op.name());
@@ -73,6 +74,20 @@ public final class Kernels {
             return body.get();
         } finally {
             OFF.get()[0]--;
+        }
+    }
+
+    /**
+     * Runs {@code body} with only the kernels of the composites named in {@code names} on this thread; every other
+     * composite takes its reference decomposition (a trace for a graph compiler that lowers just those composites).
+     */
+    public static <T> T only(java.util.Set<String> names, java.util.function.Supplier<T> body) {
+        java.util.Set<String> before = ONLY.get();
+        ONLY.set(java.util.Set.copyOf(names));
+        try {
+            return body.get();
+        } finally {
+            ONLY.set(before);
         }
     }
 
