@@ -1,11 +1,10 @@
-/** Lory mixture-of-experts, training, generation and the lory4j command-line program. */
+/** Lory mixture-of-experts, training, generation and routing reports. */
 module dev.lory4j.moe {
     requires transitive dev.lory4j.tensor;
     requires transitive dev.lory4j.autograd;
     requires transitive dev.lory4j.data;
     requires jdk.incubator.vector;
     exports dev.lory4j.moe;
-    exports dev.lory4j.moe.cli;
     exports dev.lory4j.moe.inspect;
     exports dev.lory4j.moe.train;
 }

@@ -8,7 +8,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 /**
  * The task sequences of a decoder's blocks, added to a graph of a {@link ParamPlan} (whose id and grid scheduler name
  * the tasks): the attention block, the SwiGLU block, the Lory feed-forward block and the head with its loss, each
- * forward and backward. The block plans run one block each; {@link DecoderPlan} runs them all in one plan. Each graph
+ * forward and backward. The block plans run one block each (the composite kernels of {@link TornadoComposites}). Each graph
  * name {@code name} is the graph's suffix after the plan id; {@code scratch.apply(slot, size)} gives device-only
  * intermediates (never copied), which every method declares as such on the graph.
  */

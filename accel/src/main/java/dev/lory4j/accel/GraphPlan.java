@@ -66,6 +66,8 @@ final class GraphPlan extends ParamPlan {
         final List<Csr> csrs = new ArrayList<>();
         final List<Bound> bounds = new ArrayList<>();
         final int params;
+        /** Whether the graph computes the parameters' gradients (a training step) or only a loss. */
+        final boolean gradients;
         int loss = -1;
         int lossAt;
         private final Graph graph;
@@ -86,6 +88,7 @@ final class GraphPlan extends ParamPlan {
             this.graph = graph;
             this.params = paramSizes.length;
             this.paramSizes = paramSizes;
+            this.gradients = graph.outputs().keySet().stream().anyMatch(k -> k.startsWith("grad "));
             floats.add(new float[0]); // floats[0]: every constant, one after another (set by lower())
             int n = graph.buffers().size();
             array = new int[n];

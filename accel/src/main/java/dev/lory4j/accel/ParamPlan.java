@@ -103,6 +103,9 @@ abstract class ParamPlan {
     final float[] hyper = new float[8];
     private float[][] batchPartials;
     long runs; // graph runs so far (for tests)
+    /** Whether TornadoVM's profiler counts this plan's copies ({@code -Dlory4j.tornado.profile}, read when built). */
+    final boolean profiled = Boolean.getBoolean("lory4j.tornado.profile");
+    long profiledBytes; // bytes TornadoVM's profiler counted in and out of graph runs (when profiled)
     private final Object[] state; // the 4k persistent arrays and the extra ones
     private final int initGraphs;
     private final List<TaskGraph> graphs = new ArrayList<>();
@@ -288,6 +291,9 @@ abstract class ParamPlan {
         plan = new TornadoExecutionPlan(graphs.stream().map(TaskGraph::snapshot)
                 .toArray(uk.ac.manchester.tornado.api.ImmutableTaskGraph[]::new));
         plan.withGridScheduler(grids);
+        if (profiled) {
+            plan.withProfiler(uk.ac.manchester.tornado.api.enums.ProfilerMode.SILENT);
+        }
     }
 
     /** The index of compute graph {@code j} (in the order given to {@link #build}). */
@@ -351,6 +357,10 @@ abstract class ParamPlan {
         last = plan.withGraph(index).execute();
         lastGraph = index;
         runs++;
+        if (profiled) {
+            var r = last.getProfilerResult();
+            profiledBytes += r.getTotalBytesCopyIn() + r.getTotalBytesCopyOut();
+        }
     }
 
     /**

@@ -1,7 +1,5 @@
 package dev.lory4j.accel;
 
-import dev.lory4j.autograd.nn.DecoderProgram;
-import dev.lory4j.autograd.nn.DecoderSpec;
 import dev.lory4j.tensor.BinaryOp;
 import dev.lory4j.tensor.CpuBackend;
 import dev.lory4j.tensor.ReduceOp;
@@ -938,213 +936,6 @@ public final class TornadoBackend implements Backend {
         return null; // not on the device: the caller takes the reference
     }
 
-    /** Whole-decoder plans at most ({@code -Dlory4j.tornado.decoderPlans}, default 4): each holds a whole model. */
-    private static final int MAX_DECODER_PLANS = Integer.getInteger("lory4j.tornado.decoderPlans", 4);
-
-    /**
-     * The most device buffers a whole-decoder plan names in each graph (4 per parameter, the residual stream, the
-     * tables). TornadoVM 5.2 builds a graph in at most 1024 nodes and cannot grow it ({@code TornadoGraph}); every
-     * named buffer takes a node, and the largest graph (a Lory layer's backward pass) needs about 300 more for its
-     * tasks, their constants, intermediates, allocations and dependencies: an estimate from TornadoVM's graph
-     * builder, with a margin; the tiny model (43 tensors, 185 buffers) is what has run.
-     */
-    private static final int MAX_DECODER_BUFFERS = 600;
-
-    private boolean warnedLargeDecoder;
-
-    /** A decoder, its parameters (their arrays, by identity), the batch shape and the target value it skips. */
-    private record DecoderKey(DecoderSpec spec, List<Object> params, int b, int l, int ignore) {}
-
-    private final Map<DecoderKey, DecoderPlan> decoderPlans = lruClosing(() -> paramPlans(MAX_DECODER_PLANS),
-            this::flushAndClose);
-
-    /**
-     * The whole decoder as one {@link DecoderPlan} when every parameter is a whole resident buffer of the shape the
-     * spec gives, the tables are [L, D] and every Lory layer's segment length divides L; else null (op by op).
-     */
-    DecoderProgram decoder(DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin, int batch, int seqLen,
-                                  int ignoreIndex) {
-        int[][] shapes = spec.parameterShapes();
-        if (params.length != shapes.length) {
-            throw new IllegalArgumentException("decoder: " + params.length + " parameters for a spec that takes "
-                    + shapes.length);
-        }
-        for (int i = 0; i < shapes.length; i++) {
-            if (!java.util.Arrays.equals(params[i].shape(), shapes[i])) {
-                throw new IllegalArgumentException("decoder: parameter " + i + " is " + Shapes.str(params[i].shape())
-                        + ", the spec wants " + Shapes.str(shapes[i]));
-            }
-        }
-        int dim = spec.headDim();
-        if (batch <= 0 || seqLen <= 0 || cos.rank() != 2 || cos.dim(0) != seqLen || cos.dim(1) != dim
-                || !java.util.Arrays.equals(cos.shape(), sin.shape())) {
-            throw new IllegalArgumentException("decoder: batch " + batch + " x " + seqLen + " tokens with RoPE tables "
-                    + Shapes.str(cos.shape()) + " and " + Shapes.str(sin.shape()) + " (want [" + seqLen + ", " + dim
-                    + "])");
-        }
-        if (!RESIDENT || !java.util.Arrays.stream(params).allMatch(TornadoBackend::wholeResident)
-                || spec.layers().stream().anyMatch(f -> f.isLory() && seqLen % f.segment() != 0)) {
-            return null;
-        }
-        int buffers = 4 * params.length + 2 * spec.layers().size() + 5;
-        if (buffers > MAX_DECODER_BUFFERS) {
-            if (!warnedLargeDecoder) {
-                warnedLargeDecoder = true;
-                System.err.println("lory4j tornado: a decoder with " + params.length + " parameter tensors keeps "
-                        + buffers + " buffers in every graph, more than TornadoVM's graphs of 1024 nodes hold ("
-                        + MAX_DECODER_BUFFERS + "); it runs block by block");
-            }
-            return null;
-        }
-        List<Object> arrays = java.util.Arrays.stream(params).map(p -> (Object) p.storage().unsynced()).toList();
-        DecoderKey key = new DecoderKey(spec, arrays, batch, seqLen, ignoreIndex);
-        Storage[] storages = java.util.Arrays.stream(params).map(Tensor::storage).toArray(Storage[]::new);
-        // the tables are copied only when a plan is built (they are the model's, the same at every step)
-        return new DecoderRun(key, params, id -> new DecoderPlan("decoder" + id, spec, storages,
-                cos.contiguous().toArray(), sin.contiguous().toArray(), batch, seqLen, ignoreIndex, this::scratch));
-    }
-
-    /** How many whole-decoder plans are cached (for tests). */
-    int decoderPlanCount() {
-        synchronized (plans) {
-            return decoderPlans.size();
-        }
-    }
-
-    /** Graph runs of the cached whole-decoder plans so far (for tests). */
-    long decoderGraphRuns() {
-        synchronized (plans) {
-            return decoderPlans.values().stream().mapToLong(p -> p.runs).sum();
-        }
-    }
-
-    /** A decoder program over the cached plan of its key (built again if it was evicted). */
-    private final class DecoderRun implements DecoderProgram {
-        private final DecoderKey key;
-        private final Tensor[] params;
-        private final java.util.function.IntFunction<DecoderPlan> make;
-
-        DecoderRun(DecoderKey key, Tensor[] params, java.util.function.IntFunction<DecoderPlan> make) {
-            this.key = key;
-            this.params = params;
-            this.make = make;
-        }
-
-        /** The plan, its parameters made current. Holds the lock. */
-        private DecoderPlan plan() {
-            boolean fresh = !decoderPlans.containsKey(key);
-            DecoderPlan p = cached(decoderPlans, key, make,
-                    () -> "decoder plan for " + key.spec() + ", batch " + key.b() + " x " + key.l());
-            if (fresh) {
-                for (float[] e : p.extra) {
-                    copiedFloats += e.length; // the first run copies the activation buffers and the tables in
-                }
-            }
-            return p;
-        }
-
-        /** Checks the tokens and targets; returns the number of targets not skipped. */
-        private int check(int[] tokens, int[] targets) {
-            int n = key.b() * key.l();
-            int v = key.spec().vocab();
-            if (tokens.length != n || targets.length != n) {
-                throw new IllegalArgumentException("decoder: " + tokens.length + " tokens and " + targets.length
-                        + " targets for batch " + key.b() + " x " + key.l());
-            }
-            int count = 0;
-            for (int i = 0; i < n; i++) {
-                if (tokens[i] < 0 || tokens[i] >= v) {
-                    throw new IndexOutOfBoundsException("decoder: token " + tokens[i] + " at " + i + " out of range "
-                            + "for vocab " + v);
-                }
-                if (targets[i] != key.ignore()) {
-                    if (targets[i] < 0 || targets[i] >= v) {
-                        throw new IndexOutOfBoundsException("decoder: target " + targets[i] + " at " + i
-                                + " out of range for vocab " + v);
-                    }
-                    count++;
-                }
-            }
-            return count;
-        }
-
-        /** Runs the forward graphs. Holds the lock. */
-        private void forward(DecoderPlan p, int[] tokens, int[] targets) {
-            System.arraycopy(tokens, 0, p.tokens, 0, tokens.length);
-            System.arraycopy(targets, 0, p.targets1, 0, targets.length);
-            for (int i = 0; i < p.forwardGraphs; i++) {
-                p.run(p.compute(i));
-            }
-            copiedFloats += 3L * tokens.length; // tokens and targets in, row losses out
-            p.ranTokens = tokens;
-            p.ranTargets = targets;
-        }
-
-        @Override
-        public float loss(int[] tokens, int[] targets) {
-            int count = check(tokens, targets);
-            synchronized (plans) {
-                try {
-                    DecoderPlan p = plan();
-                    forward(p, tokens, targets);
-                    double total = 0;
-                    for (int i = 0; i < targets.length; i++) {
-                        total += targets[i] == key.ignore() ? 0 : p.loss[i];
-                    }
-                    return count == 0 ? Float.NaN : (float) (total / count);
-                } catch (RuntimeException ex) {
-                    throw failed("loss", ex);
-                }
-            }
-        }
-
-        @Override
-        public Tensor[] grads(int[] tokens, int[] targets, float g) {
-            int count = check(tokens, targets);
-            synchronized (plans) {
-                try {
-                    DecoderPlan p = plan();
-                    if (p.ranTokens != tokens || p.ranTargets != targets) { // another pass ran since (any program)
-                        forward(p, tokens, targets);
-                    }
-                    System.arraycopy(targets, 0, p.targets2, 0, targets.length);
-                    p.scale2[0] = count == 0 ? 0f : g / count;
-                    java.util.Arrays.fill(p.offsets, 0);
-                    for (int t : tokens) {
-                        p.offsets[t + 1]++;
-                    }
-                    for (int v = 0; v + 1 < p.offsets.length; v++) {
-                        p.offsets[v + 1] += p.offsets[v];
-                    }
-                    int[] next = java.util.Arrays.copyOf(p.offsets, p.offsets.length - 1);
-                    for (int i = 0; i < tokens.length; i++) {
-                        p.positions[next[tokens[i]]++] = i;
-                    }
-                    for (ParamPlan.Param w : p.params) {
-                        settle(w);
-                    }
-                    int graphs = 2 + 2 * key.spec().layers().size();
-                    for (int i = 0; i < graphs; i++) {
-                        p.run(p.compute(p.forwardGraphs + i));
-                    }
-                    copiedFloats += 2L * tokens.length + 1 + p.offsets.length; // targets, positions, scale, offsets
-                    Tensor[] out = new Tensor[params.length];
-                    for (int i = 0; i < params.length; i++) {
-                        out[i] = handOut(p.params[i], params[i].shape());
-                    }
-                    return out;
-                } catch (RuntimeException ex) {
-                    throw failed("grads", ex);
-                }
-            }
-        }
-
-        private IllegalStateException failed(String what, RuntimeException ex) {
-            return new IllegalStateException("tornado decoder " + what + " (" + key.spec() + ", batch " + key.b()
-                    + " x " + key.l() + ") failed on " + deviceName() + ": " + ex.getMessage(), ex);
-        }
-    }
-
     /** Compiled steps kept at most ({@code -Dlory4j.tornado.graphPlans}, default 4): each holds a whole model. */
     private static final int MAX_GRAPH_PLANS = Integer.getInteger("lory4j.tornado.graphPlans", 4);
 
@@ -1175,6 +966,13 @@ public final class TornadoBackend implements Backend {
         }
         Storage[] storages = params.stream().map(p -> p.data().storage()).toArray(Storage[]::new);
         return new GraphRun(lowering, storages, params.stream().map(p -> p.data().shape()).toList());
+    }
+
+    /** Bytes TornadoVM's profiler counted in and out of the cached compiled steps' graph runs (for tests). */
+    long profiledGraphBytes() {
+        synchronized (plans) {
+            return graphPlans.values().stream().mapToLong(p -> p.profiledBytes).sum();
+        }
     }
 
     /** How many compiled steps are cached (for tests). */
@@ -1213,13 +1011,15 @@ public final class TornadoBackend implements Backend {
                         }
                     }
                     for (ParamPlan.Param w : p.params) {
-                        settle(w);
+                        if (lowering.gradients) {
+                            settle(w); // a gradient still handed out from G goes to the host first
+                        }
                     }
                     p.runStep();
                     copiedFloats += p.uploadedInts() + 1; // the inputs (and index lists) in, the loss out
                     Map<String, Tensor> out = new LinkedHashMap<>();
                     out.put("loss", Tensor.scalar(p.loss()));
-                    for (int i = 0; i < p.params.length; i++) {
+                    for (int i = 0; lowering.gradients && i < p.params.length; i++) {
                         out.put("grad " + i, handOut(p.params[i], shapes.get(i)));
                     }
                     return out;
@@ -1816,7 +1616,7 @@ public final class TornadoBackend implements Backend {
             held.addAll(mergedSwiGluPlans.values());
             held.addAll(attentionBlockPlans.values());
             held.addAll(headPlans.values());
-            held.addAll(decoderPlans.values());
+            held.addAll(graphPlans.values());
             held.forEach(this::flush); // all first: a plan's pull may read another plan
             adamPlans.values().forEach(a -> {
                 a.m.peek();
@@ -1831,7 +1631,7 @@ public final class TornadoBackend implements Backend {
             mergedSwiGluPlans.clear();
             attentionBlockPlans.clear();
             headPlans.clear();
-            decoderPlans.clear();
+            graphPlans.clear();
             attentionPlans.values().forEach(p -> closePlan(p.plan));
             attentionPlans.clear();
             deviceScratch.clear();

@@ -4,8 +4,6 @@ import dev.lory4j.autograd.composite.Call;
 import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.autograd.composite.Kernel;
 import dev.lory4j.autograd.composite.KernelProvider;
-import dev.lory4j.autograd.nn.DecoderProgram;
-import dev.lory4j.autograd.nn.DecoderSpec;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import java.util.Map;
@@ -56,18 +54,6 @@ public final class TornadoComposites implements KernelProvider {
                             g[0] = g[0].reshape(c.input(0).shape());
                             return g;
                         }));
-    }
-
-    @Override
-    public boolean hasDecoder(Backend backend) {
-        return backend instanceof TornadoBackend;
-    }
-
-    @Override
-    public DecoderProgram decoder(Backend backend, DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin,
-                                  int batch, int seqLen, int ignoreIndex) {
-        return backend instanceof TornadoBackend tb
-                ? tb.decoder(spec, params, cos, sin, batch, seqLen, ignoreIndex) : null;
     }
 
     /** A kernel from a forward (null: not on the device) and a backward (null: not on the device) function. */

@@ -3,6 +3,7 @@ package dev.lory4j.accel;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.capture.CapturedSteps;
 import dev.lory4j.autograd.nn.DecoderConfig;
 import dev.lory4j.autograd.optim.AdamW;
 import dev.lory4j.autograd.optim.GradClip;
@@ -23,12 +24,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Clipped training steps of small dense and Lory models on the TornadoVM device give the CPU backend's losses,
- * clipping norms, weights and optimizer moments, both with the whole model as one plan (the default) and op by op
- * ({@code -Dlory4j.decoderProgram=false}). Along the way: the attention blocks' weights, the SwiGLU blocks' weights,
- * the Lory expert tensors and the head keep their gradients and AdamW moments on the device (as linear layers do; as
- * a whole-model plan, every parameter), no parameter is copied to the device after the first step unless the host
- * writes it (then that one only), host writes to a weight and to its moments reach the device, and plans evicted
- * mid-step lose nothing.
+ * clipping norms, weights and optimizer moments, both as a compiled captured step (the whole step one plan, as the
+ * trainer runs it) and eagerly, op by op. Along the way: the attention blocks' weights, the SwiGLU blocks' weights,
+ * the Lory expert tensors and the head keep their gradients and AdamW moments on the device (compiled: every
+ * parameter), no parameter is copied to the device after the first step unless the host writes it (then that one
+ * only), host writes to a weight and to its moments reach the device, and plans evicted between steps lose nothing.
  */
 class TornadoTrainingStepTest {
     private static final int STEPS = 3;
@@ -39,17 +39,18 @@ class TornadoTrainingStepTest {
                        Map<String, Tensor> params, Map<String, Tensor> state) {}
 
     private static Run train(Backend backend, boolean lory) {
-        return train(backend, lory, 1, true, 24);
+        return train(backend, lory, 1, false, 24);
     }
 
     /**
-     * {@link #train} with each step's gradient accumulated over {@code micro} batches (backward passes), batch k of
-     * length {@code lengths[k % lengths.length]}, the whole model as one plan or op by op ({@code program}).
+     * {@link #train} with each step's gradient accumulated over {@code micro} batches (backward passes; eager only),
+     * batch k of step s of length {@code lengths[(s + k) % lengths.length]}, as a captured step ({@code compiled}:
+     * one per length, compiled where the backend compiles) or op by op.
      */
-    private static Run train(Backend backend, boolean lory, int micro, boolean program, int... lengths) {
+    private static Run train(Backend backend, boolean lory, int micro, boolean compiled, int... lengths) {
         Backend before = Backends.current();
         Backends.use(backend);
-        String was = System.setProperty("lory4j.decoderProgram", Boolean.toString(program));
+        CapturedSteps steps = new CapturedSteps();
         try {
             DecoderConfig c = new DecoderConfig(32, 16, 2, 2, 24, 1e-5f, 10000, false, 64, 0.1f, false);
             MoeModel model = new MoeModel(lory ? MoeConfig.lory(c, 4, 8) : MoeConfig.dense(c), new Rng(3));
@@ -64,15 +65,24 @@ class TornadoTrainingStepTest {
                 opt.zeroGrad();
                 Var loss = null;
                 for (int k = 0; k < micro; k++) {
-                    int len = lengths[k % lengths.length];
+                    int len = lengths[(step + k) % lengths.length];
                     int[] x = new int[2 * len];
                     int[] y = new int[2 * len];
                     for (int i = 0; i < x.length; i++) {
                         x[i] = rng.nextInt(32);
                         y[i] = rng.nextInt(32);
                     }
-                    loss = model.loss(x, y, 2, len, -100);
-                    loss.backward(); // a second pass adds to the gradients the first left (on the device)
+                    if (compiled) {
+                        float value = steps.run("len " + len, model.lm().parameters(),
+                                Map.of("tokens", x, "targets", y), () -> model.loss(x, y, 2, len, -100), g -> { });
+                        loss = Var.of(Tensor.scalar(value));
+                        if (backend instanceof TornadoBackend) {
+                            assertThat(steps.compiled("len " + len)).isTrue();
+                        }
+                    } else {
+                        loss = model.loss(x, y, 2, len, -100);
+                        loss.backward(); // a second pass adds to the gradients the first left (on the device)
+                    }
                 }
                 if (step == STEPS - 1) {
                     named.forEach((name, p) -> {
@@ -100,21 +110,16 @@ class TornadoTrainingStepTest {
             return new Run(losses, norms, uploads, onDevice, params, state);
         } finally {
             Backends.use(before);
-            if (was == null) {
-                System.clearProperty("lory4j.decoderProgram");
-            } else {
-                System.setProperty("lory4j.decoderProgram", was);
-            }
         }
     }
 
-    @ParameterizedTest(name = "lory={0}, program={1}")
+    @ParameterizedTest(name = "lory={0}, compiled={1}")
     @org.junit.jupiter.params.provider.CsvSource({"true,true", "false,true", "true,false", "false,false"})
-    void blockWeightsGradientsAndMomentsStayOnTheDevice(boolean lory, boolean program) {
+    void blockWeightsGradientsAndMomentsStayOnTheDevice(boolean lory, boolean compiled) {
         Run cpu = train(new CpuBackend(), lory);
         TornadoBackend tornado = new TornadoBackend(0); // every supported op on the device
-        Run device = train(tornado, lory, 1, program, 24);
-        assertThat(tornado.decoderPlanCount()).isEqualTo(program ? 1 : 0);
+        Run device = train(tornado, lory, 1, compiled, 24);
+        assertThat(tornado.graphPlanCount()).isEqualTo(compiled ? 1 : 0);
         tornado.close();
         assertSameValues(device, cpu);
         // The block weights (attention projections, dense SwiGLU weights or Lory expert tensors) kept their gradients
@@ -128,7 +133,7 @@ class TornadoTrainingStepTest {
         assertThat(blocks).hasSize(7 * 2); // four attention and three feed-forward per layer, two layers
         blocks.add("lm_head.weight"); // the head, computed with the loss
         assertThat(device.deviceGrads()).containsAll(blocks);
-        if (program) { // and so did the embeddings, the norms and the routers
+        if (compiled) { // and so did the embeddings, the norms and the routers
             assertThat(device.deviceGrads()).isEqualTo(cpu.params().keySet());
         }
         // After the first step (which copies each parameter in) no weight is copied in again, but the one written.
@@ -137,13 +142,14 @@ class TornadoTrainingStepTest {
         assertThat(device.uploads()[2]).isEqualTo(device.uploads()[1] + 1);
     }
 
-    @ParameterizedTest(name = "program={0}")
+    @ParameterizedTest(name = "compiled={0}")
     @ValueSource(booleans = {true, false})
-    void plansEvictedMidStepBringTheirWeightsGradientsAndMomentsToTheHost(boolean program) {
-        // op by op, the blocks of the two layers evict each other; as whole-model plans, the two batch lengths do
-        Run cpu = train(new CpuBackend(), true, 2, true, 24, 16);
+    void plansEvictedBetweenStepsBringTheirWeightsGradientsAndMomentsToTheHost(boolean compiled) {
+        // op by op, the blocks of the two layers evict each other; compiled, the steps of two batch lengths do
+        int micro = compiled ? 1 : 2;
+        Run cpu = train(new CpuBackend(), true, micro, false, 24, 16);
         TornadoBackend tornado = new TornadoBackend(0, 0, 1); // one plan of each kind: every switch evicts
-        Run device = train(tornado, true, 2, program, 24, 16);
+        Run device = train(tornado, true, micro, compiled, 24, 16);
         tornado.close();
         assertSameValues(device, cpu);
         assertThat(device.uploads()[STEPS - 1]).isGreaterThan(device.uploads()[0]); // evicted weights came back
@@ -151,9 +157,9 @@ class TornadoTrainingStepTest {
 
     @org.junit.jupiter.api.Test
     void gradientsAccumulatedOverTwoBackwardPassesMatchTheCpu() {
-        Run cpu = train(new CpuBackend(), true, 2, true, 24);
+        Run cpu = train(new CpuBackend(), true, 2, false, 24);
         TornadoBackend tornado = new TornadoBackend(0);
-        Run device = train(tornado, true, 2, true, 24);
+        Run device = train(tornado, true, 2, false, 24);
         tornado.close();
         assertSameValues(device, cpu);
     }

@@ -81,7 +81,8 @@ final class TrainCompare {
         AdamW opt = new AdamW(model.lm().namedParameters());
         Rng rng = new Rng(2);
         double[] times = new double[steps];
-        boolean capture = Boolean.getBoolean("lory4j.capture");
+        boolean capture = Boolean.getBoolean("lory4j.capture")
+                || CapturedSteps.compilerFor(dev.lory4j.tensor.spi.Backends.current()) != null;
         List<Var> params = model.lm().parameters();
         CapturedSteps captured = new CapturedSteps();
         for (int s = 0; s < warmup + steps; s++) {
@@ -95,7 +96,7 @@ final class TrainCompare {
                 y[i] = rng.nextInt(256);
             }
             long t0 = System.nanoTime();
-            if (capture) { // -Dlory4j.capture=true: the step traced once, then replayed
+            if (capture) { // traced once, then replayed (-Dlory4j.capture=true) or run compiled (a device)
                 opt.zeroGrad();
                 captured.run("step", params, Map.of("tokens", x, "targets", y),
                         () -> model.loss(x, y, batch, seq, -100), g -> {});

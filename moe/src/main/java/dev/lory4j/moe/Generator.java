@@ -36,6 +36,11 @@ public final class Generator {
     private final MoeModel model;
     private final RoutingMode mode;
 
+    /** A generator routing Lory layers as the model's config says ({@code routing_mode}; prompt-only by default). */
+    public Generator(MoeModel model) {
+        this(model, model.config().routingMode());
+    }
+
     /** A generator using the given inference routing mode for Lory layers. */
     public Generator(MoeModel model, RoutingMode mode) {
         this.model = model;
@@ -44,14 +49,24 @@ public final class Generator {
 
     /** The prompt followed by up to {@code maxNew} generated tokens. */
     public int[] generate(int[] prompt, int maxNew, Sampling s) {
+        return generate(prompt, maxNew, s, t -> { });
+    }
+
+    /** {@link #generate(int[], int, Sampling)}, telling {@code onToken} each new token as it is sampled. */
+    public int[] generate(int[] prompt, int maxNew, Sampling s, java.util.function.IntConsumer onToken) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("generate: empty prompt");
         }
         int maxLen = model.config().decoder().maxPositions();
-        if (prompt.length + maxNew > maxLen) {
+        if (maxNew < 0) {
+            throw new IllegalArgumentException("generate: maxNew " + maxNew + " must be >= 0");
+        }
+        if ((long) prompt.length + maxNew > maxLen) {
             throw new IllegalArgumentException("generate: prompt " + prompt.length + " + " + maxNew
                     + " new tokens exceed max_position_embeddings " + maxLen);
         }
+        boolean wasTraining = model.isTraining();
+        RoutingMode wasMode = model.routingMode();
         model.lm().eval();
         model.setRoutingMode(mode);
         Rng rng = new Rng(s.seed());
@@ -71,15 +86,16 @@ public final class Generator {
             while (len < out.length) {
                 int next = sample(logits.select(0, 0).select(0, logits.dim(1) - 1), s, rng);
                 out[len++] = next;
+                onToken.accept(next);
                 if (next == s.stopToken() || len == out.length) {
                     break;
                 }
                 logits = cached ? model.lm().forward(new int[] {next}, 1, 1, len - 1, caches).data()
                         : model.lm().forward(Arrays.copyOf(out, len), 1, len).data();
             }
-        } finally {
-            model.lm().train(true);
-            model.setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
+        } finally { // the model's mode and routing as they were
+            model.lm().train(wasTraining);
+            model.setRoutingMode(wasMode);
         }
         return Arrays.copyOf(out, len);
     }

@@ -3,15 +3,12 @@ package dev.lory4j.moe;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.autograd.composite.Site;
-import dev.lory4j.autograd.nn.DecoderSpec;
 import dev.lory4j.autograd.nn.Layer;
 import dev.lory4j.autograd.nn.Linear;
 import dev.lory4j.autograd.nn.SwiGLU;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The Lory mixture-of-experts layer: a fully differentiable MoE that merges its experts in parameter space once
@@ -119,27 +116,6 @@ public final class LoryLayer extends Layer {
         if (router.bias() != null) {
             router.bias().data().fill(0f);
         }
-    }
-
-    /**
-     * To a backend's whole-decoder program this layer is E experts merged once per segment of T rows with causal
-     * segment routing, in that mode only and while no trace is attached (a trace reads the routing weights, which
-     * the program keeps on its device); otherwise null.
-     */
-    @Override
-    public DecoderSpec.FeedForward deviceForm() {
-        return mode == RoutingMode.CAUSAL_SEGMENT && trace == null
-                ? new DecoderSpec.FeedForward(experts.count(), segmentLength, router.bias() != null) : null;
-    }
-
-    @Override
-    public List<Var> deviceParams() {
-        List<Var> all = new ArrayList<>(List.of(router.weight()));
-        if (router.bias() != null) {
-            all.add(router.bias());
-        }
-        all.addAll(List.of(experts.gate(), experts.up(), experts.down()));
-        return all;
     }
 
     @Override

@@ -15,6 +15,7 @@ import java.util.List;
  */
 public final class MoeModel {
     private RoutingTrace trace;
+    private RoutingMode routingMode = RoutingMode.CAUSAL_SEGMENT;
     private final MoeConfig config;
     private final DecoderLM lm;
 
@@ -69,9 +70,59 @@ public final class MoeModel {
         return out;
     }
 
-    /** Sets the routing mode of every Lory layer. */
+    /** Sets the routing mode of every Lory layer (until the next {@link #train()} or {@link #eval()}). */
     public void setRoutingMode(RoutingMode mode) {
+        routingMode = mode;
         loryLayers().forEach(l -> l.setMode(mode));
+    }
+
+    /** The routing mode of the Lory layers now. */
+    public RoutingMode routingMode() {
+        return routingMode;
+    }
+
+    /**
+     * Training mode: dropout on and Lory layers in causal segment routing (spec §2.5), the mode a model trains in.
+     * A new model starts here.
+     */
+    public MoeModel train() {
+        lm.train(true);
+        setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
+        return this;
+    }
+
+    /** Inference mode: dropout off and Lory layers routing as the config's {@code routing_mode} says (spec §2.7). */
+    public MoeModel eval() {
+        lm.eval();
+        setRoutingMode(config.routingMode());
+        return this;
+    }
+
+    /** Whether the model is in training mode (see {@link #train()}). */
+    public boolean isTraining() {
+        return lm.isTraining();
+    }
+
+    /**
+     * Saves the weights (Hugging Face names) and the config to one safetensors file, atomically; {@link #load} reads
+     * it back. Training checkpoints ({@link dev.lory4j.autograd.io.Checkpoint}) hold the optimizer too.
+     */
+    public void save(java.nio.file.Path file) throws java.io.IOException {
+        dev.lory4j.autograd.io.Checkpoint.saveWeights(file, lm, config.toMap());
+    }
+
+    /** The model saved in {@code file} (by {@link #save} or a training checkpoint), in training mode. */
+    public static MoeModel load(java.nio.file.Path file) throws java.io.IOException {
+        dev.lory4j.autograd.io.Checkpoint.Loaded loaded = dev.lory4j.autograd.io.Checkpoint.load(file);
+        MoeConfig config;
+        try {
+            config = MoeConfig.fromMap(loaded.config());
+        } catch (IllegalArgumentException e) {
+            throw new java.io.IOException(file + ": the config in its metadata is not valid: " + e.getMessage(), e);
+        }
+        MoeModel model = new MoeModel(config, new Rng(0));
+        loaded.restore(model.lm(), null);
+        return model;
     }
 
     /** Lory layers recompute their merged weights in the backward pass instead of keeping them (less memory). */

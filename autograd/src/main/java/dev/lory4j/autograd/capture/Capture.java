@@ -59,6 +59,15 @@ public final class Capture {
         }
     }
 
+    /** {@link #loss} traced for {@code compiler} (on the CPU, as {@link #lossAndGradientsFor}). */
+    public static Graph lossFor(GraphCompiler compiler, List<Var> params, Map<String, int[]> inputs,
+                                Supplier<Var> loss) {
+        Backend cpu = new dev.lory4j.tensor.CpuBackend();
+        try (NoGrad ng = NoGrad.enter()) {
+            return Kernels.only(compiler.composites(), () -> trace(params, inputs, loss, false, cpu));
+        }
+    }
+
     private static Graph trace(List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss, boolean gradients,
                                Backend target) {
         for (int i = 0; gradients && i < params.size(); i++) {

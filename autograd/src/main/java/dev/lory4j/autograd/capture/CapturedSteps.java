@@ -13,8 +13,8 @@ import java.util.function.Supplier;
 
 /**
  * Loss-and-gradients steps by key (e.g. the batch shape): the first step of a key is traced (an eager step that
- * records itself), every later one replays that graph, or runs it compiled where the current backend has a
- * {@link GraphCompiler}. The gradients end up in the parameters either way, as after {@code loss.backward()}.
+ * records itself), every later one replays that graph; where the current backend has a {@link GraphCompiler}, the
+ * trace runs on the CPU and every step of the key, the first included, runs compiled on the device. The gradients end up in the parameters either way, as after {@code loss.backward()}.
  */
 public final class CapturedSteps {
     private static final List<GraphCompiler> COMPILERS = ServiceLoader.load(GraphCompiler.class).stream()
@@ -60,9 +60,15 @@ public final class CapturedSteps {
             if (graph == null) {
                 graph = Capture.lossAndGradients(params, inputs, loss);
             }
-            steps.put(key, new Entry(graph, compiled));
+            entry = new Entry(graph, compiled);
+            steps.put(key, entry);
             onTrace.accept(graph);
-            return graph.traced().get("loss").item();
+            if (compiled == null) {
+                return graph.traced().get("loss").item();
+            }
+            for (Var p : params) { // the device runs this step too, as every later one: the same arithmetic
+                p.setGrad(null);
+            }
         }
         Map<String, Tensor> out = entry.compiled() != null ? entry.compiled().run(inputs)
                 : entry.graph().replay(params, inputs);
@@ -70,6 +76,26 @@ public final class CapturedSteps {
             params.get(i).setGrad(out.get("grad " + i));
         }
         return out.get("loss").item();
+    }
+
+    /**
+     * The loss of an evaluation pass (no gradients) of {@code key} compiled by the current backend's
+     * {@link GraphCompiler}, or null where there is none or it declined (the caller then runs the pass eagerly). The
+     * first pass of a key is traced on the CPU; every pass runs compiled.
+     */
+    public Float compiledLoss(String key, List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss) {
+        Entry entry = steps.get(key);
+        if (entry == null) {
+            Backend backend = Backends.current();
+            GraphCompiler compiler = compilerFor(backend);
+            if (compiler == null) {
+                return null;
+            }
+            Graph graph = Capture.lossFor(compiler, params, inputs, loss);
+            entry = new Entry(graph, compiler.compile(backend, graph, params));
+            steps.put(key, entry);
+        }
+        return entry.compiled() == null ? null : entry.compiled().run(inputs).get("loss").item();
     }
 
     /** Whether the step of {@code key} runs compiled by the backend's {@link GraphCompiler}. */

@@ -1,8 +1,5 @@
 package dev.lory4j.autograd.composite;
 
-import dev.lory4j.autograd.nn.DecoderProgram;
-import dev.lory4j.autograd.nn.DecoderSpec;
-import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import java.util.HashMap;
 import java.util.List;
@@ -91,33 +88,6 @@ public final class Kernels {
         }
     }
 
-    /** Interim (issue #15): the first whole-decoder program a provider offers for {@code backend}, or null. */
-    public static DecoderProgram decoder(Backend backend, DecoderSpec spec, Tensor[] params, Tensor cos, Tensor sin,
-                                         int batch, int seqLen, int ignoreIndex) {
-        for (KernelProvider p : providers()) {
-            if (p.hasDecoder(backend)) {
-                DecoderProgram program = p.decoder(backend, spec, params, cos, sin, batch, seqLen, ignoreIndex);
-                if (program != null) {
-                    return program;
-                }
-            }
-        }
-        return null;
-    }
-
-    /** Interim (issue #15): whether some provider may offer a whole-decoder program for {@code backend}. */
-    public static boolean hasDecoder(Backend backend) {
-        if (isAlias(backend)) {
-            return false; // a capture records the model op by op
-        }
-        for (KernelProvider p : providers()) {
-            if (p.hasDecoder(backend)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Adds a provider besides those found by ServiceLoader (a program or test that brings its own kernels). */
     public static synchronized void register(KernelProvider provider) {
         List<KernelProvider> all = new java.util.ArrayList<>(providers());
@@ -130,10 +100,6 @@ public final class Kernels {
     public static synchronized void unregister(KernelProvider provider) {
         providers = providers().stream().filter(p -> p != provider).toList();
         BY_BACKEND.clear();
-    }
-
-    private static synchronized boolean isAlias(Backend backend) {
-        return ALIASES.containsKey(backend);
     }
 
     private static synchronized List<KernelProvider> providers() {

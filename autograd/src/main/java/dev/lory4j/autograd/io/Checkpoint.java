@@ -58,6 +58,11 @@ public final class Checkpoint {
         Safetensors.write(file, tensors, meta);
     }
 
+    /** Saves the model's weights and its config (no optimizer; step 0) atomically to {@code file}. */
+    public static void saveWeights(Path file, Module model, Map<String, Object> config) throws IOException {
+        save(file, model, config, null, new TrainState(0, 0, 0, Map.of()));
+    }
+
     /** Reads a checkpoint; missing or malformed metadata is a {@link SafetensorsException} naming the key. */
     public static Loaded load(Path file) throws IOException {
         SafetensorsFile f = Safetensors.read(file);

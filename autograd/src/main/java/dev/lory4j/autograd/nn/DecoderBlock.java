@@ -25,22 +25,6 @@ public final class DecoderBlock extends Module {
         return h.add(mlp.forward(postNorm.forward(h)));
     }
 
-    /**
-     * The block's parameters in {@link DecoderSpec}'s order, or null when its feed-forward
-     * layer has no {@link Layer#deviceForm()}.
-     */
-    java.util.List<Var> deviceParams() {
-        if (mlp.deviceForm() == null) {
-            return null;
-        }
-        java.util.List<Var> all = new java.util.ArrayList<>();
-        all.add(inputNorm.weight());
-        all.addAll(attention.weights());
-        all.add(postNorm.weight());
-        all.addAll(mlp.deviceParams());
-        return all;
-    }
-
     /** The feed-forward layer. */
     public Layer mlp() {
         return mlp;

@@ -31,6 +31,117 @@ public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int nu
         return new DecoderConfig(256, 256, 4, 4, 688, 1e-5f, 10000, false, 2048, 0.02f, false);
     }
 
+    /** A builder starting from {@link #tiny()}'s values; set what differs, then {@link Builder#build()}. */
+    public static Builder builder() {
+        return new Builder(tiny());
+    }
+
+    /** A builder starting from this configuration's values. */
+    public Builder toBuilder() {
+        return new Builder(this);
+    }
+
+    /** Named settings for a {@link DecoderConfig} (validated by {@link #build()}). */
+    public static final class Builder {
+        private int vocabSize;
+        private int hiddenSize;
+        private int numLayers;
+        private int numHeads;
+        private int intermediateSize;
+        private float rmsNormEps;
+        private double ropeTheta;
+        private boolean tieWordEmbeddings;
+        private int maxPositions;
+        private float initStd;
+        private boolean scaledInit;
+
+        private Builder(DecoderConfig c) {
+            vocabSize = c.vocabSize;
+            hiddenSize = c.hiddenSize;
+            numLayers = c.numLayers;
+            numHeads = c.numHeads;
+            intermediateSize = c.intermediateSize;
+            rmsNormEps = c.rmsNormEps;
+            ropeTheta = c.ropeTheta;
+            tieWordEmbeddings = c.tieWordEmbeddings;
+            maxPositions = c.maxPositions;
+            initStd = c.initStd;
+            scaledInit = c.scaledInit;
+        }
+
+        /** Vocabulary size (HF: vocab_size). */
+        public Builder vocabSize(int v) {
+            vocabSize = v;
+            return this;
+        }
+
+        /** Model width (HF: hidden_size). */
+        public Builder hiddenSize(int v) {
+            hiddenSize = v;
+            return this;
+        }
+
+        /** Decoder layers (HF: num_hidden_layers). */
+        public Builder numLayers(int v) {
+            numLayers = v;
+            return this;
+        }
+
+        /** Attention heads (HF: num_attention_heads); hidden size / heads must be even. */
+        public Builder numHeads(int v) {
+            numHeads = v;
+            return this;
+        }
+
+        /** Feed-forward width (HF: intermediate_size). */
+        public Builder intermediateSize(int v) {
+            intermediateSize = v;
+            return this;
+        }
+
+        /** RMSNorm epsilon (HF: rms_norm_eps). */
+        public Builder rmsNormEps(float v) {
+            rmsNormEps = v;
+            return this;
+        }
+
+        /** RoPE base (HF: rope_theta). */
+        public Builder ropeTheta(double v) {
+            ropeTheta = v;
+            return this;
+        }
+
+        /** Whether the head shares the embedding matrix (HF: tie_word_embeddings). */
+        public Builder tieWordEmbeddings(boolean v) {
+            tieWordEmbeddings = v;
+            return this;
+        }
+
+        /** Longest sequence the RoPE tables cover (HF: max_position_embeddings). */
+        public Builder maxPositions(int v) {
+            maxPositions = v;
+            return this;
+        }
+
+        /** Standard deviation of the normal initialisation (HF: initializer_range). */
+        public Builder initStd(float v) {
+            initStd = v;
+            return this;
+        }
+
+        /** Whether output projections use initStd / sqrt(2 · layers) (GPT-2 style). */
+        public Builder scaledInit(boolean v) {
+            scaledInit = v;
+            return this;
+        }
+
+        /** The configuration (sizes checked). */
+        public DecoderConfig build() {
+            return new DecoderConfig(vocabSize, hiddenSize, numLayers, numHeads, intermediateSize, rmsNormEps,
+                    ropeTheta, tieWordEmbeddings, maxPositions, initStd, scaledInit);
+        }
+    }
+
     /** Size of one attention head. */
     public int headDim() {
         return hiddenSize / numHeads;

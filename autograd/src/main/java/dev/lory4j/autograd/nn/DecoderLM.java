@@ -2,13 +2,7 @@ package dev.lory4j.autograd.nn;
 
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.composite.Composites;
-import dev.lory4j.autograd.composite.Kernels;
 import dev.lory4j.tensor.Rng;
-import dev.lory4j.tensor.Tensor;
-import dev.lory4j.tensor.spi.Backend;
-import dev.lory4j.tensor.spi.Backends;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.function.IntFunction;
 
 /**
@@ -16,6 +10,9 @@ import java.util.function.IntFunction;
  * {@code model.layers.{i}.*}, {@code model.norm}, and {@code lm_head} (absent when the embeddings are tied).
  */
 public final class DecoderLM extends Module {
+    /** The target value a loss skips (PyTorch's {@code ignore_index} default): padding and document boundaries. */
+    public static final int IGNORE_INDEX = -100;
+
     private final DecoderConfig config;
     private final Inner model;
     private final Linear lmHead;
@@ -92,65 +89,12 @@ public final class DecoderLM extends Module {
     }
 
     /**
-     * Whether {@link #loss} may run the whole model as one program of a device backend
-     * ({@code -Dlory4j.decoderProgram}, default true, read at each call); false runs it op by op there too.
-     */
-    private static boolean programs() {
-        return Boolean.parseBoolean(System.getProperty("lory4j.decoderProgram", "true"));
-    }
-
-    /**
      * Mean next-token cross-entropy of the logits for {@code tokens} against {@code targets} (ignoreIndex skipped):
      * the final hidden states, then the head and the loss as one composite op
      * ({@link Composites#LINEAR_CROSS_ENTROPY}), so a backend with a kernel for it need not hand out the logits.
-     * Interim (issue #15): when a backend offers a whole-decoder program ({@link Kernels#decoder}), the model is that
-     * one program (only tokens in, only the loss out).
      */
     public Var loss(int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
-        Backend backend = Backends.current();
-        Var whole = programs() && Kernels.hasDecoder(backend)
-                ? programLoss(backend, tokens, targets, batch, seqLen, ignoreIndex) : null;
-        if (whole != null) {
-            return whole;
-        }
         Var head = lmHead == null ? model.embed.weight() : lmHead.weight();
         return hidden(tokens, batch, seqLen, 0, null).linearCrossEntropy(head, targets, ignoreIndex);
-    }
-
-    /** The loss as one op of the backend's whole-decoder program, or null when it has none for this model. */
-    private Var programLoss(Backend backend, int[] tokens, int[] targets, int batch, int seqLen, int ignoreIndex) {
-        if (tokens.length != batch * seqLen || targets.length != tokens.length) {
-            throw new IllegalArgumentException("DecoderLM.loss: " + tokens.length + " tokens and " + targets.length
-                    + " targets for batch " + batch + " x length " + seqLen);
-        }
-        List<Var> params = new ArrayList<>();
-        List<DecoderSpec.FeedForward> ffs = new ArrayList<>();
-        params.add(model.embed.weight());
-        for (DecoderBlock block : model.layers.items()) {
-            List<Var> own = block.deviceParams();
-            if (own == null) {
-                return null;
-            }
-            ffs.add(block.mlp().deviceForm());
-            params.addAll(own);
-        }
-        params.add(model.norm.weight());
-        if (lmHead != null) {
-            params.add(lmHead.weight());
-        }
-        DecoderSpec spec = new DecoderSpec(config.vocabSize(), config.hiddenSize(), config.numHeads(),
-                config.intermediateSize(), config.rmsNormEps(), lmHead == null, ffs);
-        Tensor[] data = params.stream().map(Var::data).toArray(Tensor[]::new);
-        Tensor[] tables = model.rope.tables(0, seqLen);
-        DecoderProgram program = Kernels.decoder(backend, spec, data, tables[0], tables[1], batch, seqLen,
-                ignoreIndex);
-        if (program == null) {
-            return null;
-        }
-        int[] tok = tokens.clone();
-        int[] tgt = targets.clone();
-        float loss = program.loss(tok, tgt);
-        return Var.custom("decoderLoss", Tensor.scalar(loss), params.toArray(Var[]::new),
-                (g, needs) -> program.grads(tok, tgt, g.item()));
     }
 }

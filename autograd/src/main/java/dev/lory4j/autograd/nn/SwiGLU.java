@@ -3,7 +3,6 @@ package dev.lory4j.autograd.nn;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.tensor.Rng;
-import java.util.List;
 
 /** The LLaMA feed-forward block: down(silu(gate(x)) * up(x)), no biases. */
 public final class SwiGLU extends Layer {
@@ -22,16 +21,6 @@ public final class SwiGLU extends Layer {
     @Override
     public Var forward(Var x) {
         return Composites.SWIGLU.apply(null, x, gate.weight(), up.weight(), down.weight());
-    }
-
-    @Override
-    public DecoderSpec.FeedForward deviceForm() {
-        return DecoderSpec.FeedForward.DENSE;
-    }
-
-    @Override
-    public List<Var> deviceParams() {
-        return List.of(gate.weight(), up.weight(), down.weight());
     }
 
     /** gate_proj [intermediate, hidden]. */

@@ -46,45 +46,8 @@ public final class DemoReport {
         h.append("</table>");
         h.append(Svg.groupedBars("held-out perplexity (lower is better)", "perplexity", cats, List.of("dense", "lory"),
                 bars, 900, 320));
-        h.append("<h2>Routing weights per layer and domain</h2><p>Mean weight of each expert over the held-out segments "
-                + "of each domain (causal segment routing). Flat rows mean no specialisation; a dark cell is an expert "
-                + "a domain prefers.</p><div class='grid'>");
-        List<String> cols = new ArrayList<>();
-        for (int e = 0; e < experts; e++) {
-            cols.add("e" + e);
-        }
-        for (int l = 0; l < layers; l++) {
-            double[][] m = new double[domains.size()][];
-            double max = 0;
-            for (int d = 0; d < domains.size(); d++) {
-                m[d] = trace.meanWeights(l, domains.get(d), experts);
-                for (double v : m[d]) {
-                    max = Math.max(max, Double.isFinite(v) ? v : 0);
-                }
-            }
-            h.append(Svg.heatmap("layer " + l, domains, cols, m, Math.max(max, 1e-9)));
-        }
-        h.append("</div><h2>Expert usage</h2><p>Share of held-out segments in which each expert's weight exceeds 2/E "
-                + "(the paper's activation criterion), and the mean routing entropy (ln E = ")
-                .append(String.format(Locale.ROOT, "%.3f", Math.log(experts))).append(" is uniform).</p><div class='grid'>");
-        double[][] usage = new double[layers][];
-        List<String> rows = new ArrayList<>();
-        for (int l = 0; l < layers; l++) {
-            usage[l] = trace.usage(l, experts);
-            rows.add(String.format(Locale.ROOT, "layer %d (H %.2f)", l, trace.meanEntropy(l)));
-        }
-        h.append(Svg.heatmap("usage", rows, cols, usage, 1.0));
-        List<dev.lory4j.moe.LoryLayer> loryLayers = lory.model().loryLayers();
-        if (!loryLayers.isEmpty()) {
-            h.append("</div><h2>How far the experts moved apart</h2><p>Cosine similarity of expert pairs over their "
-                    + "merged-able weights (all three matrices). Right after upcycling every pair is 1.00; lower means "
-                    + "the experts have specialised.</p><div class='grid'>");
-            for (int l = 0; l < loryLayers.size(); l++) {
-                double[][] sim = RoutingTrace.expertSimilarity(loryLayers.get(l).experts());
-                h.append(Svg.heatmap("layer " + l, cols, cols, sim, 1.0));
-            }
-        }
-        h.append("</div><p>Files beside this report: <code>metrics.json</code>, <code>routing.csv</code> (every "
+        h.append(RoutingReport.sections(lory.model(), trace, layers, experts, domains));
+        h.append("<p>Files beside this report: <code>metrics.json</code>, <code>routing.csv</code> (every "
                 + "routing decision), and the checkpoints <code>dense/latest.safetensors</code> and "
                 + "<code>lory/latest.safetensors</code>.</p></body></html>");
         Path file = dir.resolve("report.html");

@@ -4,6 +4,7 @@ import dev.lory4j.autograd.Anomaly;
 import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.capture.CapturedSteps;
+import dev.lory4j.tensor.spi.Backends;
 import dev.lory4j.autograd.io.Checkpoint;
 import dev.lory4j.autograd.nn.Layer;
 import dev.lory4j.autograd.nn.SwiGLU;
@@ -27,6 +28,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Trains a {@link MoeModel}: AdamW, linear warm-up then cosine decay, gradient clipping, periodic held-out
@@ -57,7 +59,7 @@ public final class Trainer {
 
     private static final String PHASE_DENSE = "dense";
     private static final String PHASE_MOE = "moe";
-    private static final int IGNORE = -100;
+    private static final int IGNORE = dev.lory4j.autograd.nn.DecoderLM.IGNORE_INDEX;
 
     private final MoeConfig target;
     private final TrainConfig tc;
@@ -67,6 +69,7 @@ public final class Trainer {
     private final WarmupCosine schedule;
 
     private MoeModel model;
+    private volatile boolean stopRequested;
     /** Traced steps by batch shape for {@code -Dlory4j.capture=true}; cleared when the model changes. */
     private final CapturedSteps captured = new CapturedSteps();
     private AdamW optimizer;
@@ -95,6 +98,24 @@ public final class Trainer {
 
     private AdamW newOptimizer(MoeModel m) {
         return new AdamW(m.lm().namedParameters(), tc.lr(), tc.beta1(), tc.beta2(), 1e-8f, tc.weightDecay());
+    }
+
+    /**
+     * Asks a running {@link #run()} or {@link #resume} to stop after the step in progress: it writes its checkpoint
+     * (where it has a directory) and returns. Safe from another thread, e.g. a shutdown hook on Ctrl-C.
+     */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /** Whether the last run stopped early at {@link #requestStop()}. */
+    public boolean stopped() {
+        return stopRequested && step < tc.steps();
+    }
+
+    /** The optimizer steps taken so far. */
+    public int step() {
+        return step;
     }
 
     /** Trains from scratch. */
@@ -133,7 +154,7 @@ public final class Trainer {
         int firstStep = step;
         model.lm().train(true);
         model.setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
-        while (step < tc.steps()) {
+        while (step < tc.steps() && !stopRequested) {
             if (phase.equals(PHASE_DENSE) && step >= tc.upcycleStep()) {
                 upcycle();
             }
@@ -164,11 +185,15 @@ public final class Trainer {
                 save(tc.checkpointDir().resolve("latest.safetensors"));
             }
         }
-        if (!evalSets.isEmpty()) {
+        if (!evalSets.isEmpty() && !stopRequested) {
             evals.add(evaluate());
         }
         if (tc.checkpointDir() != null) {
             save(tc.checkpointDir().resolve("latest.safetensors"));
+            if (stopRequested) {
+                progress.onMessage("stopped at step " + step + "; checkpoint " + tc.checkpointDir()
+                        .resolve("latest.safetensors") + " (resume continues from here)");
+            }
         }
         return new Result(model, logs, evals);
     }
@@ -183,9 +208,12 @@ public final class Trainer {
         return value;
     }
 
-    /** Whether training steps are traced once per batch shape and replayed ({@code -Dlory4j.capture}, read per step). */
+    /**
+     * Whether training steps are traced once per batch shape and replayed: where the backend compiles captured steps
+     * (a device: the step is one program there), else with {@code -Dlory4j.capture=true}; read per step.
+     */
     private static boolean capture() {
-        return Boolean.getBoolean("lory4j.capture");
+        return Boolean.getBoolean("lory4j.capture") || CapturedSteps.compilerFor(Backends.current()) != null;
     }
 
     /**
@@ -197,7 +225,8 @@ public final class Trainer {
         return captured.run(shape, model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()),
                 () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE),
                 graph -> progress.onMessage("traced the training step for batches of " + shape + ": "
-                        + graph.nodes().size() + " calls, replayed from the next step on"));
+                        + graph.nodes().size() + " calls, " + (captured.compiled(shape) ? "compiled for "
+                        + Backends.current().deviceName() : "replayed") + " from the next step on"));
     }
 
     /** Re-runs the failing batch in anomaly mode to name the first op that produced NaN/Inf. */
@@ -250,6 +279,8 @@ public final class Trainer {
     /** Held-out loss per domain with training-style routing (causal segments), without recording a graph. */
     public EvalResult evaluate() {
         model.lm().eval();
+        Map<String, Integer> shapes = new java.util.HashMap<>(); // batches per shape: compiled where two or more
+        evalSets.values().forEach(l -> l.forEach(b -> shapes.merge(b.batch() + "x" + b.seqLen(), 1, Integer::sum)));
         Map<String, Double> loss = new LinkedHashMap<>();
         Map<String, Double> ppl = new LinkedHashMap<>();
         double total = 0;
@@ -259,12 +290,12 @@ public final class Trainer {
                 double sum = 0;
                 long n = 0;
                 for (Batch b : e.getValue()) {
-                    Var l = model.lm().forward(b.tokens(), b.batch(), b.seqLen()).crossEntropy(b.targets(), IGNORE);
+                    float value = evalLoss(b, shapes.getOrDefault(b.batch() + "x" + b.seqLen(), 0) >= 2);
                     int counted = 0;
                     for (int t : b.targets()) {
                         counted += t == IGNORE ? 0 : 1;
                     }
-                    sum += l.item() * (double) counted;
+                    sum += value * (double) counted;
                     n += counted;
                 }
                 if (n > 0) {
@@ -283,6 +314,19 @@ public final class Trainer {
         EvalResult r = new EvalResult(step, loss, ppl);
         progress.onEval(r);
         return r;
+    }
+
+    /**
+     * The mean loss of an evaluation batch: compiled by the backend where it compiles steps ({@code compile}: a shape
+     * the evaluation uses more than once, so the compile pays), else op by op.
+     */
+    private float evalLoss(Batch b, boolean compile) {
+        Supplier<Var> loss = () -> model.lm().forward(b.tokens(), b.batch(), b.seqLen()).crossEntropy(b.targets(),
+                IGNORE);
+        Float compiled = compile && model.capturable() ? captured.compiledLoss("eval " + b.batch() + "x"
+                + b.seqLen(), model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()), loss)
+                : null;
+        return compiled != null ? compiled : loss.get().item();
     }
 
     private void save(Path file) {

@@ -1,4 +1,4 @@
-package dev.lory4j.moe.cli;
+package dev.lory4j.cli;
 
 import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.io.Json;
@@ -103,18 +103,7 @@ public final class Demo {
                 new PackedBatchSource(packed, o.batch(), o.seed()), eval, new ConsoleProgress(out, "lory ", every)).run();
 
         // What the experts learned: routing weights on held-out text, per layer and domain.
-        RoutingTrace trace = new RoutingTrace();
-        lory.model().setTrace(trace);
-        lory.model().setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
-        try (NoGrad ng = NoGrad.enter()) {
-            for (List<Batch> batches : eval.values()) {
-                for (Batch b : batches) {
-                    trace.setRowDomains(b.domains());
-                    lory.model().lm().forward(b.tokens(), b.batch(), b.seqLen());
-                }
-            }
-        }
-        lory.model().setTrace(null);
+        RoutingTrace trace = dev.lory4j.moe.inspect.RoutingReport.trace(lory.model(), eval);
 
         Map<String, double[]> table = new TreeMap<>();
         Map<String, Double> dp = dense.evals().get(dense.evals().size() - 1).perplexity();

@@ -1,4 +1,4 @@
-package dev.lory4j.moe.cli;
+package dev.lory4j.cli;
 
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.io.Json;
@@ -26,8 +26,7 @@ import java.util.Set;
 public final class Dump {
     private Dump() {}
 
-    /** The ignore index used for some targets, as PyTorch's default. */
-    public static final int IGNORE_INDEX = -100;
+    private static final int IGNORE_INDEX = DecoderLM.IGNORE_INDEX;
 
     /** Builds the model of {@code configJson}, runs it once on random tokens and writes the dump to {@code out}. */
     public static float write(Path configJson, long seed, int batch, int seqLen, Path out) throws IOException {

@@ -1,0 +1,82 @@
+package dev.lory4j.cli;
+
+import dev.lory4j.data.Document;
+import dev.lory4j.data.tokenizer.Tokenizer;
+import dev.lory4j.moe.MoeModel;
+import dev.lory4j.moe.RoutingTrace;
+import dev.lory4j.moe.inspect.RoutingReport;
+import dev.lory4j.moe.train.Batch;
+import dev.lory4j.moe.train.Evaluation;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code lory4j inspect}: the routing report of a Lory checkpoint on a data file. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = "The routing report of a Lory model on a data file: report.html (routing weights per layer and "
+                + "domain, expert usage, expert distances), routing.csv and routing.json.")
+final class InspectCommand implements Callable<Integer> {
+    @ParentCommand
+    Main main;
+
+    @Parameters(paramLabel = "RUN", description = "A run directory of lory4j train, or a checkpoint file.")
+    Path runPath;
+
+    @Option(names = "--data", required = true, description = "A .jsonl/.jsonl.gz file, a directory, or 'bundled'.")
+    String data;
+
+    @Option(names = "--split", defaultValue = "all", description = "train, heldout or all (default ${DEFAULT-VALUE}).")
+    String split;
+
+    @Option(names = "--out", required = true, description = "Directory for report.html, routing.csv, routing.json.")
+    Path out;
+
+    @Option(names = "--rows", defaultValue = "64", description = "Windows per domain at most (default "
+            + "${DEFAULT-VALUE}).")
+    int rows;
+
+    @Option(names = "--tokenizer", description = "A tokenizer.json (default: the run's).")
+    Path tokenizer;
+
+    @Override
+    public Integer call() throws Exception {
+        RunDir run = RunDir.existing(runPath);
+        MoeModel model = run.model();
+        if (model.loryLayers().isEmpty()) {
+            throw new IllegalArgumentException(run.checkpoint() + " is a " + model.config().kind().key()
+                    + " model: inspect shows the routing of Lory layers");
+        }
+        Tokenizer tok = run.tokenizer(tokenizer);
+        int length = run.options().get("seq") instanceof Number n ? n.intValue()
+                : model.config().decoder().maxPositions();
+        List<Document> docs = DataArgs.documents(data, DataArgs.split(split));
+        Map<String, List<Batch>> windows = Evaluation.windows(docs, tok, length, 8);
+        int cap = DemoCommand.positive("--rows", rows, 1);
+        windows.replaceAll((d, list) -> {
+            List<Batch> kept = new ArrayList<>();
+            int n = 0;
+            for (Batch b : list) {
+                if (n >= cap) {
+                    break;
+                }
+                kept.add(b);
+                n += b.batch();
+            }
+            return kept;
+        });
+        RunDir.checkWritable(java.nio.file.Files.createDirectories(out));
+        RoutingTrace trace = RoutingReport.trace(model, windows);
+        Path page = RoutingReport.write(out, "lory4j inspect: " + run.checkpoint().getFileName() + " on " + data,
+                model, trace, new ArrayList<>(windows.keySet()));
+        main.out.printf(Locale.ROOT, "%d documents in %d domains, windows of %d tokens; report: %s%n", docs.size(),
+                windows.size(), length, page);
+        return 0;
+    }
+}
