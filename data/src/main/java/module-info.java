@@ -9,12 +9,11 @@ module dev.lory4j.data {
     requires org.eclipse.collections.api;
     requires org.eclipse.collections.impl;
     requires com.fasterxml.jackson.core;
-    requires jvector;
+    requires static jvector; // optional: only JVectorNeighborIndex uses it
 
     exports dev.lory4j.data;
     exports dev.lory4j.data.tokenizer;
     exports dev.lory4j.data.embed;
     exports dev.lory4j.data.knn;
     exports dev.lory4j.data.batch;
-    exports dev.lory4j.data.bench;
 }

@@ -28,8 +28,11 @@ import java.util.stream.StreamSupport;
  * Each pass fills a {@link ReadReport}; {@link #lastReport()} returns the report of the latest pass.
  */
 public final class Corpus implements Iterable<Document> {
-    /** Class-path location of the bundled corpus (see NOTICE and scripts/assemble-corpus.sh). */
-    public static final String BUNDLED_RESOURCE = "/dev/lory4j/data/corpus/corpus.jsonl.gz";
+    /**
+     * Class-path location of the bundled corpus, in the artifact {@code dev.lory4j:lory4j-corpus} (see NOTICE and
+     * scripts/assemble-corpus.sh).
+     */
+    public static final String BUNDLED_RESOURCE = "lory4j-corpus/corpus.jsonl.gz";
 
     private final String name;
     private final PassFactory passes;
@@ -47,13 +50,18 @@ public final class Corpus implements Iterable<Document> {
         this.filter = filter;
     }
 
-    /** The multi-domain English corpus bundled in this module (6 domains, train/held-out split stored). */
+    /**
+     * The multi-domain English corpus of the artifact {@code dev.lory4j:lory4j-corpus} (6 domains, train/held-out split
+     * stored), which must be on the class path.
+     */
     public static Corpus bundled() {
         return new Corpus("bundled", report -> {
-            InputStream in = Corpus.class.getResourceAsStream(BUNDLED_RESOURCE);
+            ClassLoader loader = Corpus.class.getClassLoader();
+            InputStream in = loader == null ? ClassLoader.getSystemResourceAsStream(BUNDLED_RESOURCE)
+                    : loader.getResourceAsStream(BUNDLED_RESOURCE);
             if (in == null) {
-                throw new IllegalStateException("Corpus.bundled: resource " + BUNDLED_RESOURCE
-                        + " missing from the class path (is lory4j-data built with its resources?)");
+                throw new IllegalStateException("Corpus.bundled: " + BUNDLED_RESOURCE + " is not on the class path: "
+                        + "the bundled corpus is the artifact dev.lory4j:lory4j-corpus; add it to your dependencies");
             }
             report.file();
             try {

@@ -1052,7 +1052,7 @@ public final class Tensor {
         return backend().softmax(this, Shapes.axis("logSoftmax", axis, shape.length, shape), true);
     }
 
-    /** Causal softmax over the last axis of [..., Lq, Lk]: query i sees keys j <= i + Lk - Lq; the rest become 0. */
+    /** Causal softmax over the last axis of [..., Lq, Lk]: query i sees keys j &lt;= i + Lk - Lq; the rest become 0. */
     public Tensor causalSoftmax() {
         return backend().causalSoftmax(this);
     }

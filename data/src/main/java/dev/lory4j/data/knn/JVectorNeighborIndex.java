@@ -46,9 +46,24 @@ public final class JVectorNeighborIndex implements NeighborIndex {
             throw new IllegalArgumentException("JVectorNeighborIndex: degree " + degree + ", beamWidth " + beamWidth
                     + ", searchBeam " + searchBeam + " (need degree >= 2, beamWidth >= 1, searchBeam >= 0)");
         }
+        if (!available()) {
+            throw new IllegalStateException("JVectorNeighborIndex needs jvector on the class path: add the dependency "
+                    + "io.github.jbellis:jvector:4.0.0-rc.5 (optional in lory4j-data), or use NeighborIndex.auto()");
+        }
         this.degree = degree;
         this.beamWidth = beamWidth;
         this.searchBeam = searchBeam;
+    }
+
+    /** Whether jvector is on the class path (it is an optional dependency of lory4j-data). */
+    public static boolean available() {
+        try {
+            Class.forName("io.github.jbellis.jvector.graph.GraphIndexBuilder", false,
+                    JVectorNeighborIndex.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
+        }
     }
 
     /** M = 16, build beam 100, search beam max(2k, 40). */

@@ -11,7 +11,7 @@ import jdk.incubator.vector.VectorSpecies;
  * per lane until C2 intrinsifies it with SVML, and the two differ in the last bit: a resumed training run (which
  * meets each kernel at a different JIT stage) would then drift from the uninterrupted one. This exp is also
  * at least as fast as SVML's here (about 1 G elements/s per core, `./lory4j bench elementwise --ops exp`) and
- * accurate to < 1 ulp.
+ * accurate to &lt; 1 ulp.
  * {@link #sumLanes} is the matching fixed-order lane sum ({@code reduceLanes(ADD)} has an unspecified order).
  */
 public final class VMath {
@@ -36,7 +36,7 @@ public final class VMath {
     private static final FloatVector NEG_LN2_LO = FloatVector.broadcast(S, -LN2_LO);
 
     /**
-     * e^x: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), e^r by its degree-7 Taylor polynomial (truncation
+     * e^x: x = k ln2 + r with |r| &lt;= ln2/2 (Cody-Waite), e^r by its degree-7 Taylor polynomial (truncation
      * below 1e-8 relative), times 2^k assembled in the exponent bits (in two halves, so k = 128 cannot overflow
      * early). NaN stays NaN, +inf past 88.72, 0 below -87.5.
      */

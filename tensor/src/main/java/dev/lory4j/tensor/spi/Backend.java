@@ -63,7 +63,7 @@ public interface Backend {
     Tensor softmax(Tensor x, int axis, boolean log);
 
     /**
-     * Softmax over the last axis of x [..., Lq, Lk] where query i sees keys j <= i + Lk - Lq (causal attention
+     * Softmax over the last axis of x [..., Lq, Lk] where query i sees keys j &lt;= i + Lk - Lq (causal attention
      * aligned to the last keys); masked entries are 0.
      */
     Tensor causalSoftmax(Tensor x);

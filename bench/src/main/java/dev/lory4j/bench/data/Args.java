@@ -1,4 +1,4 @@
-package dev.lory4j.data.bench;
+package dev.lory4j.bench.data;
 
 import java.util.HashMap;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package dev.lory4j.data.bench;
+package dev.lory4j.bench.data;
 
 import dev.lory4j.data.Corpus;
 import dev.lory4j.data.Document;
@@ -14,7 +14,7 @@ import java.util.List;
  * BPE training speed: trains on the first {@code --mb} megabytes (UTF-8) of a corpus to {@code --vocab} ids
  * and prints the time split into chunk counting and merging, plus the compression reached.
  *
- * <pre>java --add-modules jdk.incubator.vector -cp ... dev.lory4j.data.bench.BpeTrainBench --mb 10 --vocab 4096</pre>
+ * <pre>java --add-modules jdk.incubator.vector -cp ... dev.lory4j.bench.data.BpeTrainBench --mb 10 --vocab 4096</pre>
  */
 public final class BpeTrainBench {
     private static final String USAGE = "BpeTrainBench [--corpus bundled|PATH] [--mb 10] [--vocab 4096] "

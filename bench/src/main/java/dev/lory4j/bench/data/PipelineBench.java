@@ -1,4 +1,4 @@
-package dev.lory4j.data.bench;
+package dev.lory4j.bench.data;
 
 import dev.lory4j.data.Corpus;
 import dev.lory4j.data.Document;
@@ -30,7 +30,7 @@ import java.util.Locale;
  * {@code --chunk} characters of a corpus (cut at whitespace), N of them drawn at random (seeded); recall of
  * the kNN graph is measured on {@code --recall-sample} random rows against brute force.
  *
- * <pre>java --add-modules jdk.incubator.vector -Xmx8g -cp ... dev.lory4j.data.bench.PipelineBench \
+ * <pre>java --add-modules jdk.incubator.vector -Xmx8g -cp ... dev.lory4j.bench.data.PipelineBench \
  *     --corpus /tmp/lory4j-large/corpus.jsonl.gz --sizes 10000,30000,100000</pre>
  */
 public final class PipelineBench {
