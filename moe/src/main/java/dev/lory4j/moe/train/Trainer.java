@@ -69,6 +69,8 @@ public final class Trainer {
     private final WarmupCosine schedule;
 
     private MoeModel model;
+    private MoeModel given;
+    private AdamW givenOptimizer;
     private volatile boolean stopRequested;
     /** Traced steps by batch shape for {@code -Dlory4j.capture=true}; cleared when the model changes. */
     private final CapturedSteps captured = new CapturedSteps();
@@ -86,6 +88,18 @@ public final class Trainer {
         this.progress = progress == null ? ProgressListener.silent() : progress;
         this.schedule = new WarmupCosine(tc.lr(), tc.minLr(), Math.round(tc.steps() * tc.warmupFraction()),
                 tc.steps());
+    }
+
+    /**
+     * A trainer for a model (and optionally an optimizer; null: AdamW with {@code tc}'s settings) the caller built:
+     * trained as it is, without the dense warm-up and upcycling of {@link #Trainer(MoeConfig, TrainConfig,
+     * BatchSource, Map, ProgressListener)}.
+     */
+    public Trainer(MoeModel model, AdamW optimizer, TrainConfig tc, BatchSource data,
+                   Map<String, List<Batch>> evalSets, ProgressListener progress) {
+        this(model.config(), tc, data, evalSets, progress);
+        this.given = model;
+        this.givenOptimizer = optimizer;
     }
 
     private boolean warmsUpDense() {
@@ -120,10 +134,10 @@ public final class Trainer {
 
     /** Trains from scratch. */
     public Result run() {
-        phase = warmsUpDense() ? PHASE_DENSE : PHASE_MOE;
-        model = new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
+        phase = given == null && warmsUpDense() ? PHASE_DENSE : PHASE_MOE;
+        model = given != null ? given : new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
         captured.clear();
-        optimizer = newOptimizer(model);
+        optimizer = givenOptimizer != null ? givenOptimizer : newOptimizer(model);
         step = 0;
         data.seek(0);
         return loop();
@@ -136,10 +150,14 @@ public final class Trainer {
         if (p == null || !(p.equals(PHASE_DENSE) || p.equals(PHASE_MOE))) {
             throw new IOException("resume: " + checkpoint + " has no valid training phase (" + p + ")");
         }
+        if (given != null && !p.equals(PHASE_MOE)) {
+            throw new IOException("resume: " + checkpoint + " was saved in the dense warm-up; resume it with a trainer "
+                    + "that builds its model from the config");
+        }
         phase = p;
-        model = new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
+        model = given != null ? given : new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
         captured.clear();
-        optimizer = newOptimizer(model);
+        optimizer = givenOptimizer != null ? givenOptimizer : newOptimizer(model);
         c.restore(model.lm(), optimizer);
         step = (int) c.state().step();
         data.seek(Long.parseLong(c.state().extra().getOrDefault("data_position", "0")));

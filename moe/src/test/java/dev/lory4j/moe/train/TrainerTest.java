@@ -61,6 +61,24 @@ class TrainerTest {
     }
 
     @Test
+    void aModelAndOptimizerTheCallerBuiltTrainAsTheTrainersOwnWould() {
+        MoeConfig c = MoeConfig.lory(TINY, 3, 4);
+        TrainConfig tc = TrainConfig.builder().steps(6).lr(5e-3f).denseWarmupFraction(0).seed(11).build();
+        Trainer.Result own = new Trainer(c, tc, new SyntheticSource(16, 2, 8, 3, -1), null, null).run();
+        dev.lory4j.moe.MoeModel mine = new dev.lory4j.moe.MoeModel(c, new Rng(11));
+        var opt = new dev.lory4j.autograd.optim.AdamW(mine.lm().namedParameters(), tc.lr(), tc.beta1(), tc.beta2(),
+                1e-8f, tc.weightDecay());
+        Trainer.Result given = new Trainer(mine, opt, tc, new SyntheticSource(16, 2, 8, 3, -1), null, null).run();
+        assertThat(given.model()).isSameAs(mine);
+        assertThat(opt.steps()).isEqualTo(6);
+        for (int i = 0; i < 6; i++) {
+            assertThat(given.steps().get(i).loss()).isEqualTo(own.steps().get(i).loss());
+        }
+        own.model().lm().stateDict().forEach((name, t) -> assertThat(mine.lm().stateDict().get(name).toArray())
+                .as(name).containsExactly(t.toArray()));
+    }
+
+    @Test
     void everyKindTrains() {
         for (MoeKind kind : MoeKind.values()) {
             MoeConfig c = MoeConfig.lory(TINY, 4, 4).withKind(kind);
