@@ -6,8 +6,6 @@
 module dev.lory4j.data {
     requires transitive dev.lory4j.tensor;
     requires jdk.incubator.vector;
-    requires org.eclipse.collections.api;
-    requires org.eclipse.collections.impl;
     requires com.fasterxml.jackson.core;
     requires static jvector; // optional: only JVectorNeighborIndex uses it
 

@@ -2,7 +2,7 @@ package dev.lory4j.data.batch;
 
 import java.util.Arrays;
 import java.util.List;
-import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
+import dev.lory4j.data.internal.IntList;
 
 /**
  * Drops near-duplicate neighbours from a document order, as the ICP reference code does after its sort
@@ -42,8 +42,8 @@ public record NearDuplicateFilter(double threshold, int prefixChars) {
 
     /** Filters {@code order} (indices into {@code texts}). */
     public Result filter(int[] order, List<String> texts) {
-        IntArrayList kept = new IntArrayList(order.length);
-        IntArrayList dropped = new IntArrayList();
+        IntList kept = new IntList(order.length);
+        IntList dropped = new IntList();
         int[] prev = null;
         for (int d : order) {
             int[] grams = trigrams(texts.get(d));

@@ -6,7 +6,7 @@ import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.kernels.Parallel;
 import java.util.ArrayList;
 import java.util.List;
-import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
+import dev.lory4j.data.internal.IntList;
 
 /**
  * Standard packing (spec §6.2 [INFER]): documents in the given order, each followed by the tokenizer's
@@ -46,9 +46,9 @@ public final class Packer {
             throw new IllegalArgumentException("Packer.pack: " + total + " tokens exceed one int[] (2^31 - 1)");
         }
         int[] tokens = new int[(int) (seqs * seqLen)];
-        IntArrayList segOff = new IntArrayList();
-        IntArrayList segDoc = new IntArrayList();
-        IntArrayList segStart = new IntArrayList();
+        IntList segOff = new IntList();
+        IntList segDoc = new IntList();
+        IntList segStart = new IntList();
         List<String> ids = new ArrayList<>(n);
         List<String> domains = new ArrayList<>(n);
         int boundary = tokenizer.documentBoundaryId();

@@ -8,9 +8,8 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import org.eclipse.collections.api.map.primitive.MutableLongIntMap;
-import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
-import org.eclipse.collections.impl.map.mutable.primitive.LongIntHashMap;
+import dev.lory4j.data.internal.IntList;
+import dev.lory4j.data.internal.LongIntMap;
 
 /**
  * Byte-level BPE: text is {@link PreTokenizer split} into chunks, each chunk becomes its {@link Wtf8} bytes,
@@ -32,7 +31,7 @@ public final class BpeTokenizer implements Tokenizer {
     private final int[] mergeLeft;
     private final int[] mergeRight;
     private final int[] mergeResult;
-    private final MutableLongIntMap rank = new LongIntHashMap();
+    private final LongIntMap rank = new LongIntMap();
     private final int boundaryId;
     private final int padId;
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
@@ -154,7 +153,7 @@ public final class BpeTokenizer implements Tokenizer {
 
     @Override
     public int[] encode(String text) {
-        IntArrayList out = new IntArrayList(Math.max(16, text.length() / 3));
+        IntList out = new IntList(Math.max(16, text.length() / 3));
         PreTokenizer.split(text, chunk -> {
             int[] ids = cache.get(chunk);
             if (ids == null) {

@@ -6,11 +6,10 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.eclipse.collections.api.iterator.LongIterator;
-import org.eclipse.collections.impl.list.mutable.primitive.IntArrayList;
-import org.eclipse.collections.impl.map.mutable.primitive.LongLongHashMap;
-import org.eclipse.collections.impl.map.mutable.primitive.LongObjectHashMap;
-import org.eclipse.collections.impl.set.mutable.primitive.LongHashSet;
+import dev.lory4j.data.internal.IntList;
+import dev.lory4j.data.internal.LongLongMap;
+import dev.lory4j.data.internal.LongObjectMap;
+import dev.lory4j.data.internal.LongSet;
 
 /**
  * Trains a byte-level BPE tokenizer (GPT-2 style): pre-tokenize the texts into chunks and count each
@@ -18,7 +17,7 @@ import org.eclipse.collections.impl.set.mutable.primitive.LongHashSet;
  * (ties: the pair with the smaller (left, right)), until the vocabulary is full or no pair occurs at least
  * {@code minFrequency} times.
  *
- * <p>Speed: pair counts live in an Eclipse Collections {@code LongLongHashMap} keyed by the pair, a
+ * <p>Speed: pair counts live in a primitive hash map ({@code LongLongMap}) keyed by the pair, a
  * primitive max-heap with lazy deletion finds the best pair, and an index from pair to the chunks holding it
  * means a merge touches only those chunks (each is recounted: subtract its old pairs, merge, add its new
  * pairs; only pairs with the new id can be new to a chunk). Counting chunks runs on all cores.
@@ -84,14 +83,14 @@ public final class BpeTrainer {
         }
         long t1 = System.nanoTime();
 
-        LongLongHashMap pairCount = new LongLongHashMap();
-        LongObjectHashMap<IntArrayList> where = new LongObjectHashMap<>();
+        LongLongMap pairCount = new LongLongMap();
+        LongObjectMap<IntList> where = new LongObjectMap<>();
         for (int w = 0; w < nw; w++) {
             int[] s = words[w];
             for (int i = 0; i + 1 < lens[w]; i++) {
                 long p = BpeTokenizer.pair(s[i], s[i + 1]);
                 pairCount.addToValue(p, weights[w]);
-                IntArrayList list = where.getIfAbsentPut(p, IntArrayList::new);
+                IntList list = where.getIfAbsentPut(p, IntList::new);
                 if (list.isEmpty() || list.getLast() != w) {
                     list.add(w);
                 }
@@ -101,9 +100,9 @@ public final class BpeTrainer {
         pairCount.forEachKeyValue(heap::push);
 
         int maxMerges = vocabSize - 258;
-        IntArrayList left = new IntArrayList();
-        IntArrayList right = new IntArrayList();
-        LongHashSet changed = new LongHashSet();
+        IntList left = new IntList();
+        IntList right = new IntList();
+        LongSet changed = new LongSet();
         while (left.size() < maxMerges && heap.size() > 0) {
             long count = heap.topCount();
             long best = heap.topKey();
@@ -119,7 +118,7 @@ public final class BpeTrainer {
             int newId = 258 + left.size();
             left.add(a);
             right.add(b);
-            IntArrayList ws = where.remove(best);
+            IntList ws = where.remove(best);
             changed.clear();
             for (int k = 0; k < ws.size(); k++) {
                 int w = ws.get(k);
@@ -160,21 +159,19 @@ public final class BpeTrainer {
                     pairCount.addToValue(p, weight);
                     changed.add(p);
                     if (s[i] == newId || s[i + 1] == newId) {
-                        IntArrayList list = where.getIfAbsentPut(p, IntArrayList::new);
+                        IntList list = where.getIfAbsentPut(p, IntList::new);
                         if (list.isEmpty() || list.getLast() != w) {
                             list.add(w);
                         }
                     }
                 }
             }
-            LongIterator it = changed.longIterator();
-            while (it.hasNext()) {
-                long p = it.next();
+            changed.forEach(p -> {
                 long c = pairCount.getIfAbsent(p, 0);
                 if (c > 0) {
                     heap.push(p, c);
                 }
-            }
+            });
         }
         long t2 = System.nanoTime();
         BpeTokenizer tok = BpeTokenizer.withMerges(left.toArray(), right.toArray());
