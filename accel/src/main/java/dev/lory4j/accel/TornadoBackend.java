@@ -975,6 +975,13 @@ public final class TornadoBackend implements Backend {
         }
     }
 
+    /** Tasks of the cached compiled steps, summed (for tests). */
+    int graphTaskCount() {
+        synchronized (plans) {
+            return graphPlans.keySet().stream().mapToInt(l -> l.tasks.size()).sum();
+        }
+    }
+
     /** How many compiled steps are cached (for tests). */
     int graphPlanCount() {
         synchronized (plans) {

@@ -1,6 +1,5 @@
 package dev.lory4j.cli;
 
-import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.io.Json;
 import dev.lory4j.autograd.nn.DecoderConfig;
 import dev.lory4j.data.Corpus;
@@ -14,7 +13,6 @@ import dev.lory4j.data.tokenizer.ByteTokenizer;
 import dev.lory4j.data.tokenizer.Tokenizer;
 import dev.lory4j.moe.MoeConfig;
 import dev.lory4j.moe.MoeModel;
-import dev.lory4j.moe.RoutingMode;
 import dev.lory4j.moe.RoutingTrace;
 import dev.lory4j.moe.inspect.DemoReport;
 import dev.lory4j.moe.train.Batch;

@@ -16,7 +16,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code lory4j eval}: per-domain loss and perplexity of a checkpoint over all of a data file. */
@@ -27,8 +27,8 @@ final class EvalCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Parameters(paramLabel = "RUN", description = "A run directory of lory4j train, or a checkpoint file.")
-    Path runPath;
+    @Mixin
+    RunArgs runArgs;
 
     @Option(names = "--data", required = true, description = "A .jsonl/.jsonl.gz file, a directory, or 'bundled'.")
     String data;
@@ -36,9 +36,6 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--split", defaultValue = "all", description = "train, heldout or all of the documents "
             + "(default ${DEFAULT-VALUE}).")
     String split;
-
-    @Option(names = "--tokenizer", description = "A tokenizer.json (default: the run's).")
-    Path tokenizer;
 
     @Option(names = "--seq", description = "Window length (default: the run's training length, else the model's "
             + "max_position_embeddings).")
@@ -58,10 +55,10 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintStream out = main.out;
-        RunDir run = RunDir.existing(runPath);
+        RunDir run = runArgs.dir();
         RoutingMode mode = GenerateCommand.routing(routing);
         MoeModel model = run.model();
-        Tokenizer tok = run.tokenizer(tokenizer);
+        Tokenizer tok = run.tokenizer(runArgs.tokenizer);
         int length = seq != null ? DemoCommand.positive("--seq", seq, 1)
                 : run.options().get("seq") instanceof Number n ? n.intValue() : model.config().decoder().maxPositions();
         if (length > model.config().decoder().maxPositions()) {

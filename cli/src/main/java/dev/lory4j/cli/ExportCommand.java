@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code lory4j export}: a model directory in Hugging Face's layout. */
@@ -23,8 +23,8 @@ final class ExportCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Parameters(paramLabel = "RUN", description = "A run directory of lory4j train, or a checkpoint file.")
-    Path runPath;
+    @Mixin
+    RunArgs runArgs;
 
     @Option(names = "--out", required = true, description = "The directory to write (created; must not hold a "
             + "model.safetensors unless --force).")
@@ -33,12 +33,9 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Overwrite an existing export.")
     boolean force;
 
-    @Option(names = "--tokenizer", description = "A tokenizer.json (default: the run's).")
-    Path tokenizer;
-
     @Override
     public Integer call() throws Exception {
-        RunDir run = RunDir.existing(runPath);
+        RunDir run = runArgs.dir();
         MoeModel model = run.model();
         if (Files.exists(out.resolve("model.safetensors")) && !force) {
             throw new IllegalArgumentException(out + " already holds a model.safetensors; --force overwrites it");
@@ -55,7 +52,7 @@ final class ExportCommand implements Callable<Integer> {
         config.put("mlp_bias", false);
         config.putAll(model.config().toMap());
         config.put("num_key_value_heads", model.config().decoder().numHeads());
-        var tok = run.tokenizer(tokenizer);
+        var tok = run.tokenizer(runArgs.tokenizer);
         config.put("bos_token_id", tok.documentBoundaryId());
         config.put("eos_token_id", tok.documentBoundaryId());
         config.put("pad_token_id", tok.padId());

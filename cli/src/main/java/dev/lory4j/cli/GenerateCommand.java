@@ -5,13 +5,12 @@ import dev.lory4j.moe.Generator;
 import dev.lory4j.moe.MoeModel;
 import dev.lory4j.moe.RoutingMode;
 import java.io.PrintStream;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code lory4j generate}: text from a checkpoint and a prompt, streamed as it is sampled. */
@@ -21,8 +20,8 @@ final class GenerateCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Parameters(paramLabel = "RUN", description = "A run directory of lory4j train, or a checkpoint file.")
-    Path runPath;
+    @Mixin
+    RunArgs runArgs;
 
     @Option(names = "--prompt", required = true, description = "The text to continue.")
     String prompt;
@@ -49,15 +48,12 @@ final class GenerateCommand implements Callable<Integer> {
             + "dense-cost decoding), causal_segment, per_segment or prefix (default: the model's routing_mode).")
     String routing;
 
-    @Option(names = "--tokenizer", description = "A tokenizer.json (default: the run's).")
-    Path tokenizer;
-
     @Override
     public Integer call() throws Exception {
         PrintStream out = main.out;
-        RunDir run = RunDir.existing(runPath);
+        RunDir run = runArgs.dir();
         MoeModel model = run.model().eval();
-        Tokenizer tok = run.tokenizer(tokenizer);
+        Tokenizer tok = run.tokenizer(runArgs.tokenizer);
         int[] ids = tok.encode(prompt);
         if (ids.length == 0) {
             throw new IllegalArgumentException("--prompt is empty");

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code lory4j inspect}: the routing report of a Lory checkpoint on a data file. */
@@ -26,8 +26,8 @@ final class InspectCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Parameters(paramLabel = "RUN", description = "A run directory of lory4j train, or a checkpoint file.")
-    Path runPath;
+    @Mixin
+    RunArgs runArgs;
 
     @Option(names = "--data", required = true, description = "A .jsonl/.jsonl.gz file, a directory, or 'bundled'.")
     String data;
@@ -42,35 +42,20 @@ final class InspectCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     int rows;
 
-    @Option(names = "--tokenizer", description = "A tokenizer.json (default: the run's).")
-    Path tokenizer;
-
     @Override
     public Integer call() throws Exception {
-        RunDir run = RunDir.existing(runPath);
+        RunDir run = runArgs.dir();
         MoeModel model = run.model();
         if (model.loryLayers().isEmpty()) {
             throw new IllegalArgumentException(run.checkpoint() + " is a " + model.config().kind().key()
                     + " model: inspect shows the routing of Lory layers");
         }
-        Tokenizer tok = run.tokenizer(tokenizer);
+        Tokenizer tok = run.tokenizer(runArgs.tokenizer);
         int length = run.options().get("seq") instanceof Number n ? n.intValue()
                 : model.config().decoder().maxPositions();
         List<Document> docs = DataArgs.documents(data, DataArgs.split(split));
-        Map<String, List<Batch>> windows = Evaluation.windows(docs, tok, length, 8);
-        int cap = DemoCommand.positive("--rows", rows, 1);
-        windows.replaceAll((d, list) -> {
-            List<Batch> kept = new ArrayList<>();
-            int n = 0;
-            for (Batch b : list) {
-                if (n >= cap) {
-                    break;
-                }
-                kept.add(b);
-                n += b.batch();
-            }
-            return kept;
-        });
+        Map<String, List<Batch>> windows = Evaluation.capped(Evaluation.windows(docs, tok, length, 8),
+                DemoCommand.positive("--rows", rows, 1));
         RunDir.checkWritable(java.nio.file.Files.createDirectories(out));
         RoutingTrace trace = RoutingReport.trace(model, windows);
         Path page = RoutingReport.write(out, "lory4j inspect: " + run.checkpoint().getFileName() + " on " + data,

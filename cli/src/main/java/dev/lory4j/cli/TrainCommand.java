@@ -190,7 +190,8 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the training data make " + packed.size() + " sequences of "
                     + (seqLen + 1) + " tokens, fewer than one batch of " + rows);
         }
-        Map<String, List<Batch>> eval = capped(Evaluation.windows(held, tok, seqLen, rows), num(o, "eval_rows"));
+        Map<String, List<Batch>> eval = Evaluation.capped(Evaluation.windows(held, tok, seqLen, rows),
+                num(o, "eval_rows"));
         TrainConfig tc = TrainConfig.builder().steps(total).lr(((Number) o.get("lr")).floatValue()).seed(seedValue)
                 .evalEvery(num(o, "eval_every")).checkpoints(run.dir(), num(o, "checkpoint_every"))
                 .denseWarmupFraction(((Number) o.get("dense_warmup")).floatValue()).build();
@@ -369,24 +370,6 @@ final class TrainCommand implements Callable<Integer> {
                     + c.decoder().maxPositions());
         }
         return c;
-    }
-
-    /** At most {@code rows} evaluation rows per domain. */
-    private static Map<String, List<Batch>> capped(Map<String, List<Batch>> sets, int rows) {
-        Map<String, List<Batch>> out = new LinkedHashMap<>();
-        sets.forEach((domain, batches) -> {
-            List<Batch> kept = new ArrayList<>();
-            int n = 0;
-            for (Batch b : batches) {
-                if (n >= rows) {
-                    break;
-                }
-                kept.add(b);
-                n += b.batch();
-            }
-            out.put(domain, kept);
-        });
-        return out;
     }
 
     private static void writeMetrics(RunDir run, Trainer.Result r) throws java.io.IOException {

@@ -68,6 +68,33 @@ public final class Evaluation {
         return out;
     }
 
+    /** The targets of b that a loss counts (not {@link DecoderLM#IGNORE_INDEX}). */
+    public static long counted(Batch b) {
+        long n = 0;
+        for (int t : b.targets()) {
+            n += t == DecoderLM.IGNORE_INDEX ? 0 : 1;
+        }
+        return n;
+    }
+
+    /** The first batches of each domain, up to {@code rows} rows per domain (the last batch may pass it). */
+    public static Map<String, List<Batch>> capped(Map<String, List<Batch>> sets, int rows) {
+        Map<String, List<Batch>> out = new LinkedHashMap<>();
+        sets.forEach((domain, batches) -> {
+            List<Batch> kept = new ArrayList<>();
+            int n = 0;
+            for (Batch b : batches) {
+                if (n >= rows) {
+                    break;
+                }
+                kept.add(b);
+                n += b.batch();
+            }
+            out.put(domain, kept);
+        });
+        return out;
+    }
+
     /**
      * The mean loss and perplexity of {@code model} on these batches per domain, with its Lory layers routing in
      * {@code routing}; the model's own modes are restored afterwards.
@@ -87,10 +114,7 @@ public final class Evaluation {
                 long n = 0;
                 for (Batch b : e.getValue()) {
                     length = b.seqLen();
-                    long counted = 0;
-                    for (int t : b.targets()) {
-                        counted += t == DecoderLM.IGNORE_INDEX ? 0 : 1;
-                    }
+                    long counted = counted(b);
                     if (counted == 0) {
                         continue;
                     }

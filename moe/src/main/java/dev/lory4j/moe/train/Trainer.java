@@ -309,10 +309,7 @@ public final class Trainer {
                 long n = 0;
                 for (Batch b : e.getValue()) {
                     float value = evalLoss(b, shapes.getOrDefault(b.batch() + "x" + b.seqLen(), 0) >= 2);
-                    int counted = 0;
-                    for (int t : b.targets()) {
-                        counted += t == IGNORE ? 0 : 1;
-                    }
+                    long counted = Evaluation.counted(b);
                     sum += value * (double) counted;
                     n += counted;
                 }
