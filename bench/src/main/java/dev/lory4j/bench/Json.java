@@ -7,6 +7,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import java.io.StringWriter;
 import java.util.List;
 import java.util.Map;
 
@@ -44,33 +47,32 @@ public final class Json {
         }
     }
 
-    private static void object(StringBuilder sb, Map<String, ?> row) {
-        sb.append('{');
-        boolean first = true;
-        for (Map.Entry<String, ?> e : row.entrySet()) {
-            if (!first) {
-                sb.append(',');
-            }
-            first = false;
-            string(sb, e.getKey());
-            sb.append(':');
-            value(sb, e.getValue());
-        }
-        sb.append('}');
-    }
+    private static final JsonFactory FACTORY = JsonFactory.builder().build();
 
-    private static void value(StringBuilder sb, Object v) {
-        switch (v) {
-            case null -> sb.append("null");
-            case String s -> string(sb, s);
-            case Integer i -> sb.append(i);
-            case Long l -> sb.append(l);
-            case Boolean b -> sb.append(b);
-            case Double d -> sb.append(number(d));
-            case Float f -> sb.append(number(f));
-            default -> throw new IllegalArgumentException("Json: unsupported value type "
-                    + v.getClass().getName() + " (" + v + ")");
+    /** One row as a compact JSON object, written by Jackson (keys and strings escaped by it). */
+    private static void object(StringBuilder sb, Map<String, ?> row) {
+        StringWriter w = new StringWriter();
+        try (JsonGenerator g = FACTORY.createGenerator(w)) {
+            g.writeStartObject();
+            for (Map.Entry<String, ?> e : row.entrySet()) {
+                g.writeFieldName(e.getKey());
+                switch (e.getValue()) {
+                    case null -> g.writeNull();
+                    case String str -> g.writeString(str);
+                    case Integer n -> g.writeNumber(n);
+                    case Long n -> g.writeNumber(n);
+                    case Boolean b -> g.writeBoolean(b);
+                    case Double d -> g.writeNumber(number(d));
+                    case Float f -> g.writeNumber(number(f));
+                    default -> throw new IllegalArgumentException("Json: unsupported value type "
+                            + e.getValue().getClass().getName() + " (" + e.getValue() + ")");
+                }
+            }
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
+        sb.append(w);
     }
 
     /** A double rounded to four decimals in plain notation, or {@code null} when not finite. */
@@ -83,27 +85,5 @@ public final class Json {
             return "0";
         }
         return b.toPlainString();
-    }
-
-    private static void string(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
     }
 }
