@@ -587,36 +587,13 @@ public final class BenchMain {
 
     // ---------------------------------------------------------------- arguments
 
-    /** Options after the command: {@code --name value} or {@code --name=value}, names limited to {@code allowed}. */
+    /** Options after the command ({@link Options}, parsed by picocli), names limited to {@code allowed}. */
     static Map<String, String> options(String cmd, String[] args, Set<String> allowed) {
-        Map<String, String> o = new LinkedHashMap<>();
-        for (int i = 1; i < args.length; i++) {
-            String a = args[i];
-            if (!a.startsWith("--")) {
-                throw new UsageException(cmd + ": unexpected argument '" + a + "' (options start with --)");
-            }
-            String name = a.substring(2);
-            String value = null;
-            int eq = name.indexOf('=');
-            if (eq >= 0) {
-                value = name.substring(eq + 1);
-                name = name.substring(0, eq);
-            }
-            if (!allowed.contains(name)) {
-                throw new UsageException(cmd + ": unknown argument '" + a + "' (known: "
-                        + String.join(", ", allowed.stream().sorted().map(s -> "--" + s).toList()) + ")");
-            }
-            if (value == null) {
-                if (i + 1 >= args.length) {
-                    throw new UsageException(cmd + ": --" + name + " needs a value");
-                }
-                value = args[++i];
-            }
-            if (o.put(name, value) != null) {
-                throw new UsageException(cmd + ": --" + name + " given twice");
-            }
+        try {
+            return Options.parse(cmd, args, 1, allowed);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
         }
-        return o;
     }
 
     private static List<Integer> parseThreads(String spec) {

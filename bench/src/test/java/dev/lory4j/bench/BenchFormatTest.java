@@ -87,7 +87,9 @@ class BenchFormatTest {
         assertThatThrownBy(() -> BenchMain.options("gemm", args, Set.of("threads")))
                 .isInstanceOf(BenchMain.UsageException.class).hasMessageContaining("'--bogus'");
         assertThatThrownBy(() -> BenchMain.options("gemm", new String[] {"gemm", "--threads"}, Set.of("threads")))
-                .hasMessageContaining("--threads needs a value");
+                .hasMessageContaining("Missing required parameter for option '--threads'");
+        assertThatThrownBy(() -> BenchMain.options("gemm", new String[] {"gemm", "--threads", "1", "--threads", "2"},
+                Set.of("threads"))).hasMessageContaining("should be specified only once");
         assertThat(BenchMain.options("gemm", new String[] {"gemm", "--threads=1,2"}, Set.of("threads")))
                 .containsEntry("threads", "1,2");
         assertThatThrownBy(() -> BenchMain.run(new String[] {"frobnicate"}, System.out, System.err))

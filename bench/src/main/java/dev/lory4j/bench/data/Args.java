@@ -1,23 +1,23 @@
 package dev.lory4j.bench.data;
 
-import java.util.HashMap;
+import dev.lory4j.bench.Options;
 import java.util.Map;
+import java.util.Set;
 
-/** Minimal {@code --name value} argument parsing for the benchmark mains. */
+/** The {@code --name value} options of a data benchmark main, parsed by picocli ({@link Options}). */
 final class Args {
-    private final Map<String, String> values = new HashMap<>();
+    private final Map<String, String> values;
 
-    Args(String[] args, String usage) {
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("-h") || a.equals("--help")) {
-                System.out.println(usage);
-                System.exit(0);
-            }
-            if (!a.startsWith("--") || i + 1 >= args.length) {
-                throw new IllegalArgumentException("expected '--name value' but got '" + a + "'\n" + usage);
-            }
-            values.put(a.substring(2), args[++i]);
+    /** Parses {@code args}; {@code --help} prints {@code usage} and exits. */
+    Args(String[] args, String usage, Set<String> known) {
+        if (java.util.List.of(args).contains("--help") || java.util.List.of(args).contains("-h")) {
+            System.out.println(usage);
+            System.exit(0);
+        }
+        try {
+            values = Options.parse("benchmark", args, 0, known);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + "\n" + usage, e);
         }
     }
 

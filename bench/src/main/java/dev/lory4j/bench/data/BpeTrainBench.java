@@ -25,7 +25,7 @@ public final class BpeTrainBench {
 
     /** Runs the benchmark (see the class comment for the arguments). */
     public static void main(String[] argv) throws Exception {
-        Args a = new Args(argv, USAGE);
+        Args a = new Args(argv, USAGE, java.util.Set.of("corpus", "mb", "out", "vocab"));
         String src = a.get("corpus", "bundled");
         long budget = (long) (a.getDouble("mb", 10) * 1_000_000);
         int vocab = a.getInt("vocab", 4096);

@@ -43,7 +43,8 @@ public final class PipelineBench {
 
     /** Runs the benchmark (see the class comment for the arguments). */
     public static void main(String[] argv) {
-        Args a = new Args(argv, USAGE);
+        Args a = new Args(argv, USAGE, java.util.Set.of("chunk", "corpus", "dim", "exact-limit", "index", "ivf-lists",
+                "ivf-probes", "jv-beam", "jv-degree", "jv-search-beam", "k", "recall-sample", "seed", "seq-len", "sizes"));
         String src = a.get("corpus", "bundled");
         int chunkChars = a.getInt("chunk", 500);
         int k = a.getInt("k", 10);
