@@ -70,8 +70,12 @@ final class EvalCommand implements Callable<Integer> {
                     + model.config().decoder().vocabSize());
         }
         List<Document> docs = DataArgs.documents(data, DataArgs.split(split));
-        Evaluation.Report r = Evaluation.evaluate(model, Evaluation.windows(docs, tok,
-                length, DemoCommand.positive("--batch", batch, 1)), mode);
+        var windows = Evaluation.windows(docs, tok, length, DemoCommand.positive("--batch", batch, 1));
+        long t0 = System.nanoTime();
+        int[] done = {0};
+        Evaluation.Report r = Evaluation.evaluate(model, windows, mode, d -> System.err.printf(Locale.ROOT,
+                "eval: %s done (%d of %d domains, %,d tokens, %.1f s)%n", d.domain(), ++done[0], windows.size(),
+                d.tokens(), (System.nanoTime() - t0) / 1e9));
         out.printf(Locale.ROOT, "%s on %s (%s, %d documents): windows of %d tokens, routing %s%n", run.checkpoint(),
                 data, split, docs.size(), length, mode.name().toLowerCase(Locale.ROOT));
         out.printf(Locale.ROOT, "%-16s %10s %10s %12s%n", "domain", "tokens", "loss", "perplexity");

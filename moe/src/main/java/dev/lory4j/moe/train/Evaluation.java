@@ -100,6 +100,12 @@ public final class Evaluation {
      * {@code routing}; the model's own modes are restored afterwards.
      */
     public static Report evaluate(MoeModel model, Map<String, List<Batch>> sets, RoutingMode routing) {
+        return evaluate(model, sets, routing, d -> { });
+    }
+
+    /** {@link #evaluate(MoeModel, Map, RoutingMode)}, telling {@code progress} each domain as it is done. */
+    public static Report evaluate(MoeModel model, Map<String, List<Batch>> sets, RoutingMode routing,
+                                  java.util.function.Consumer<Domain> progress) {
         boolean wasTraining = model.isTraining();
         RoutingMode wasRouting = model.routingMode();
         model.lm().eval();
@@ -125,6 +131,7 @@ public final class Evaluation {
                 }
                 if (n > 0) {
                     domains.add(new Domain(e.getKey(), n, sum / n, Math.exp(sum / n)));
+                    progress.accept(domains.get(domains.size() - 1));
                     total += sum;
                     tokens += n;
                 }
