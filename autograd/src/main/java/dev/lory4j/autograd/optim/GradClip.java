@@ -21,7 +21,7 @@ public final class GradClip {
         List<Tensor> grads = with.stream().map(Var::grad).toList();
         double norm = Math.sqrt(backend.sumOfSquares(grads)); // on the device where a device backend holds them
         double coef = maxNorm / (norm + 1e-6);
-        if (coef < 1) {
+        if (coef < 1 && Double.isFinite(norm)) { // a non-finite norm scales nothing: the caller decides
             List<Tensor> scaled = backend.scaled(grads, (float) coef);
             for (int i = 0; i < with.size(); i++) {
                 with.get(i).setGrad(scaled.get(i));

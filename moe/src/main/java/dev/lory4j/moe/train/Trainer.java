@@ -5,6 +5,7 @@ import dev.lory4j.autograd.NoGrad;
 import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.capture.CapturedSteps;
 import dev.lory4j.tensor.spi.Backends;
+import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.autograd.io.Checkpoint;
 import dev.lory4j.autograd.nn.Layer;
 import dev.lory4j.autograd.nn.SwiGLU;
@@ -187,7 +188,13 @@ public final class Trainer {
                 throw new NonFiniteLossException("training stopped at step " + step + ": loss is " + value
                         + " (lr " + lr + ")" + locateAnomaly(b));
             }
+            // the clipping norm is the finiteness check: one pass over every gradient, done anyway
             double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
+            if (!Double.isFinite(norm)) {
+                throw new NonFiniteLossException("training stopped at step " + step + ": the loss " + value
+                        + " is finite but the gradient norm is " + norm + " (first: " + firstNonFiniteGradient()
+                        + "; lr " + lr + "); the update was not applied" + locateBackwardAnomaly(b));
+            }
             optimizer.step();
             double seconds = (System.nanoTime() - t0) / 1e9;
             String label = phase.equals(PHASE_DENSE) ? "dense" : target.kind().key();
@@ -254,6 +261,41 @@ public final class Trainer {
             return "";
         } catch (Anomaly.AnomalyException e) {
             return "; first non-finite value from op '" + e.op() + "': " + e.getMessage();
+        }
+    }
+
+    /**
+     * The first parameter whose gradient makes the norm non-finite, with what its values are: NaN, infinite, or
+     * finite but too large to square in float.
+     */
+    private String firstNonFiniteGradient() {
+        Backend backend = Backends.current();
+        for (Map.Entry<String, Var> e : model.lm().namedParameters().entrySet()) {
+            Tensor g = e.getValue().grad();
+            if (g != null && !Double.isFinite(backend.sumOfSquares(List.of(g)))) {
+                float max = 0;
+                boolean nan = false;
+                for (float v : g.toArray()) {
+                    nan |= Float.isNaN(v);
+                    max = Math.max(max, Math.abs(v));
+                }
+                return "'" + e.getKey() + "' " + dev.lory4j.tensor.Shapes.str(g.shape()) + (nan ? " holds NaN"
+                        : Float.isInfinite(max) ? " holds infinities" : " reaches " + max + ", whose square overflows");
+            }
+        }
+        return "none found";
+    }
+
+    /** Re-runs the failing batch forward and backward in anomaly mode to name the first op that went non-finite. */
+    private String locateBackwardAnomaly(Batch b) {
+        try (Anomaly a = Anomaly.enable()) {
+            model.lm().zeroGrad();
+            model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE).backward();
+            return "";
+        } catch (Anomaly.AnomalyException e) {
+            return "; first non-finite value from op '" + e.op() + "': " + e.getMessage();
+        } finally {
+            model.lm().zeroGrad();
         }
     }
 

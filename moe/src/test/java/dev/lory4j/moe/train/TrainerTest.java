@@ -79,6 +79,60 @@ class TrainerTest {
     }
 
     @Test
+    void aStepWithFiniteLossButNonFiniteGradientsStopsBeforeTheUpdateAndKeepsTheLastCheckpoint(@TempDir Path dir)
+            throws Exception {
+        MoeConfig c = MoeConfig.dense(TINY);
+        TrainConfig tc = TrainConfig.builder().steps(6).lr(5e-3f).denseWarmupFraction(0).seed(11)
+                .checkpoints(dir, 2).build();
+        dev.lory4j.moe.MoeModel model = new dev.lory4j.moe.MoeModel(c, new Rng(11));
+        // after two good steps (checkpointed), a feed-forward block whose up projection is zero and whose down
+        // projection is near the largest float: its output is exactly 0 (the loss stays finite), but the gradient
+        // that flows back through the down projection overflows
+        SyntheticSource data = new SyntheticSource(16, 2, 8, 3, -1);
+        BatchSource poisoning = new BatchSource() {
+            @Override
+            public Batch next() {
+                if (data.position() == 2) {
+                    model.lm().namedParameters().get("model.layers.0.mlp.up_proj.weight").data().fill(0f);
+                    model.lm().namedParameters().get("model.layers.0.mlp.down_proj.weight").data().fill(3e38f);
+                }
+                return data.next();
+            }
+
+            @Override
+            public long position() {
+                return data.position();
+            }
+
+            @Override
+            public void seek(long p) {
+                data.seek(p);
+            }
+        };
+        Trainer t = new Trainer(model, null, tc, poisoning, null, null);
+        assertThatThrownBy(t::run).isInstanceOf(Trainer.NonFiniteLossException.class)
+                .hasMessageContaining("training stopped at step 2").hasMessageContaining("gradient norm is Infinity")
+                .hasMessageContaining("first: 'model.layers.0.mlp.").hasMessageContaining("the update was not applied");
+        // nothing was updated with the bad gradients; the checkpoint is step 2's, all finite
+        assertThat(finite(model.lm().namedParameters().get("model.layers.0.self_attn.q_proj.weight").data()
+                .toArray())).isTrue();
+        assertThat(model.lm().namedParameters().get("model.layers.0.mlp.up_proj.weight").data().toArray())
+                .containsOnly(0f);
+        var saved = dev.lory4j.autograd.io.Checkpoint.load(dir.resolve("latest.safetensors"));
+        assertThat(saved.state().step()).isEqualTo(2);
+        assertThat(saved.model().values()).allSatisfy(tensor -> assertThat(finite(tensor.toArray())).isTrue());
+    }
+
+    private static boolean finite(float[] a) {
+        for (float v : a) {
+            if (!Float.isFinite(v)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Test
     void everyKindTrains() {
         for (MoeKind kind : MoeKind.values()) {
             MoeConfig c = MoeConfig.lory(TINY, 4, 4).withKind(kind);
