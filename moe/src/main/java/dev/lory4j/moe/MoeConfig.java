@@ -76,38 +76,34 @@ public record MoeConfig(DecoderConfig decoder, MoeKind kind, int numExperts, int
         return m;
     }
 
-    /** Reads {@link #toMap()} keys; MoE keys are optional (a plain HF config is a dense model). */
-    public static MoeConfig fromMap(Map<String, Object> m) {
-        DecoderConfig d = DecoderConfig.fromMap(m);
-        MoeKind kind = MoeKind.parse(String.valueOf(m.getOrDefault("moe_kind", "dense")));
-        List<Integer> layers = new ArrayList<>();
-        Object ml = m.get("moe_layers");
-        if (ml instanceof List<?> l) {
-            for (Object o : l) {
-                layers.add(((Number) o).intValue());
-            }
-        } else if (ml != null) {
-            throw new IllegalArgumentException("MoeConfig: moe_layers must be a list of layer indices, got " + ml);
+    /**
+     * Reads {@link #toMap()} keys strictly (types, exact integers, ranges, no unknown keys; see
+     * {@link dev.lory4j.autograd.io.ConfigMap}); MoE keys are optional (a plain Hugging Face config is a dense model).
+     */
+    public static MoeConfig fromMap(Map<String, ?> m) {
+        dev.lory4j.autograd.io.ConfigMap c = new dev.lory4j.autograd.io.ConfigMap("config", m);
+        DecoderConfig d = DecoderConfig.read(c);
+        MoeKind kind;
+        try {
+            kind = MoeKind.parse(c.string("moe_kind", "dense"));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("config: " + e.getMessage(), e);
         }
-        String mode = String.valueOf(m.getOrDefault("routing_mode", "prompt_only")).toUpperCase(Locale.ROOT);
+        String mode = c.string("routing_mode", "prompt_only");
         RoutingMode rm;
         try {
-            rm = RoutingMode.valueOf(mode);
+            rm = RoutingMode.valueOf(mode.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("MoeConfig: routing_mode '" + m.get("routing_mode")
-                    + "' is not one of causal_segment, prompt_only, per_segment, prefix", e);
+            throw new IllegalArgumentException("config: 'routing_mode' must be one of causal_segment, prompt_only, "
+                    + "per_segment, prefix, got \"" + mode + "\"", e);
         }
-        return new MoeConfig(d, kind, num(m, "num_experts", 8).intValue(), num(m, "segment_length", 128).intValue(),
-                layers, (Boolean) m.getOrDefault("router_bias", Boolean.FALSE), num(m, "top_k", 2).intValue(), rm,
-                num(m, "router_init_std", 0.02).floatValue(), num(m, "aux_loss_coef", 0.01).floatValue(),
-                num(m, "capacity_factor", 1.0).floatValue());
-    }
-
-    private static Number num(Map<String, Object> m, String key, Number def) {
-        Object v = m.getOrDefault(key, def);
-        if (!(v instanceof Number n)) {
-            throw new IllegalArgumentException("MoeConfig: key '" + key + "' must be a number, got " + v);
-        }
-        return n;
+        int max = Integer.MAX_VALUE;
+        MoeConfig out = new MoeConfig(d, kind, c.integer("num_experts", 8, 1, max),
+                c.integer("segment_length", 128, 1, max), c.integers("moe_layers", 0, d.numLayers() - 1),
+                c.bool("router_bias", false), c.integer("top_k", 2, 1, max), rm,
+                (float) c.real("router_init_std", 0.02, 0, false, 10), (float) c.real("aux_loss_coef", 0.01, 0, false,
+                1e6), (float) c.real("capacity_factor", 1.0, 0, true, 1e6));
+        c.checkAllRead();
+        return out;
     }
 }

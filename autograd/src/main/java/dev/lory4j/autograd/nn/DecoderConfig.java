@@ -169,25 +169,29 @@ public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int nu
         return m;
     }
 
-    /** Reads the keys of {@link #toMap()} (numbers may be any Number; missing optional keys take defaults). */
+    /**
+     * Reads the keys of {@link #toMap()} strictly ({@link dev.lory4j.autograd.io.ConfigMap}): types, exact
+     * integers, ranges, and no unknown keys (Hugging Face keys lory4j does not use are accepted).
+     */
     public static DecoderConfig fromMap(Map<String, ?> map) {
-        @SuppressWarnings("unchecked")
-        Map<String, Object> m = (Map<String, Object>) map;
-        return new DecoderConfig(intKey(m, "vocab_size"), intKey(m, "hidden_size"), intKey(m, "num_hidden_layers"),
-                intKey(m, "num_attention_heads"), intKey(m, "intermediate_size"),
-                ((Number) m.getOrDefault("rms_norm_eps", 1e-5)).floatValue(),
-                ((Number) m.getOrDefault("rope_theta", 10000)).doubleValue(),
-                (Boolean) m.getOrDefault("tie_word_embeddings", Boolean.FALSE),
-                ((Number) m.getOrDefault("max_position_embeddings", 2048)).intValue(),
-                ((Number) m.getOrDefault("initializer_range", 0.02)).floatValue(),
-                (Boolean) m.getOrDefault("lory4j_scaled_init", Boolean.FALSE));
+        dev.lory4j.autograd.io.ConfigMap c = new dev.lory4j.autograd.io.ConfigMap("config", map);
+        DecoderConfig d = read(c);
+        c.checkAllRead();
+        return d;
     }
 
-    private static int intKey(Map<String, ?> m, String key) {
-        Object v = m.get(key);
-        if (!(v instanceof Number n)) {
-            throw new IllegalArgumentException("DecoderConfig: key '" + key + "' missing or not a number (" + v + ")");
+    /** Reads the decoder's keys of {@code c} (the caller checks for unknown keys, having read its own). */
+    public static DecoderConfig read(dev.lory4j.autograd.io.ConfigMap c) {
+        int max = Integer.MAX_VALUE;
+        int heads = c.integer("num_attention_heads", null, 1, max);
+        if (c.has("num_key_value_heads") && c.integer("num_key_value_heads", null, 1, max) != heads) {
+            throw new IllegalArgumentException("config: 'num_key_value_heads' must equal 'num_attention_heads' ("
+                    + heads + "): grouped-query attention is not supported");
         }
-        return n.intValue();
+        return new DecoderConfig(c.integer("vocab_size", null, 1, max), c.integer("hidden_size", null, 1, max),
+                c.integer("num_hidden_layers", null, 1, max), heads, c.integer("intermediate_size", null, 1, max),
+                (float) c.real("rms_norm_eps", 1e-5, 0, true, 1), c.real("rope_theta", 10000, 0, true, 1e12),
+                c.bool("tie_word_embeddings", false), c.integer("max_position_embeddings", 2048, 1, max),
+                (float) c.real("initializer_range", 0.02, 0, false, 10), c.bool("lory4j_scaled_init", false));
     }
 }
