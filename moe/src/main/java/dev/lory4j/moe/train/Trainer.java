@@ -116,6 +116,53 @@ public final class Trainer {
     }
 
     /**
+     * Checks what a checkpoint says before anything is restored: its model config is this run's (every key that
+     * changes the computation; both values named on a mismatch), its step and optimizer steps lie in range, and its
+     * data position is a non-negative integer.
+     */
+    private void checkResumable(Path checkpoint, Checkpoint.Loaded c, String phase) throws IOException {
+        MoeConfig saved;
+        try {
+            saved = MoeConfig.fromMap(c.config());
+        } catch (IllegalArgumentException e) {
+            throw new IOException("resume: " + checkpoint + ": " + e.getMessage(), e);
+        }
+        Map<String, Object> want = given != null ? given.config().toMap() : phaseConfig(phase).toMap();
+        Map<String, Object> got = saved.toMap();
+        for (Map.Entry<String, Object> e : want.entrySet()) {
+            if (!e.getKey().equals("routing_mode") && !java.util.Objects.equals(e.getValue(), got.get(e.getKey()))) {
+                throw new IOException("resume: " + checkpoint + " was trained with '" + e.getKey() + "' = "
+                        + got.get(e.getKey()) + ", this run has " + e.getValue());
+            }
+        }
+        long step = c.state().step();
+        if (step < 0 || step > tc.steps()) {
+            throw new IOException("resume: " + checkpoint + " is at step " + step + ", outside this run's [0, "
+                    + tc.steps() + "]");
+        }
+        if (c.optimizerSteps() < 0 || c.optimizerSteps() > step) {
+            throw new IOException("resume: " + checkpoint + " holds " + c.optimizerSteps() + " optimizer steps at step "
+                    + step + " (must be in [0, " + step + "])");
+        }
+        dataPosition(checkpoint, c);
+    }
+
+    /** The checkpoint's data position (a non-negative integer; 0 when absent). */
+    private static long dataPosition(Path checkpoint, Checkpoint.Loaded c) throws IOException {
+        String v = c.state().extra().getOrDefault("data_position", "0");
+        try {
+            long p = Long.parseLong(v);
+            if (p >= 0) {
+                return p;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IOException("resume: " + checkpoint + ": metadata 'data_position' must be a non-negative integer, "
+                + "got '" + v + "'");
+    }
+
+    /**
      * Asks a running {@link #run()} or {@link #resume} to stop after the step in progress: it writes its checkpoint
      * (where it has a directory) and returns. Safe from another thread, e.g. a shutdown hook on Ctrl-C.
      */
@@ -155,13 +202,14 @@ public final class Trainer {
             throw new IOException("resume: " + checkpoint + " was saved in the dense warm-up; resume it with a trainer "
                     + "that builds its model from the config");
         }
+        checkResumable(checkpoint, c, p);
         phase = p;
         model = given != null ? given : new MoeModel(phaseConfig(phase), new Rng(tc.seed()));
         captured.clear();
         optimizer = givenOptimizer != null ? givenOptimizer : newOptimizer(model);
         c.restore(model.lm(), optimizer);
         step = (int) c.state().step();
-        data.seek(Long.parseLong(c.state().extra().getOrDefault("data_position", "0")));
+        data.seek(dataPosition(checkpoint, c));
         progress.onMessage("resumed from " + checkpoint + " at step " + step + " (" + phase + ")");
         return loop();
     }
@@ -251,7 +299,8 @@ public final class Trainer {
                 () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE),
                 graph -> progress.onMessage("traced the training step for batches of " + shape + ": "
                         + graph.nodes().size() + " calls, " + (captured.compiled(shape) ? "compiled for "
-                        + Backends.current().deviceName() : "replayed") + " from the next step on"));
+                        + Backends.current().deviceName() + " (every step runs there)"
+                        : "replayed from the next step on")));
     }
 
     /** Re-runs the failing batch in anomaly mode to name the first op that produced NaN/Inf. */

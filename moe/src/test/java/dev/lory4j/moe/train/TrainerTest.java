@@ -133,6 +133,42 @@ class TrainerTest {
     }
 
     @Test
+    void resumeChecksTheCheckpointsConfigAndMetadataBeforeRestoring(@TempDir Path dir) throws Exception {
+        MoeConfig c = MoeConfig.lory(TINY, 3, 4);
+        TrainConfig tc = TrainConfig.builder().steps(4).lr(5e-3f).denseWarmupFraction(0).checkpoints(dir, 2).build();
+        new Trainer(c, tc, new SyntheticSource(16, 2, 8, 3, -1), null, null).run();
+        Path ckpt = dir.resolve("latest.safetensors");
+        assertThatThrownBy(() -> new Trainer(MoeConfig.lory(TINY, 3, 8), tc, new SyntheticSource(16, 2, 8, 3, -1),
+                null, null).resume(ckpt)).hasMessageContaining("was trained with 'segment_length' = 4, this run has 8");
+
+        dev.lory4j.moe.MoeModel m = new dev.lory4j.moe.MoeModel(c, new Rng(1));
+        var opt = new dev.lory4j.autograd.optim.AdamW(m.lm().namedParameters());
+        record Case(long step, String position, String error) {}
+        for (Case k : List.of(new Case(-1, "3", "at step -1, outside this run's [0, 4]"),
+                new Case(9, "3", "at step 9, outside"), new Case(2, "abc", "'data_position' must be a non-negative "
+                        + "integer, got 'abc'"), new Case(2, "-4", "got '-4'"), new Case(1, "3", "holds 0 optimizer"))) {
+            Path bad = dir.resolve("bad.safetensors");
+            dev.lory4j.autograd.io.Checkpoint.save(bad, m.lm(), c.toMap(), k.error().contains("optimizer") ? null : opt,
+                    new dev.lory4j.autograd.io.Checkpoint.TrainState(k.step(), 0, 0, Map.of("phase", "moe",
+                            "data_position", k.position())));
+            if (k.error().contains("optimizer")) { // an optimizer that claims more steps than the run took
+                var ahead = new dev.lory4j.autograd.optim.AdamW(m.lm().namedParameters());
+                for (var p : m.lm().parameters()) {
+                    p.setGrad(dev.lory4j.tensor.Tensor.zeros(p.shape()));
+                }
+                ahead.step();
+                ahead.step();
+                dev.lory4j.autograd.io.Checkpoint.save(bad, m.lm(), c.toMap(), ahead,
+                        new dev.lory4j.autograd.io.Checkpoint.TrainState(k.step(), 0, 0, Map.of("phase", "moe",
+                                "data_position", k.position())));
+            }
+            String want = k.error().contains("optimizer") ? "holds 2 optimizer steps at step 1" : k.error();
+            assertThatThrownBy(() -> new Trainer(c, tc, new SyntheticSource(16, 2, 8, 3, -1), null, null).resume(bad))
+                    .as(k.toString()).hasMessageContaining(want).hasMessageContaining("bad.safetensors");
+        }
+    }
+
+    @Test
     void everyKindTrains() {
         for (MoeKind kind : MoeKind.values()) {
             MoeConfig c = MoeConfig.lory(TINY, 4, 4).withKind(kind);
