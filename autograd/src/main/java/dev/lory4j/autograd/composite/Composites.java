@@ -89,7 +89,7 @@ public final class Composites {
 
     /**
      * A language model's head and loss: the mean cross-entropy of the logits x · Wᵀ (x [..., d], W [V, d]) against
-     * one target per row, rows with the ignore index skipped (NaN when all are).
+     * one target per row, rows with the ignore index skipped (all of them ignored is an error).
      */
     public static final Composite<Targets> LINEAR_CROSS_ENTROPY = new Composite<>("linearCrossEntropy",
             new String[] {"x", "weight"}, Composites::checkHead,
@@ -266,6 +266,18 @@ public final class Composites {
                         + " out of range for " + v + " classes");
             }
         }
+        checkSomeCounted(op, a);
+    }
+
+    /** Refuses targets that are all the ignore index (or none): a mean over no rows. */
+    private static void checkSomeCounted(String op, Targets a) {
+        for (int t : a.targets()) {
+            if (t != a.ignoreIndex()) {
+                return;
+            }
+        }
+        throw new IllegalArgumentException(op + ": all " + a.targets().length + " targets are the ignore index "
+                + a.ignoreIndex() + ": no row to average the loss over");
     }
 
     /** Checks a head with its targets (x [..., d], W [V, d], one target per row, each ignored or a class). */
@@ -284,5 +296,6 @@ public final class Composites {
                         + " out of range for " + w.dim(0) + " classes");
             }
         }
+        checkSomeCounted("linearCrossEntropy", a);
     }
 }

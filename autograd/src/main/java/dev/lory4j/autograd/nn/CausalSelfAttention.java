@@ -52,6 +52,10 @@ public final class CausalSelfAttention extends Module {
         Var kh = rope.apply(split(k.forward(x), b, len), start);
         Var vh = split(v.forward(x), b, len);
         if (cache != null) {
+            if (cache.length() != start) {
+                throw new IllegalArgumentException("CausalSelfAttention: tokens at position " + start + " do not follow "
+                        + "the cache's " + cache.length() + " positions (clear the cache to start again)");
+            }
             Tensor[] kv = cache.append(kh.data(), vh.data());
             kh = Var.of(kv[0]);
             vh = Var.of(kv[1]);

@@ -77,9 +77,17 @@ public final class DecoderLM extends Module {
 
     /** The final (normed) hidden states [batch, seqLen, hidden] that the head turns into logits. */
     private Var hidden(int[] tokens, int batch, int seqLen, int start, KvCache[] caches) {
-        if (tokens.length != batch * seqLen) {
+        if (batch <= 0 || seqLen <= 0) {
+            throw new IllegalArgumentException("DecoderLM: batch " + batch + " x length " + seqLen
+                    + ": both must be positive (an empty input has nothing to predict)");
+        }
+        if (tokens.length != (long) batch * seqLen) {
             throw new IllegalArgumentException("DecoderLM: " + tokens.length + " tokens for batch " + batch
                     + " x length " + seqLen);
+        }
+        if (start < 0 || (long) start + seqLen > config.maxPositions()) {
+            throw new IllegalArgumentException("DecoderLM: positions " + start + ".." + ((long) start + seqLen - 1)
+                    + " outside the model's " + config.maxPositions() + " (max_position_embeddings)");
         }
         Var h = model.embed.forward(tokens, batch, seqLen);
         for (int i = 0; i < model.layers.size(); i++) {

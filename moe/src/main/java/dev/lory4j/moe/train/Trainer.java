@@ -399,8 +399,11 @@ public final class Trainer {
                 double sum = 0;
                 long n = 0;
                 for (Batch b : e.getValue()) {
-                    float value = evalLoss(b, shapes.getOrDefault(b.batch() + "x" + b.seqLen(), 0) >= 2);
                     long counted = Evaluation.counted(b);
+                    if (counted == 0) {
+                        continue; // nothing to predict in this batch
+                    }
+                    float value = evalLoss(b, shapes.getOrDefault(b.batch() + "x" + b.seqLen(), 0) >= 2);
                     sum += value * (double) counted;
                     n += counted;
                 }
