@@ -42,6 +42,9 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--seq", description = "Sequence length (default 256).")
     Integer seq;
 
+    @Option(names = "--force", description = "Run into an --out directory that holds a finished demo run.")
+    boolean force;
+
     @Override
     public Integer call() throws Exception {
         Demo.Options o = quick ? Demo.Options.quick() : Demo.Options.defaults();
@@ -51,6 +54,16 @@ final class DemoCommand implements Callable<Integer> {
                 Math.max(8, (h * 8 / 3 + 7) / 8 * 8), positive("--experts", experts, o.experts()),
                 positive("--segment", segment, o.segment()), o.lr(), o.evalRows(), seed == null ? o.seed() : seed,
                 out == null ? o.out() : out);
+        Path dir = run.out();
+        if (java.nio.file.Files.isRegularFile(dir)) {
+            throw new IllegalArgumentException(dir + " is a file, not a directory");
+        }
+        if (java.nio.file.Files.exists(dir.resolve("report.html")) && !force) {
+            throw new IllegalArgumentException(dir + " holds a finished demo run (report.html); --force runs again "
+                    + "into it, --out picks another directory");
+        }
+        java.nio.file.Files.createDirectories(dir);
+        RunDir.checkWritable(dir); // before any work
         Demo.run(run, main.out);
         return 0;
     }

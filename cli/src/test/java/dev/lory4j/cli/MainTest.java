@@ -51,6 +51,9 @@ class MainTest {
         assertThat(html).contains("How far the experts moved apart");
         assertThat(dir.resolve("lory/latest.safetensors")).exists();
         assertThat(dir.resolve("dense/latest.safetensors")).exists();
+        Result again = exec("demo", "--steps", "6", "--out", dir.toString());
+        assertThat(again.status()).isEqualTo(2);
+        assertThat(again.err()).contains("holds a finished demo run (report.html); --force runs again");
     }
 
     @Test

@@ -58,6 +58,26 @@ public final class Checkpoint {
         Safetensors.write(file, tensors, meta);
     }
 
+    /**
+     * Deletes what crashed writes left in {@code dir}: the temporary files {@link Safetensors#write} makes beside its
+     * target ({@code .NAME.HEX.tmp}); returns how many. The files written completely are never touched.
+     */
+    public static int removeStaleTemporaries(Path dir) throws IOException {
+        if (!java.nio.file.Files.isDirectory(dir)) {
+            return 0;
+        }
+        int n = 0;
+        try (var files = java.nio.file.Files.newDirectoryStream(dir, ".*.safetensors.*.tmp")) {
+            for (Path f : files) {
+                if (f.getFileName().toString().matches("\\..+\\.safetensors\\.[0-9a-f]+\\.tmp")) {
+                    java.nio.file.Files.deleteIfExists(f);
+                    n++;
+                }
+            }
+        }
+        return n;
+    }
+
     /** Saves the model's weights and its config (no optimizer; step 0) atomically to {@code file}. */
     public static void saveWeights(Path file, Module model, Map<String, Object> config) throws IOException {
         save(file, model, config, null, new TrainState(0, 0, 0, Map.of()));

@@ -296,6 +296,12 @@ public final class Safetensors {
      */
     public static SafetensorsFile read(Path file) throws IOException {
         String source = file.toString();
+        if (java.nio.file.Files.isDirectory(file)) {
+            throw new SafetensorsException(source, "is a directory, not a safetensors file");
+        }
+        if (!java.nio.file.Files.exists(file)) {
+            throw new java.nio.file.NoSuchFileException(source, null, "no such file");
+        }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); Arena arena = Arena.ofConfined()) {
             long size = ch.size();
             MemorySegment image = size < 8

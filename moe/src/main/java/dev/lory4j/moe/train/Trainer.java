@@ -214,7 +214,23 @@ public final class Trainer {
         return loop();
     }
 
+    /** Removes what a crashed checkpoint write left in the checkpoint directory (never a finished checkpoint). */
+    private void removeStaleWrites() {
+        if (tc.checkpointDir() == null) {
+            return;
+        }
+        try {
+            int n = Checkpoint.removeStaleTemporaries(tc.checkpointDir());
+            if (n > 0) {
+                progress.onMessage("removed " + n + " unfinished checkpoint write(s) from " + tc.checkpointDir());
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot clean " + tc.checkpointDir() + ": " + e.getMessage(), e);
+        }
+    }
+
     private Result loop() {
+        removeStaleWrites();
         List<StepLog> logs = new ArrayList<>();
         List<EvalResult> evals = new ArrayList<>();
         long started = System.nanoTime();

@@ -169,6 +169,32 @@ class TrainerTest {
     }
 
     @Test
+    void aCrashedCheckpointWriteIsCleanedAtTheNextStartAndAFinishedOneKept(@TempDir Path dir) throws Exception {
+        java.nio.file.Files.writeString(dir.resolve(".latest.safetensors.0123456789abcdef.tmp"), "half a file");
+        java.nio.file.Files.writeString(dir.resolve("notes.tmp"), "not ours");
+        TrainConfig tc = TrainConfig.builder().steps(2).lr(5e-3f).denseWarmupFraction(0).checkpoints(dir, 1).build();
+        List<String> messages = new ArrayList<>();
+        new Trainer(MoeConfig.dense(TINY), tc, new SyntheticSource(16, 2, 8, 3, -1), null, new ProgressListener() {
+            @Override
+            public void onStep(Trainer.StepLog s, int total, double eta) {}
+
+            @Override
+            public void onEval(Trainer.EvalResult e) {}
+
+            @Override
+            public void onMessage(String m) {
+                messages.add(m);
+            }
+        }).run();
+        assertThat(dir.resolve(".latest.safetensors.0123456789abcdef.tmp")).doesNotExist();
+        assertThat(dir.resolve("notes.tmp")).exists();
+        assertThat(dir.resolve("latest.safetensors")).exists();
+        assertThat(messages).anyMatch(m -> m.contains("removed 1 unfinished checkpoint write"));
+        assertThatThrownBy(() -> dev.lory4j.autograd.io.Checkpoint.load(dir))
+                .hasMessageContaining("is a directory, not a safetensors file");
+    }
+
+    @Test
     void everyKindTrains() {
         for (MoeKind kind : MoeKind.values()) {
             MoeConfig c = MoeConfig.lory(TINY, 4, 4).withKind(kind);
