@@ -11,6 +11,22 @@ public interface ProgressListener {
     /** A notable event (upcycling, checkpoint, resume). */
     void onMessage(String message);
 
+    /** A listener that hands each message to {@code messages} and ignores steps and evaluations. */
+    static ProgressListener messages(java.util.function.Consumer<String> messages) {
+        return new ProgressListener() {
+            @Override
+            public void onStep(Trainer.StepLog step, int totalSteps, double etaSeconds) {}
+
+            @Override
+            public void onEval(Trainer.EvalResult eval) {}
+
+            @Override
+            public void onMessage(String message) {
+                messages.accept(message);
+            }
+        };
+    }
+
     /** A listener that ignores everything. */
     static ProgressListener silent() {
         return new ProgressListener() {

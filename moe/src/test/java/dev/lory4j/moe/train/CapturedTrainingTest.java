@@ -30,18 +30,7 @@ class CapturedTrainingTest {
         }
         TrainConfig tc = TrainConfig.defaults(10, 5e-3f).withDenseWarmup(0.3f);
         return new Trainer(MoeConfig.lory(TrainerTest.TINY, 3, 4).withKind(kind), tc,
-                new SyntheticSource(16, 2, 8, 3, -1), null, new ProgressListener() {
-                    @Override
-                    public void onStep(Trainer.StepLog s, int total, double eta) {}
-
-                    @Override
-                    public void onEval(Trainer.EvalResult e) {}
-
-                    @Override
-                    public void onMessage(String m) {
-                        messages.add(m);
-                    }
-                }).run();
+                new SyntheticSource(16, 2, 8, 3, -1), null, ProgressListener.messages(messages::add)).run();
     }
 
     @ParameterizedTest

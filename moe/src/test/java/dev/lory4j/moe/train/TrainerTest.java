@@ -26,18 +26,7 @@ class TrainerTest {
     @Test
     void loryTrainsWithDenseWarmupAndLossFalls() {
         List<String> messages = new ArrayList<>();
-        ProgressListener listen = new ProgressListener() {
-            @Override
-            public void onStep(Trainer.StepLog s, int total, double eta) {}
-
-            @Override
-            public void onEval(Trainer.EvalResult e) {}
-
-            @Override
-            public void onMessage(String m) {
-                messages.add(m);
-            }
-        };
+        ProgressListener listen = ProgressListener.messages(messages::add);
         TrainConfig tc = TrainConfig.defaults(40, 1e-2f).withDenseWarmup(0.1f).withEvalEvery(20);
         Trainer t = new Trainer(MoeConfig.lory(TINY, 4, 4), tc, new SyntheticSource(16, 4, 16, 1, -1), evalSets(),
                 listen);
@@ -174,18 +163,7 @@ class TrainerTest {
         java.nio.file.Files.writeString(dir.resolve("notes.tmp"), "not ours");
         TrainConfig tc = TrainConfig.builder().steps(2).lr(5e-3f).denseWarmupFraction(0).checkpoints(dir, 1).build();
         List<String> messages = new ArrayList<>();
-        new Trainer(MoeConfig.dense(TINY), tc, new SyntheticSource(16, 2, 8, 3, -1), null, new ProgressListener() {
-            @Override
-            public void onStep(Trainer.StepLog s, int total, double eta) {}
-
-            @Override
-            public void onEval(Trainer.EvalResult e) {}
-
-            @Override
-            public void onMessage(String m) {
-                messages.add(m);
-            }
-        }).run();
+        new Trainer(MoeConfig.dense(TINY), tc, new SyntheticSource(16, 2, 8, 3, -1), null, ProgressListener.messages(messages::add)).run();
         assertThat(dir.resolve(".latest.safetensors.0123456789abcdef.tmp")).doesNotExist();
         assertThat(dir.resolve("notes.tmp")).exists();
         assertThat(dir.resolve("latest.safetensors")).exists();
