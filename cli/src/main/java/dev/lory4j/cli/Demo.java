@@ -42,16 +42,22 @@ public final class Demo {
 
     /** Settings of a demo run; {@link #defaults()} targets ~10 minutes on 2 cores, {@link #quick()} ~2. */
     public record Options(int steps, int batch, int seqLen, int hidden, int layers, int heads, int intermediate,
-                          int experts, int segment, float lr, int evalRows, long seed, Path out) {
+                          int experts, int segment, float lr, int evalRows, long seed, Path out, boolean resume) {
         /** About 10 minutes on 2 cores. */
         public static Options defaults() {
-            return new Options(800, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 16, 42, Path.of("runs", "demo"));
+            return new Options(800, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 16, 42, Path.of("runs", "demo"), false);
         }
 
         /** About 2 minutes on 2 cores. */
         public static Options quick() {
-            return new Options(80, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 8, 42, Path.of("runs", "demo-quick"));
+            return new Options(80, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 8, 42, Path.of("runs", "demo-quick"), false);
         }
+    }
+
+    /** Trains one model into {@code dir}, continuing its checkpoint there when {@code resume} and it exists. */
+    private static Trainer.Result train(Trainer t, Path dir, boolean resume) throws IOException {
+        Path ckpt = dir.resolve("latest.safetensors");
+        return resume && Files.exists(ckpt) ? t.resume(ckpt) : t.run();
     }
 
     /** Runs the demo, printing progress and the final table to {@code out}; returns the per-domain table. */
@@ -95,10 +101,13 @@ public final class Demo {
         out.printf(Locale.ROOT, "dense: %,d parameters; lory: %,d parameters (%d experts, segment %d), same "
                         + "active size%n", new MoeModel(denseCfg, new dev.lory4j.tensor.Rng(0)).lm().parameterCount(),
                 new MoeModel(loryCfg, new dev.lory4j.tensor.Rng(0)).lm().parameterCount(), o.experts(), o.segment());
-        Trainer.Result dense = new Trainer(denseCfg, tc.withCheckpoints(o.out().resolve("dense"), o.steps()),
-                new PackedBatchSource(packed, o.batch(), o.seed()), eval, new ConsoleProgress(out, "dense", every)).run();
-        Trainer.Result lory = new Trainer(loryCfg, tc.withCheckpoints(o.out().resolve("lory"), o.steps()),
-                new PackedBatchSource(packed, o.batch(), o.seed()), eval, new ConsoleProgress(out, "lory ", every)).run();
+        int checkpointEvery = Math.max(1, o.steps() / 10); // a killed demo continues with --resume
+        Trainer.Result dense = train(new Trainer(denseCfg, tc.withCheckpoints(o.out().resolve("dense"),
+                checkpointEvery), new PackedBatchSource(packed, o.batch(), o.seed()), eval,
+                new ConsoleProgress(out, "dense", every)), o.out().resolve("dense"), o.resume());
+        Trainer.Result lory = train(new Trainer(loryCfg, tc.withCheckpoints(o.out().resolve("lory"),
+                checkpointEvery), new PackedBatchSource(packed, o.batch(), o.seed()), eval,
+                new ConsoleProgress(out, "lory ", every)), o.out().resolve("lory"), o.resume());
 
         // What the experts learned: routing weights on held-out text, per layer and domain.
         RoutingTrace trace = dev.lory4j.moe.inspect.RoutingReport.trace(lory.model(), eval);

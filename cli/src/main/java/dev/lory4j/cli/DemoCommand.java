@@ -45,6 +45,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--force", description = "Run into an --out directory that holds a finished demo run.")
     boolean force;
 
+    @Option(names = "--resume", description = "Continue the demo in --out from its checkpoints (a stopped or killed "
+            + "run; a finished one is evaluated and reported again).")
+    boolean resume;
+
     @Override
     public Integer call() throws Exception {
         Demo.Options o = quick ? Demo.Options.quick() : Demo.Options.defaults();
@@ -53,14 +57,14 @@ final class DemoCommand implements Callable<Integer> {
                 positive("--seq", seq, o.seqLen()), h, positive("--layers", layers, o.layers()), o.heads(),
                 Math.max(8, (h * 8 / 3 + 7) / 8 * 8), positive("--experts", experts, o.experts()),
                 positive("--segment", segment, o.segment()), o.lr(), o.evalRows(), seed == null ? o.seed() : seed,
-                out == null ? o.out() : out);
+                out == null ? o.out() : out, resume);
         Path dir = run.out();
         if (java.nio.file.Files.isRegularFile(dir)) {
             throw new IllegalArgumentException(dir + " is a file, not a directory");
         }
-        if (java.nio.file.Files.exists(dir.resolve("report.html")) && !force) {
+        if (java.nio.file.Files.exists(dir.resolve("report.html")) && !force && !resume) {
             throw new IllegalArgumentException(dir + " holds a finished demo run (report.html); --force runs again "
-                    + "into it, --out picks another directory");
+                    + "into it, --resume reports it again, --out picks another directory");
         }
         java.nio.file.Files.createDirectories(dir);
         RunDir.checkWritable(dir); // before any work

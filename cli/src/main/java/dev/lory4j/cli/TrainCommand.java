@@ -374,33 +374,31 @@ final class TrainCommand implements Callable<Integer> {
 
     private static void writeMetrics(RunDir run, Trainer.Result r) throws java.io.IOException {
         Map<String, Object> m = new LinkedHashMap<>();
-        List<Map<String, Object>> steps = new ArrayList<>();
+        // a resumed run's result holds the steps before the resume too, without their timings: metrics.json, when
+        // it was written by the run before, still has those
+        Map<Integer, Object> before = new java.util.HashMap<>();
+        Path old = run.file(RunDir.METRICS);
+        if (Files.exists(old) && Json.parseObject(Files.readString(old), old.toString()).get("steps") instanceof List<?> l) {
+            for (Object e : l) {
+                if (e instanceof Map<?, ?> map && map.get("step") instanceof Number n) {
+                    before.put(n.intValue(), map);
+                }
+            }
+        }
+        List<Object> steps = new ArrayList<>();
         for (Trainer.StepLog s : r.steps()) {
+            if (Double.isNaN(s.tokensPerSecond()) && before.containsKey(s.step())) {
+                steps.add(before.get(s.step()));
+                continue;
+            }
             Map<String, Object> e = new LinkedHashMap<>();
             e.put("step", s.step());
             e.put("loss", s.loss());
             e.put("lr", s.lr());
             e.put("grad_norm", s.gradNorm());
-            e.put("tokens_per_second", s.tokensPerSecond());
+            e.put("tokens_per_second", Double.isNaN(s.tokensPerSecond()) ? null : s.tokensPerSecond());
             e.put("phase", s.phase());
             steps.add(e);
-        }
-        Path old = run.file(RunDir.METRICS);
-        if (!r.steps().isEmpty() && Files.exists(old)) { // a resumed run: the steps before it, then these
-            int first = r.steps().get(0).step();
-            Object before = Json.parseObject(Files.readString(old), old.toString()).get("steps");
-            List<Map<String, Object>> kept = new ArrayList<>();
-            if (before instanceof List<?> l) {
-                for (Object e : l) {
-                    if (e instanceof Map<?, ?> map && map.get("step") instanceof Number n && n.intValue() < first) {
-                        @SuppressWarnings("unchecked")
-                        Map<String, Object> entry = (Map<String, Object>) map;
-                        kept.add(entry);
-                    }
-                }
-            }
-            kept.addAll(steps);
-            steps = kept;
         }
         m.put("steps", steps);
         List<Map<String, Object>> evals = new ArrayList<>();

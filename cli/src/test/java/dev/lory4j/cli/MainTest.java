@@ -54,6 +54,12 @@ class MainTest {
         Result again = exec("demo", "--steps", "6", "--out", dir.toString());
         assertThat(again.status()).isEqualTo(2);
         assertThat(again.err()).contains("holds a finished demo run (report.html); --force runs again");
+        // --resume continues from the checkpoints: here both models are done, so it only evaluates and reports
+        String resumed = run("demo", "--steps", "6", "--hidden", "16", "--layers", "2", "--seq", "32", "--experts",
+                "3", "--segment", "8", "--out", dir.toString(), "--resume");
+        assertThat(resumed).contains("resumed from").contains("at step 6");
+        String table = out.substring(out.indexOf("dense ppl"), out.indexOf("final training loss"));
+        assertThat(resumed).contains(table); // the same per-domain table
     }
 
     @Test

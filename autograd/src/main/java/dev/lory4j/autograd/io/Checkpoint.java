@@ -54,7 +54,8 @@ public final class Checkpoint {
         meta.put("lory4j.optimizer_steps", Long.toString(opt == null ? 0 : opt.steps()));
         meta.put("lory4j.rng_seed", Long.toString(state.rngSeed()));
         meta.put("lory4j.rng_position", Long.toString(state.rngPosition()));
-        state.extra().forEach((k, v) -> meta.put("lory4j.extra." + k, v));
+        new java.util.TreeMap<>(state.extra()).forEach((k, v) -> meta.put("lory4j.extra." + k, v)); // sorted: the
+        // file's bytes do not depend on a map's iteration order
         Safetensors.write(file, tensors, meta);
     }
 

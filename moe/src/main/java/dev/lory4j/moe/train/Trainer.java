@@ -70,6 +70,8 @@ public final class Trainer {
     private final WarmupCosine schedule;
 
     private MoeModel model;
+    private final List<StepLog> logs = new ArrayList<>(); // the run's steps so far (restored by a resume)
+    private final List<EvalResult> evals = new ArrayList<>();
     private MoeModel given;
     private AdamW givenOptimizer;
     private volatile boolean stopRequested;
@@ -187,6 +189,8 @@ public final class Trainer {
         captured.clear();
         optimizer = givenOptimizer != null ? givenOptimizer : newOptimizer(model);
         step = 0;
+        logs.clear();
+        evals.clear();
         data.seek(0);
         return loop();
     }
@@ -210,6 +214,9 @@ public final class Trainer {
         c.restore(model.lm(), optimizer);
         step = (int) c.state().step();
         data.seek(dataPosition(checkpoint, c));
+        logs.clear();
+        evals.clear();
+        restoreHistory(checkpoint, c);
         progress.onMessage("resumed from " + checkpoint + " at step " + step + " (" + phase + ")");
         return loop();
     }
@@ -231,8 +238,6 @@ public final class Trainer {
 
     private Result loop() {
         removeStaleWrites();
-        List<StepLog> logs = new ArrayList<>();
-        List<EvalResult> evals = new ArrayList<>();
         long started = System.nanoTime();
         int firstStep = step;
         model.lm().train(true);
@@ -274,7 +279,7 @@ public final class Trainer {
                 save(tc.checkpointDir().resolve("latest.safetensors"));
             }
         }
-        if (!evalSets.isEmpty() && !stopRequested) {
+        if (!evalSets.isEmpty() && !stopRequested && (evals.isEmpty() || evals.getLast().step() != step)) {
             evals.add(evaluate());
         }
         if (tc.checkpointDir() != null) {
@@ -284,7 +289,7 @@ public final class Trainer {
                         .resolve("latest.safetensors") + " (resume continues from here)");
             }
         }
-        return new Result(model, logs, evals);
+        return new Result(model, List.copyOf(logs), List.copyOf(evals));
     }
 
     /** The loss of batch b, its gradients left in the parameters: the model's ops run one by one. */
@@ -460,11 +465,68 @@ public final class Trainer {
             Map<String, String> extra = new LinkedHashMap<>();
             extra.put("phase", phase);
             extra.put("data_position", Long.toString(data.position()));
+            extra.put("history", history());
             Checkpoint.save(file, model.lm(), model.config().toMap(), optimizer,
                     new Checkpoint.TrainState(step, tc.seed(), 0, extra));
         } catch (IOException e) {
             throw new UncheckedIOException("checkpoint at step " + step + " failed: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The run's steps and evaluations so far as JSON, for the checkpoint: a resume gives back the whole history.
+     * Tokens per second are left out (they are timings: a resumed run writes the same checkpoint as an uninterrupted one).
+     */
+    private String history() {
+        List<Object> steps = new ArrayList<>();
+        for (StepLog s : logs) {
+            steps.add(List.of(s.step(), (double) s.loss(), s.lr(), s.gradNorm(), s.phase()));
+        }
+        List<Object> ev = new ArrayList<>();
+        for (EvalResult e : evals) {
+            Map<String, Object> m = new LinkedHashMap<>(); // ordered: the checkpoint's bytes are reproducible
+            m.put("step", e.step());
+            m.put("loss", new LinkedHashMap<>(e.loss()));
+            m.put("perplexity", new LinkedHashMap<>(e.perplexity()));
+            ev.add(m);
+        }
+        Map<String, Object> h = new LinkedHashMap<>();
+        h.put("steps", steps);
+        h.put("evals", ev);
+        return dev.lory4j.autograd.io.Json.write(h);
+    }
+
+    /** Restores the steps and evaluations a checkpoint's history holds (none for an older checkpoint). */
+    @SuppressWarnings("unchecked")
+    private void restoreHistory(Path checkpoint, Checkpoint.Loaded c) throws IOException {
+        String h = c.state().extra().get("history");
+        if (h == null) {
+            return;
+        }
+        try {
+            Map<String, Object> m = dev.lory4j.autograd.io.Json.parseObject(h, "history");
+            for (Object o : (List<Object>) m.get("steps")) {
+                List<Object> s = (List<Object>) o;
+                logs.add(new StepLog(((Number) s.get(0)).intValue(), ((Number) s.get(1)).floatValue(),
+                        ((Number) s.get(2)).doubleValue(), ((Number) s.get(3)).doubleValue(), Double.NaN,
+                        (String) s.get(4)));
+            }
+            for (Object o : (List<Object>) m.get("evals")) {
+                Map<String, Object> e = (Map<String, Object>) o;
+                evals.add(new EvalResult(((Number) e.get("step")).intValue(), doubles(e.get("loss")),
+                        doubles(e.get("perplexity"))));
+            }
+        } catch (RuntimeException e) {
+            throw new IOException("resume: " + checkpoint + ": metadata 'history' is not a training history: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Double> doubles(Object o) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        ((Map<String, Object>) o).forEach((k, v) -> out.put(k, ((Number) v).doubleValue()));
+        return out;
     }
 
     /** The model being trained (after {@link #run()}: the final one). */

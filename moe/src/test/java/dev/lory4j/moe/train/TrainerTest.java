@@ -193,9 +193,10 @@ class TrainerTest {
         assertThatThrownBy(crashing::run).hasMessageContaining("simulated crash at batch 6");
         Trainer.Result resumed = new Trainer(c, tc, new SyntheticSource(16, 2, 8, 3, -1), null, null)
                 .resume(dir.resolve("latest.safetensors"));
-        assertThat(resumed.steps()).hasSize(5);
-        for (int i = 0; i < 5; i++) {
-            assertThat(resumed.steps().get(i).loss()).as("step %d", 5 + i).isEqualTo(whole.steps().get(5 + i).loss());
+        assertThat(resumed.steps()).hasSize(10); // the history before the resume comes back with the checkpoint
+        for (int i = 0; i < 10; i++) {
+            assertThat(resumed.steps().get(i).loss()).as("step %d", i).isEqualTo(whole.steps().get(i).loss());
+            assertThat(resumed.steps().get(i).step()).isEqualTo(i);
         }
     }
 
