@@ -149,11 +149,16 @@ final class TrainCommand implements Callable<Integer> {
             if (o.isEmpty()) {
                 throw new IllegalArgumentException(resume + " has no " + RunDir.OPTIONS + ": not a run of lory4j train");
             }
+            RunOptions.read(o, run.file(RunDir.OPTIONS).toString()); // checked before anything is used
             tok = run.tokenizer(null);
             train = documents(o, true);
             held = documents(o, false);
-            model = MoeConfig.fromMap(Json.parseObject(Files.readString(run.file(RunDir.CONFIG)),
-                    run.file(RunDir.CONFIG).toString()));
+            Path cfg = run.file(RunDir.CONFIG);
+            try {
+                model = MoeConfig.fromMap(Json.parseObject(Files.readString(cfg), cfg.toString()));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(cfg + ": " + e.getMessage(), e);
+            }
         } else {
             if (data == null || out == null) {
                 throw new IllegalArgumentException("--data and --out are required (or --resume RUN)");
@@ -170,17 +175,18 @@ final class TrainCommand implements Callable<Integer> {
             o.put("tokenizer", "file");
             run.writeJson(RunDir.OPTIONS, o);
         }
-        int seqLen = num(o, "seq");
-        int rows = num(o, "batch");
-        int total = num(o, "steps");
-        long seedValue = ((Number) o.get("seed")).longValue();
+        RunOptions ro = RunOptions.read(o, run.file(RunDir.OPTIONS).toString());
+        int seqLen = ro.seq();
+        int rows = ro.batch();
+        int total = ro.steps();
+        long seedValue = ro.seed();
         if (model.decoder().vocabSize() < tok.vocabSize()) {
             throw new IllegalArgumentException("the model's vocab_size " + model.decoder().vocabSize()
                     + " is smaller than the tokenizer's " + tok.vocabSize());
         }
         Packer packer = new Packer(tok, seqLen + 1);
         PackedSequences packed;
-        if ("random".equals(o.get("batching"))) {
+        if (ro.batching().equals("random")) {
             packed = packer.packRandom(train, seedValue);
         } else {
             log.println("similarity batching: embedding, nearest neighbours and the traversal ...");
@@ -191,13 +197,12 @@ final class TrainCommand implements Callable<Integer> {
                     + (seqLen + 1) + " tokens, fewer than one batch of " + rows);
         }
         Map<String, List<Batch>> eval = Evaluation.capped(Evaluation.windows(held, tok, seqLen, rows),
-                num(o, "eval_rows"));
-        TrainConfig tc = TrainConfig.builder().steps(total).lr(((Number) o.get("lr")).floatValue()).seed(seedValue)
-                .evalEvery(num(o, "eval_every")).checkpoints(run.dir(), num(o, "checkpoint_every"))
-                .denseWarmupFraction(((Number) o.get("dense_warmup")).floatValue()).build();
+                ro.evalRows());
+        TrainConfig tc = TrainConfig.builder().steps(total).lr(ro.lr()).seed(seedValue).evalEvery(ro.evalEvery())
+                .checkpoints(run.dir(), ro.checkpointEvery()).denseWarmupFraction(ro.denseWarmup()).build();
         log.printf(Locale.ROOT, "model: %s, %,d parameters; %d sequences of %d tokens (%s batching), batch %d, %d "
                         + "steps; tokenizer %s%n", model.kind().key(),
-                new MoeModel(model, new Rng(0)).lm().parameterCount(), packed.size(), seqLen, o.get("batching"), rows,
+                new MoeModel(model, new Rng(0)).lm().parameterCount(), packed.size(), seqLen, ro.batching(), rows,
                 total, tok.describe());
         ProgressListener console = new ConsoleProgress(log, "train", Math.max(1, total / 50));
         Trainer[] self = new Trainer[1];
@@ -312,6 +317,33 @@ final class TrainCommand implements Callable<Integer> {
         }
         o.put("dense_warmup", warm);
         return o;
+    }
+
+    /** The options of a run as run.json holds them, read strictly (a damaged file names the key at fault). */
+    private record RunOptions(String data, String evalData, String tokenizer, int vocab, String batching, int seq,
+                              int batch, int steps, float lr, long seed, int evalEvery, int evalRows,
+                              int checkpointEvery, float denseWarmup) {
+        static RunOptions read(Map<String, Object> o, String what) {
+            dev.lory4j.autograd.io.ConfigMap c = new dev.lory4j.autograd.io.ConfigMap(what, o);
+            int max = Integer.MAX_VALUE;
+            String data = c.string("data", null);
+            if (data == null) {
+                throw new IllegalArgumentException(what + ": 'data' is missing");
+            }
+            String batching = c.string("batching", "similarity");
+            if (!batching.equals("similarity") && !batching.equals("random")) {
+                throw new IllegalArgumentException(what + ": 'batching' must be similarity or random, got \""
+                        + batching + "\"");
+            }
+            RunOptions r = new RunOptions(data, c.string("eval_data", null), c.string("tokenizer", "byte"),
+                    c.integer("vocab", 1024, 1, max), batching, c.integer("seq", null, 1, max),
+                    c.integer("batch", null, 1, max), c.integer("steps", null, 1, max),
+                    (float) c.real("lr", 3e-3, 0, true, 1e3), c.longInteger("seed", 42),
+                    c.integer("eval_every", 0, 0, max), c.integer("eval_rows", 64, 1, max),
+                    c.integer("checkpoint_every", 1, 1, max), (float) c.real("dense_warmup", 0.05, 0, false, 0.999999));
+            c.checkAllRead();
+            return r;
+        }
     }
 
     private static int nonNegative(String option, Integer value, int byDefault) {

@@ -89,6 +89,17 @@ class CommandsTest {
         assertThat(r.err()).contains("missing.jsonl does not exist");
         r = exec("train", "--data", data.toString(), "--out", data.toString());
         assertThat(r.err()).contains(data + " is a file, not a directory");
+        Path damaged = dir.resolve("damaged");
+        assertThat(exec(train(damaged, "--stop-after", "1")).status()).isEqualTo(130); // a stopped run to damage
+        try {
+            java.nio.file.Files.writeString(damaged.resolve("run.json"), java.nio.file.Files.readString(
+                    damaged.resolve("run.json")).replace("\"steps\":6", "\"steps\":\"six\""));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        r = exec("train", "--resume", damaged.toString());
+        assertThat(r.status()).isEqualTo(2);
+        assertThat(r.err()).contains("run.json: 'steps' must be an integer").contains("\"six\"");
         r = exec("eval", dir.resolve("nothing").toString(), "--data", data.toString());
         assertThat(r.err()).contains("nothing: no such run directory or checkpoint file");
     }

@@ -71,6 +71,20 @@ public final class ConfigMap {
         return (int) (long) n;
     }
 
+    /** An exact integer of any long value; {@code byDefault} when absent. */
+    public long longInteger(String key, long byDefault) {
+        known.add(key);
+        Object v = map.get(key);
+        if (v == null) {
+            return byDefault;
+        }
+        Long n = exact(v);
+        if (n == null) {
+            throw bad(key, "an integer");
+        }
+        return n;
+    }
+
     /** A finite number in [min, max] ({@code minExclusive}: above min); {@code byDefault} when absent. */
     public double real(String key, double byDefault, double min, boolean minExclusive, double max) {
         known.add(key);
