@@ -146,6 +146,10 @@ public final class Trainer {
             throw new IOException("resume: " + checkpoint + " holds " + c.optimizerSteps() + " optimizer steps at step "
                     + step + " (must be in [0, " + step + "])");
         }
+        if (c.state().rngPosition() < 0 || c.state().rngSeed() != tc.seed() && c.state().rngSeed() != 0) {
+            throw new IOException("resume: " + checkpoint + " holds RNG seed " + c.state().rngSeed() + " at position "
+                    + c.state().rngPosition() + "; this run's seed is " + tc.seed() + " (positions are >= 0)");
+        }
         dataPosition(checkpoint, c);
     }
 

@@ -173,6 +173,20 @@ class TrainerTest {
     }
 
     @Test
+    void resumeRefusesAnotherSeedOrANegativeRngPosition(@TempDir Path dir) throws Exception {
+        MoeConfig c = MoeConfig.lory(TINY, 3, 4);
+        TrainConfig tc = TrainConfig.builder().steps(4).lr(5e-3f).denseWarmupFraction(0).seed(7).build();
+        dev.lory4j.moe.MoeModel m = new dev.lory4j.moe.MoeModel(c, new Rng(1));
+        Path bad = dir.resolve("rng.safetensors");
+        for (long[] rng : new long[][] {{7, -1}, {8, 0}}) {
+            dev.lory4j.autograd.io.Checkpoint.save(bad, m.lm(), c.toMap(), null,
+                    new dev.lory4j.autograd.io.Checkpoint.TrainState(1, rng[0], rng[1], Map.of("phase", "moe")));
+            assertThatThrownBy(() -> new Trainer(c, tc, new SyntheticSource(16, 2, 8, 3, -1), null, null).resume(bad))
+                    .hasMessageContaining("holds RNG seed " + rng[0] + " at position " + rng[1]);
+        }
+    }
+
+    @Test
     void everyKindTrains() {
         for (MoeKind kind : MoeKind.values()) {
             MoeConfig c = MoeConfig.lory(TINY, 4, 4).withKind(kind);
