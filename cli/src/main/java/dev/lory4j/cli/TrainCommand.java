@@ -137,6 +137,7 @@ final class TrainCommand implements Callable<Integer> {
         PrintStream log = main.out;
         RunDir run;
         Map<String, Object> o;
+        RunOptions ro;
         Tokenizer tok;
         List<Document> train;
         List<Document> held;
@@ -149,10 +150,10 @@ final class TrainCommand implements Callable<Integer> {
             if (o.isEmpty()) {
                 throw new IllegalArgumentException(resume + " has no " + RunDir.OPTIONS + ": not a run of lory4j train");
             }
-            RunOptions.read(o, run.file(RunDir.OPTIONS).toString()); // checked before anything is used
+            ro = RunOptions.read(o, run.file(RunDir.OPTIONS).toString()); // checked before anything is used
             tok = run.tokenizer(null);
-            train = documents(o, true);
-            held = documents(o, false);
+            train = documents(ro, true);
+            held = documents(ro, false);
             Path cfg = run.file(RunDir.CONFIG);
             try {
                 model = MoeConfig.fromMap(Json.parseObject(Files.readString(cfg), cfg.toString()));
@@ -165,17 +166,17 @@ final class TrainCommand implements Callable<Integer> {
             }
             run = RunDir.fresh(out, force);
             o = options();
-            train = documents(o, true);
-            held = documents(o, false);
+            ro = RunOptions.read(o, run.file(RunDir.OPTIONS).toString());
+            train = documents(ro, true);
+            held = documents(ro, false);
             log.printf(Locale.ROOT, "data: %d training documents, %d for evaluation%n", train.size(), held.size());
-            tok = DataArgs.tokenizer((String) o.get("tokenizer"), (Integer) o.get("vocab"), train, log);
-            model = modelConfig(tok, (Integer) o.get("seq"));
+            tok = DataArgs.tokenizer(ro.tokenizer(), ro.vocab(), train, log);
+            model = modelConfig(tok, ro.seq());
             tok.save(run.file(RunDir.TOKENIZER));
             run.writeJson(RunDir.CONFIG, model.toMap());
             o.put("tokenizer", "file");
             run.writeJson(RunDir.OPTIONS, o);
         }
-        RunOptions ro = RunOptions.read(o, run.file(RunDir.OPTIONS).toString());
         int seqLen = ro.seq();
         int rows = ro.batch();
         int total = ro.steps();
@@ -353,18 +354,12 @@ final class TrainCommand implements Callable<Integer> {
         return value == null ? byDefault : value;
     }
 
-    private static int num(Map<String, Object> o, String key) {
-        return ((Number) o.get(key)).intValue();
-    }
-
     /** The training documents ({@code training}) or the evaluation documents of the run's options. */
-    private static List<Document> documents(Map<String, Object> o, boolean training) {
-        String d = (String) o.get("data");
-        String e = (String) o.get("eval_data");
-        if (e == null) {
-            return DataArgs.documents(d, training ? Split.TRAIN : Split.HELDOUT);
+    private static List<Document> documents(RunOptions o, boolean training) {
+        if (o.evalData() == null) {
+            return DataArgs.documents(o.data(), training ? Split.TRAIN : Split.HELDOUT);
         }
-        return DataArgs.documents(training ? d : e, null);
+        return DataArgs.documents(training ? o.data() : o.evalData(), null);
     }
 
     /** The model from --config or the flags, for this tokenizer and sequence length. */
