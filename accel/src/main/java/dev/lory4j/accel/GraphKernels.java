@@ -185,6 +185,30 @@ final class GraphKernels {
         }
     }
 
+    /**
+     * The top-k mask along the middle axis of contiguous x [outer, len, inner]: an element is kept (1) when fewer than
+     * k elements of its line are greater, or equal at a smaller index (the CPU's rule); one work-item an element.
+     */
+    static void topKMaskKernel(KernelContext ctx, float[] x, float[] out, int outer, int len, int inner, int k) {
+        int e = ctx.globalIdx;
+        if (e < outer * len * inner) {
+            int in = e % inner;
+            int j = (e / inner) % len;
+            int start = (e / (inner * len)) * len * inner + in;
+            float v = x[e];
+            int rank = 0;
+            for (int q = 0; q < len; q++) {
+                float w = x[start + q * inner];
+                if (w > v) {
+                    rank++;
+                } else if (w == v && q < j) {
+                    rank++;
+                }
+            }
+            out[e] = rank < k ? 1f : 0f;
+        }
+    }
+
     /** out[o, i, :] = x[o, idx[i], :] for contiguous x [outer, rows, inner] and n indices. */
     static void indexSelectKernel(KernelContext ctx, float[] x, int[] idx, float[] out, int outer, int rows, int n,
                                   int inner) {

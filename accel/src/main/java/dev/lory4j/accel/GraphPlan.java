@@ -384,6 +384,7 @@ final class GraphPlan extends ParamPlan {
                 case "matmul" -> matmul(out, (Graph.Ref) a[0], (Graph.Ref) a[1]);
                 case "softmax" -> softmax(out, (Graph.Ref) a[0], (Integer) a[1], (Boolean) a[2]);
                 case "causalSoftmax" -> causalSoftmax(out, (Graph.Ref) a[0]);
+                case "topKMask" -> topKMask(out, (Graph.Ref) a[0], (Integer) a[1], (Integer) a[2]);
                 case "softmaxBackward" -> softmaxBackward(out, (Graph.Ref) a[0], (Graph.Ref) a[1], (Float) a[2]);
                 case "rmsNorm" -> rmsNorm(out, (Graph.Ref) a[0], (Graph.Ref) a[1], (Float) a[2]);
                 case "layerNorm" -> layerNorm(out, (Graph.Ref) a[0], (Graph.Ref) a[1], (Graph.Ref) a[2], (Float) a[3]);
@@ -550,6 +551,21 @@ final class GraphPlan extends ParamPlan {
             }
             tasks.add(new Task((g, name, p) -> g.task(name, GraphKernels::softmaxAxisKernel, new KernelContext(),
                     p.f(src), p.f(o), outer, len, inner, lg), TornadoBackend.workers(new int[] {outer * inner})));
+        }
+
+        private void topKMask(Graph.Ref out, Graph.Ref x, int axis, int k) {
+            int[] shape = x.shape();
+            int src = contiguousArray(x);
+            int o = out(out);
+            int outer = numel(Arrays.copyOf(shape, axis));
+            int len = shape[axis];
+            int inner = numel(Arrays.copyOfRange(shape, axis + 1, shape.length));
+            int n = outer * len * inner;
+            if (n == 0) {
+                return;
+            }
+            tasks.add(new Task((g, name, p) -> g.task(name, GraphKernels::topKMaskKernel, new KernelContext(),
+                    p.f(src), p.f(o), outer, len, inner, k), TornadoBackend.workers(new int[] {n})));
         }
 
         private void causalSoftmax(Graph.Ref out, Graph.Ref x) {

@@ -1747,6 +1747,12 @@ public final class TornadoBackend implements Backend {
                         1, cols), new int[] {rows}, x); // one query per row: every column visible
     }
 
+    /** On the host (eager mode; a compiled step computes it on the device, {@link GraphPlan}). */
+    @Override
+    public Tensor topKMask(Tensor x, int axis, int k) {
+        return cpu.topKMask(x, axis, k);
+    }
+
     @Override
     public Tensor causalSoftmax(Tensor x) {
         if (x.rank() < 2 || x.dim(-2) > x.dim(-1) || x.numel() == 0 || !offloads(8.0 * x.numel(), 2.0 * x.numel())) {

@@ -6,6 +6,7 @@ import dev.lory4j.autograd.Var;
 import dev.lory4j.autograd.capture.CapturedSteps;
 import dev.lory4j.autograd.nn.DecoderConfig;
 import dev.lory4j.moe.MoeConfig;
+import dev.lory4j.moe.MoeKind;
 import dev.lory4j.moe.MoeModel;
 import dev.lory4j.moe.RoutingMode;
 import dev.lory4j.tensor.CpuBackend;
@@ -22,7 +23,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * A training step compiled for the TornadoVM device ({@link GraphPlan}: traced once, every node a device task, every
  * buffer resident) gives the CPU's eager loss and gradients for a new batch (≤ 1e-5 relative, by norm), and the step
  * copies exactly its inputs in (tokens, targets, the tokens as lists per vocabulary row for the embedding's
- * gradient) and its loss out: nothing else crosses.
+ * gradient) and its loss out: nothing else crosses. The token-level baselines (top-k with its auxiliary loss, Expert
+ * Choice) route on the device: their masks are graph nodes.
  */
 class TornadoCompiledStepTest {
     private static final int B = 2;
@@ -41,7 +43,13 @@ class TornadoCompiledStepTest {
 
     private static MoeModel model(String kind, RoutingMode mode) {
         DecoderConfig c = new DecoderConfig(V, 16, 2, 2, 24, 1e-5f, 10000, kind.equals("tied"), 64, 0.1f, false);
-        MoeModel m = new MoeModel(kind.equals("lory") ? MoeConfig.lory(c, 4, 4) : MoeConfig.dense(c), new Rng(5));
+        MoeConfig config = switch (kind) {
+            case "lory" -> MoeConfig.lory(c, 4, 4);
+            case "topk" -> MoeConfig.lory(c, 4, 4).withKind(MoeKind.TOPK);
+            case "expert-choice" -> MoeConfig.lory(c, 4, 4).withKind(MoeKind.EXPERT_CHOICE);
+            default -> MoeConfig.dense(c);
+        };
+        MoeModel m = new MoeModel(config, new Rng(5));
         m.setRoutingMode(mode);
         return m;
     }
@@ -82,7 +90,7 @@ class TornadoCompiledStepTest {
 
     @ParameterizedTest(name = "{0} L={1} {2}")
     @CsvSource({"dense, 12, CAUSAL_SEGMENT", "tied, 12, CAUSAL_SEGMENT", "lory, 12, CAUSAL_SEGMENT",
-        "lory, 14, CAUSAL_SEGMENT", "lory, 12, PREFIX"})
+        "lory, 14, CAUSAL_SEGMENT", "lory, 12, PREFIX", "topk, 12, CAUSAL_SEGMENT", "expert-choice, 12, CAUSAL_SEGMENT"})
     void aCompiledStepGivesTheCpusResultsAndCopiesOnlyItsInputsAndLoss(String kind, int len, RoutingMode mode) {
         int[][] first = batch(len, 1);
         int[][] second = batch(len, 2);

@@ -2,6 +2,7 @@ package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
 import dev.lory4j.tensor.Rng;
+import dev.lory4j.tensor.Tensor;
 
 /**
  * Token-level Expert Choice (Zhou et al. 2022), the paper's strongest baseline (spec §2.11, §7.4): in training,
@@ -33,26 +34,10 @@ public final class ExpertChoiceLayer extends TokenLevelMoe {
         int n = xf.dim(0);
         int e = experts.count();
         Var probs = router.forward(xf).softmax(-1); // [n, E]
-        Var out;
-        if (isTraining()) {
-            // Expert i takes its `capacity` most probable tokens; slot (row r, expert i) is probs[r, i].
-            int capacity = Math.max(1, Math.round(n * capacityFactor / e));
-            int[][][] routes = new int[e][2][];
-            for (int i = 0; i < e; i++) {
-                int[] rows = TokenRouting.topRowsOfColumn(probs.data(), i, capacity);
-                int[] slots = new int[rows.length];
-                for (int j = 0; j < rows.length; j++) {
-                    slots[j] = rows[j] * e + i;
-                }
-                routes[i][0] = rows;
-                routes[i][1] = slots;
-            }
-            out = TokenRouting.dispatch(experts, xf, routes, probs.reshape(n * e, 1));
-        } else {
-            int[] top = TokenRouting.topK(probs.data(), topK);
-            Var slotProbs = probs.gather(1, top, n, topK).reshape(n * topK, 1);
-            out = TokenRouting.dispatch(experts, xf, TokenRouting.byExpert(top, topK, e), slotProbs);
-        }
-        return out.reshape(x.shape());
+        // Training: expert i takes its `capacity` most probable tokens (ties: the earlier token), weighted by
+        // probs[r, i]. Eval: each token takes its topK most probable experts, weighted likewise.
+        Tensor mask = isTraining() ? probs.data().topKMask(0, Math.max(1, Math.round(n * capacityFactor / e)))
+                : probs.data().topKMask(1, topK);
+        return route(xf, mask, probs).reshape(x.shape());
     }
 }

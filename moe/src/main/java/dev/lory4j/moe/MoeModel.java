@@ -132,12 +132,10 @@ public final class MoeModel {
 
     /**
      * Whether a training step of this model can be traced into a graph ({@link dev.lory4j.autograd.capture.Capture}):
-     * not with top-k or Expert Choice layers (their token lists are built on the host from the routing scores) or a
-     * routing trace attached (it reads the routing weights on the host).
+     * not with a routing trace attached (it reads the routing weights on the host).
      */
     public boolean capturable() {
-        return trace == null && feedForwards().stream()
-                .noneMatch(l -> l instanceof TopKMoeLayer || l instanceof ExpertChoiceLayer);
+        return trace == null;
     }
 
     /** Attaches a routing trace to every MoE layer (null detaches). */

@@ -33,17 +33,14 @@ public final class TopKMoeLayer extends TokenLevelMoe implements AuxLossLayer {
         int n = xf.dim(0);
         int e = experts.count();
         Var logits = router.forward(xf); // [n, E]
-        int[] top = TokenRouting.topK(logits.data(), k);
-        Var weights = logits.gather(1, top, n, k).softmax(-1).reshape(n * k, 1);
-        int[][][] routes = TokenRouting.byExpert(top, k, e);
-        float[] dispatched = new float[e];
-        for (int i = 0; i < e; i++) {
-            dispatched[i] = routes[i][0].length / (float) (n * k);
-        }
-        Var out = TokenRouting.dispatch(experts, xf, routes, weights);
-        // Switch load balancing: E * sum_i f_i * P_i (f is not differentiable, P is).
+        Tensor chosen = logits.data().topKMask(1, k); // the k largest logits of each token (ties: lower expert)
+        // The softmax over the chosen k logits: the others are -inf, so their weight is 0.
+        Var weights = logits.where(chosen, Var.of(Tensor.scalar(Float.NEGATIVE_INFINITY))).softmax(-1);
+        Var out = route(xf, chosen, weights);
+        // Switch load balancing: E * sum_i f_i * P_i (f, the fraction of token-slots sent to i, is not differentiable).
+        Tensor dispatched = chosen.sum(false, 0).div(n * k);
         Var meanProb = logits.softmax(-1).mean(false, 0);
-        auxLoss = meanProb.mul(Var.of(Tensor.wrap(dispatched, e))).sum().mul(e);
+        auxLoss = meanProb.mul(Var.of(dispatched)).sum().mul(e);
         if (trace != null) {
             float[] w = meanProb.data().toArray();
             trace.record(layerIndex, 1, 1, e, w);

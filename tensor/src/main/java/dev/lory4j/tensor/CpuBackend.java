@@ -6,6 +6,7 @@ import dev.lory4j.tensor.kernels.Norms;
 import dev.lory4j.tensor.kernels.Reduce;
 import dev.lory4j.tensor.kernels.Rows;
 import dev.lory4j.tensor.kernels.Softmax;
+import dev.lory4j.tensor.kernels.TopK;
 import dev.lory4j.tensor.spi.Backend;
 import java.util.Arrays;
 
@@ -303,6 +304,22 @@ public final class CpuBackend implements Backend {
             Softmax.logSoftmaxRows(moved.data(), moved.offset(), out.data(), 0, rows, cols);
         } else {
             Softmax.softmaxRows(moved.data(), moved.offset(), out.data(), 0, rows, cols);
+        }
+        return axis == last ? out : out.transpose(axis, last).contiguous();
+    }
+
+    @Override
+    public Tensor topKMask(Tensor x, int axis, int k) {
+        if (x.rank() == 0 || axis < 0 || axis >= x.rank() || k < 0) {
+            throw new IllegalArgumentException("topKMask: axis " + axis + " and k " + k + " for "
+                    + Shapes.str(x.shape()) + " (want axis in [0, rank) and k >= 0)");
+        }
+        int last = x.rank() - 1;
+        Tensor moved = (axis == last ? x : x.transpose(axis, last)).contiguous();
+        int len = x.dim(axis);
+        Tensor out = Tensor.zeros(moved.shape());
+        if (len > 0) {
+            TopK.maskLines(moved.data(), moved.offset(), out.data(), moved.numel() / len, len, k);
         }
         return axis == last ? out : out.transpose(axis, last).contiguous();
     }

@@ -1057,6 +1057,14 @@ public final class Tensor {
         return backend().causalSoftmax(this);
     }
 
+    /**
+     * 1 where an element is among the k largest along {@code axis}, else 0 (ties: the smaller index wins); see
+     * {@link Backend#topKMask}.
+     */
+    public Tensor topKMask(int axis, int k) {
+        return backend().topKMask(this, Shapes.axis("topKMask", axis, shape.length, shape), k);
+    }
+
     /** Gradient of a softmax along the last axis: scale * y * (g - sum(g * y)), with this = y = softmax(x). */
     public Tensor softmaxBackward(Tensor gradOutput, float scale) {
         return backend().softmaxBackward(this, gradOutput, scale);

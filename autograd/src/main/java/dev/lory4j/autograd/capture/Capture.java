@@ -227,6 +227,11 @@ public final class Capture {
         }
 
         @Override
+        public Tensor topKMask(Tensor x, int axis, int k) {
+            return rec("topKMask", () -> super.topKMask(x, axis, k), x, axis, k);
+        }
+
+        @Override
         public Tensor causalSoftmax(Tensor x) {
             return rec("causalSoftmax", () -> super.causalSoftmax(x), x);
         }

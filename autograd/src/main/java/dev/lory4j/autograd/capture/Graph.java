@@ -339,6 +339,7 @@ public final class Graph {
             case "matmul" -> b.matmul((Tensor) v[0], (Tensor) v[1]);
             case "softmax" -> b.softmax((Tensor) v[0], (Integer) v[1], (Boolean) v[2]);
             case "causalSoftmax" -> b.causalSoftmax((Tensor) v[0]);
+            case "topKMask" -> b.topKMask((Tensor) v[0], (Integer) v[1], (Integer) v[2]);
             case "softmaxBackward" -> b.softmaxBackward((Tensor) v[0], (Tensor) v[1], (Float) v[2]);
             case "rmsNorm" -> b.rmsNorm((Tensor) v[0], (Tensor) v[1], (Float) v[2]);
             case "layerNorm" -> b.layerNorm((Tensor) v[0], (Tensor) v[1], (Tensor) v[2], (Float) v[3]);

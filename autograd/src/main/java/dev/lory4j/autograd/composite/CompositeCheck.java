@@ -60,6 +60,15 @@ public final class CompositeCheck {
                     weight(rng, s[4], s[3], s[2]), weight(rng, s[4], s[3], s[2]), weight(rng, s[4], s[2], s[3])}));
             }
         }
+        for (int[] s : new int[][] {{13, 7, 4, 11, 2}, {9, 5, 3, 6, 3}}) { // n, d, E, f, k
+            Tensor logits = rng.normal(0f, 1f, s[0], s[2]);
+            float[] keep = new float[s[2]];
+            java.util.Arrays.fill(keep, 1f);
+            keep[s[2] - 1] = s[0] > 10 ? 0f : 1f; // the first example's last expert gets no row
+            all.add(new Example<>(Composites.ROUTED_SWIGLU, null, new Tensor[] {rng.normal(0f, 1f, s[0], s[1]),
+                logits.topKMask(1, s[4]).mul(Tensor.wrap(keep, s[2])), logits.softmax(-1), weight(rng, s[2], s[3], s[1]),
+                weight(rng, s[2], s[3], s[1]), weight(rng, s[2], s[1], s[3])}));
+        }
         int[] targets = new int[14];
         for (int i = 0; i < targets.length; i++) {
             targets[i] = i % 5 == 3 ? -100 : rng.nextInt(11); // some rows skipped

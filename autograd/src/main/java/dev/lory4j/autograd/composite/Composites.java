@@ -81,6 +81,26 @@ public final class Composites {
             });
 
     /**
+     * The token-level mixture of SwiGLU experts (top-k and Expert Choice routing): for tokens x [n, d], a routing mask
+     * [n, E] (1 where token r goes to expert e, else 0; not differentiated) and weights [n, E], the experts' gate and
+     * up [E, f, d] and down [E, d', f],
+     * <pre>
+     *   y[r] = Σ_e mask[r, e] · weights[r, e] · (silu(x[r] gate[e]ᵀ) ⊙ x[r] up[e]ᵀ) down[e]ᵀ
+     * </pre>
+     * The reference runs every expert on every token (fixed shapes: a captured step can run it on a device); a
+     * backend's kernel may run each expert on its routed rows only (the CPU's does).
+     */
+    public static final Composite<Void> ROUTED_SWIGLU = new Composite<>("routedSwiGlu",
+            new String[] {"x", "mask", "weights", "gate", "up", "down"},
+            (t, a) -> checkRoutedSwiGlu(t[0], t[1], t[2], t[3], t[4], t[5]), (v, a) -> {
+                Var x = v[0].unsqueeze(0); // [1, n, d]: every expert on every token
+                Var z = x.matmul(v[3].transpose(-1, -2)).silu().mul(x.matmul(v[4].transpose(-1, -2))); // [E, n, f]
+                Var y = z.matmul(v[5].transpose(-1, -2)); // [E, n, d']
+                Var combine = v[1].detach().mul(v[2]).t().unsqueeze(-1); // [E, n, 1], 0 where not routed
+                return y.mul(combine).sum(false, 0);
+            });
+
+    /**
      * The mean cross-entropy of logits [..., V] against one target per row, rows with the ignore index skipped (NaN
      * when all are): −mean over kept rows of logSoftmax(logits)[row, target].
      */
@@ -97,8 +117,8 @@ public final class Composites {
 
     /** Every composite op. */
     public static List<Composite<?>> all() {
-        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, CROSS_ENTROPY,
-                LINEAR_CROSS_ENTROPY);
+        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, ROUTED_SWIGLU,
+                CROSS_ENTROPY, LINEAR_CROSS_ENTROPY);
     }
 
     /** {@link #LINEAR}: x · Wᵀ. */
@@ -245,6 +265,19 @@ public final class Composites {
                     + Shapes.str(w.shape()) + ", gate " + Shapes.str(gate.shape()) + ", up " + Shapes.str(up.shape())
                     + " and down " + Shapes.str(down.shape())
                     + " do not fit (want h [S, T, d], w [S, E], gate and up [E, f, d], down [E, d', f])");
+        }
+    }
+
+    private static void checkRoutedSwiGlu(Tensor x, Tensor mask, Tensor w, Tensor gate, Tensor up, Tensor down) {
+        if (x.rank() != 2 || mask.rank() != 2 || !Arrays.equals(mask.shape(), w.shape()) || gate.rank() != 3
+                || down.rank() != 3 || !Arrays.equals(gate.shape(), up.shape()) || mask.dim(0) != x.dim(0)
+                || mask.dim(1) != gate.dim(0) || down.dim(0) != gate.dim(0) || x.dim(1) != gate.dim(2)
+                || down.dim(2) != gate.dim(1)) {
+            throw new IllegalArgumentException("routedSwiGlu: x " + Shapes.str(x.shape()) + ", mask "
+                    + Shapes.str(mask.shape()) + ", weights " + Shapes.str(w.shape()) + ", gate "
+                    + Shapes.str(gate.shape()) + ", up " + Shapes.str(up.shape()) + " and down "
+                    + Shapes.str(down.shape()) + " do not fit (want x [n, d], mask and weights [n, E], gate and up "
+                    + "[E, f, d], down [E, d', f])");
         }
     }
 

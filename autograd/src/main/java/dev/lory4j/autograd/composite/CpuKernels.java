@@ -6,7 +6,8 @@ import java.util.Map;
 
 /**
  * The CPU backend's fused kernels: attention whose backward reuses the forward's probabilities (the causal mask
- * applied inside the softmax kernel, the scale on q), the Lory feed-forward block ({@link CpuMergedSwiGlu}), and the
+ * applied inside the softmax kernel, the scale on q), the Lory feed-forward block ({@link CpuMergedSwiGlu}), the
+ * token-level experts on their routed rows only ({@link CpuRoutedSwiGlu}), and the
  * cross-entropy as one log-softmax with the loss and its gradient summed on the host.
  * Every other composite runs its reference decomposition on the CPU.
  */
@@ -20,6 +21,7 @@ final class CpuKernels implements KernelProvider {
         }
         return Map.of(Composites.ATTENTION.name(), new AttentionKernel(),
                 Composites.MERGED_SWIGLU.name(), new CpuMergedSwiGlu(),
+                Composites.ROUTED_SWIGLU.name(), new CpuRoutedSwiGlu(),
                 Composites.CROSS_ENTROPY.name(), new CrossEntropyKernel());
     }
 

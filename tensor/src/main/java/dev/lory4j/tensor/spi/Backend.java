@@ -77,6 +77,13 @@ public interface Backend {
     /** LayerNorm over the last axis; weight and bias are [last] or null. */
     Tensor layerNorm(Tensor x, Tensor weight, Tensor bias, float eps);
 
+    /**
+     * 1 where an element is among the k largest of its line along {@code axis} (in [0, rank)), else 0: element i of
+     * a line is kept when fewer than k elements j are greater, or equal with j &lt; i (ties go to the smaller index).
+     * The routing masks of top-k and Expert Choice, as a tensor so that a captured step computes it on its device.
+     */
+    Tensor topKMask(Tensor x, int axis, int k);
+
     /** Checks that the lists of parameters, gradients and both moments of one optimizer step are equally long. */
     static void checkSameCount(String op, java.util.List<Tensor> ps, java.util.List<Tensor> gs,
                                java.util.List<Tensor> ms, java.util.List<Tensor> vs) {

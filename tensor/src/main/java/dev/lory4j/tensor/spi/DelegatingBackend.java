@@ -96,6 +96,11 @@ public class DelegatingBackend implements Backend {
     }
 
     @Override
+    public Tensor topKMask(Tensor x, int axis, int k) {
+        return target.topKMask(x, axis, k);
+    }
+
+    @Override
     public Tensor causalSoftmax(Tensor x) {
         return target.causalSoftmax(x);
     }
