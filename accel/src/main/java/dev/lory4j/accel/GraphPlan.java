@@ -6,6 +6,7 @@ import dev.lory4j.tensor.BinaryOp;
 import dev.lory4j.tensor.ReduceOp;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Storage;
+import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -51,6 +52,9 @@ final class GraphPlan extends ParamPlan {
     /** An index of an integer input given to an index-add as lists per row (filled on the host at every run). */
     record Csr(String input, int rows, int offsets, int positions) {}
 
+    /** A tapped output: the float id of its own array and its shape. */
+    record TapOut(int array, int[] shape) {}
+
     /** An integer input whose values must lie in [0, bound) (or equal {@code ignore}, unless it is MIN_VALUE). */
     record Bound(String input, int bound, int ignore, String op) {}
 
@@ -70,6 +74,10 @@ final class GraphPlan extends ParamPlan {
         final boolean gradients;
         int loss = -1;
         int lossAt;
+        /** Parameters (states) the graph assigns ({@code "assign i"}): written on the device at the end of a run. */
+        final List<Integer> assigned = new ArrayList<>();
+        /** Tapped outputs ({@code "tap ..."}): each copied into an array of its own, copied out after a run. */
+        final Map<String, TapOut> taps = new LinkedHashMap<>();
         private final Graph graph;
         private final int[] paramSizes;
         private final int[] array; // buffer -> float id (Integer.MIN_VALUE: none yet)
@@ -164,12 +172,27 @@ final class GraphPlan extends ParamPlan {
                         int[] shape = r.shape().clone();
                         copy(r, -2 - 2 * i, 0, Shapes.contiguousStrides(shape), shape);
                     }
+                } else if (e.getKey().startsWith("assign ")) { // a state's new value, written over it last
+                    int i = Integer.parseInt(e.getKey().substring(7));
+                    int[] shape = r.shape().clone();
+                    if (numel(shape) != paramSizes[i]) {
+                        throw new Unsupported("an assignment of " + numel(shape) + " floats to parameter " + i + " of "
+                                + paramSizes[i]);
+                    }
+                    copy(r, -1 - 2 * i, 0, Shapes.contiguousStrides(shape), shape);
+                    assigned.add(i);
+                } else if (e.getKey().startsWith("tap ")) {
+                    int[] shape = r.shape().clone();
+                    floats.add(new float[Math.max(numel(shape), 1)]); // exactly its size: a run copies out no more
+                    int dst = floats.size() - 1;
+                    copy(r, dst, 0, Shapes.contiguousStrides(shape), shape);
+                    taps.put(e.getKey(), new TapOut(dst, shape));
                 } else {
                     throw new Unsupported("output " + e.getKey());
                 }
             }
-            if (loss < 0) {
-                throw new Unsupported("a step without a loss");
+            if (loss < 0 && gradients) {
+                throw new Unsupported("a step with gradients but without a loss");
             }
             ints.set(0, meta.stream().mapToInt(Integer::intValue).toArray());
             float[] pool = new float[Math.max(poolSize, 1)];
@@ -926,6 +949,16 @@ final class GraphPlan extends ParamPlan {
         for (int j = 0; j < computeGraphs; j++) {
             run(compute(j));
         }
+    }
+
+    /** The values of the tapped output {@code name} of the last run (its array copied out), a tensor of their own. */
+    Tensor tap(String name) {
+        TapOut t = lowering.taps.get(name);
+        float[] a = f(t.array());
+        if (!pull(a)) {
+            throw new IllegalStateException("compiled step: " + name + " was read before a run");
+        }
+        return Tensor.wrap(Arrays.copyOf(a, numel(t.shape())), t.shape());
     }
 
     /** The loss of the last run (its array copied out). */

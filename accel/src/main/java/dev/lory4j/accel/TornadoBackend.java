@@ -1023,9 +1023,22 @@ public final class TornadoBackend implements Backend {
                         }
                     }
                     p.runStep();
-                    copiedFloats += p.uploadedInts() + 1; // the inputs (and index lists) in, the loss out
+                    copiedFloats += p.uploadedInts(); // the inputs (and index lists) in
+                    for (int i : lowering.assigned) { // a state written on the device: newer there
+                        ParamPlan.Param w = p.params[i];
+                        w.weight.deviceNewer(array -> pullInto(p, w.w, array));
+                        w.heldW = w.weight.version();
+                    }
                     Map<String, Tensor> out = new LinkedHashMap<>();
-                    out.put("loss", Tensor.scalar(p.loss()));
+                    if (lowering.loss >= 0) {
+                        out.put("loss", Tensor.scalar(p.loss()));
+                        copiedFloats++;
+                    }
+                    for (String tap : lowering.taps.keySet()) { // the requested outputs (a routing trace's weights)
+                        Tensor t = p.tap(tap);
+                        copiedFloats += Math.max(t.numel(), 1);
+                        out.put(tap, t);
+                    }
                     for (int i = 0; lowering.gradients && i < p.params.length; i++) {
                         out.put("grad " + i, handOut(p.params[i], shapes.get(i)));
                     }

@@ -139,4 +139,89 @@ class TornadoCompiledStepTest {
             tornado.close();
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void aTracedStepCopiesOutTheRoutingWeightsItUsedAndNothingElse() {
+        int len = 14; // segments of 4: 4 per row, the last one short
+        int[][] first = batch(len, 1);
+        int[][] second = batch(len, 2);
+        Backend before = Backends.current();
+        Backends.use(new CpuBackend());
+        MoeModel cpuModel = model("lory", RoutingMode.CAUSAL_SEGMENT);
+        dev.lory4j.moe.RoutingTrace want = new dev.lory4j.moe.RoutingTrace();
+        cpuModel.setTrace(want);
+        cpuModel.loss(second[0], second[1], B, len, -100).backward();
+
+        TornadoBackend tornado = new TornadoBackend(0);
+        Backends.use(tornado);
+        try {
+            MoeModel model = model("lory", RoutingMode.CAUSAL_SEGMENT);
+            dev.lory4j.moe.RoutingTrace trace = new dev.lory4j.moe.RoutingTrace();
+            model.setTrace(trace);
+            List<Var> params = new ArrayList<>(model.lm().namedParameters().values());
+            CapturedSteps steps = new CapturedSteps();
+            steps.run("k", params, Map.of("tokens", first[0], "targets", first[1]),
+                    () -> model.loss(first[0], first[1], B, len, -100), g -> { });
+            assertThat(steps.compiled("k")).isTrue();
+            trace.clear();
+            model.lm().zeroGrad();
+            long bytes = tornado.bytesCopied();
+            steps.run("k", params, Map.of("tokens", second[0], "targets", second[1]),
+                    () -> model.loss(second[0], second[1], B, len, -100), g -> { });
+            int n = B * len;
+            int weights = 2 * B * 4 * 4; // two layers, B rows, 4 segments, 4 experts
+            assertThat(tornado.bytesCopied() - bytes).isEqualTo(4L * (n + n + (V + 1) + n + 1 + weights));
+            assertThat(trace.entries()).hasSameSizeAs(want.entries()).hasSize(2 * B * 4);
+            for (int i = 0; i < want.entries().size(); i++) {
+                dev.lory4j.moe.RoutingTrace.Entry w = want.entries().get(i);
+                dev.lory4j.moe.RoutingTrace.Entry g = trace.entries().get(i);
+                assertThat(new int[] {g.layer(), g.row(), g.segment()}).isEqualTo(new int[] {w.layer(), w.row(),
+                    w.segment()});
+                for (int e = 0; e < 4; e++) {
+                    assertThat(g.weights()[e]).as("entry %d expert %d", i, e)
+                            .isCloseTo(w.weights()[e], org.assertj.core.data.Offset.offset(1e-5f));
+                }
+            }
+        } finally {
+            Backends.use(before);
+            tornado.close();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"dense", "lory", "topk", "expert-choice"})
+    void compiledGenerationGivesTheCpusTokensAndADecodeStepCopiesItsTokenAndLogitsOnly(String kind) {
+        // Lory routes prompt-only (its merged weights are state, like the KV caches); two generations on one
+        // generator: the second replays the compiled passes
+        int[][] prompts = {{3, 1, 4, 1, 5, 9, 2}, {2, 7, 1, 8}};
+        Backend before = Backends.current();
+        Backends.use(new CpuBackend());
+        int[][] want = new int[2][];
+        dev.lory4j.moe.Generator cpu = new dev.lory4j.moe.Generator(model(kind, RoutingMode.CAUSAL_SEGMENT),
+                RoutingMode.PROMPT_ONLY);
+        for (int i = 0; i < 2; i++) {
+            want[i] = cpu.generate(prompts[i], 6, dev.lory4j.moe.Generator.Sampling.greedy());
+        }
+        TornadoBackend tornado = new TornadoBackend(0);
+        Backends.use(tornado);
+        try {
+            dev.lory4j.moe.Generator device = new dev.lory4j.moe.Generator(model(kind, RoutingMode.CAUSAL_SEGMENT),
+                    RoutingMode.PROMPT_ONLY);
+            for (int i = 0; i < 2; i++) {
+                List<Long> copied = new ArrayList<>();
+                int[] got = device.generate(prompts[i], 6, dev.lory4j.moe.Generator.Sampling.greedy(),
+                        t -> copied.add(tornado.bytesCopied()));
+                assertThat(got).as("generation %d", i).containsExactly(want[i]);
+                // a decode step after the first: its token and position in, the position's index lists for the caches
+                // (capacity C = 64: C + 1 offsets, one position), the last logits (V floats) out
+                for (int t = 2; t < copied.size(); t++) {
+                    assertThat(copied.get(t) - copied.get(t - 1)).as("decode step %d", t)
+                            .isEqualTo(4L * (1 + 1 + 65 + 1 + V));
+                }
+            }
+        } finally {
+            Backends.use(before);
+            tornado.close();
+        }
+    }
 }

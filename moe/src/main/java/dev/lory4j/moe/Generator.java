@@ -1,10 +1,17 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.NoGrad;
+import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.capture.Capture;
+import dev.lory4j.autograd.capture.CapturedSteps;
 import dev.lory4j.autograd.nn.KvCache;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.spi.Backends;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
 
 /**
  * Text generation with a KV cache. Lory layers use prompt-only routing by default (spec §2.7): one merge per
@@ -35,6 +42,12 @@ public final class Generator {
 
     private final MoeModel model;
     private final RoutingMode mode;
+    /** Captured generation passes by prompt length (and the decode pass), kept across generations. */
+    private final CapturedSteps steps = new CapturedSteps();
+    /** The KV caches the captured passes carry. */
+    private KvCache[] stepCaches;
+    /** The last captured pass's logits of its last position (its tap's sink writes them). */
+    private Tensor lastLogits;
 
     /** A generator routing Lory layers as the model's config says ({@code routing_mode}; prompt-only by default). */
     public Generator(MoeModel model) {
@@ -73,25 +86,21 @@ public final class Generator {
         int[] out = Arrays.copyOf(prompt, prompt.length + maxNew);
         int len = prompt.length;
         boolean cached = mode == RoutingMode.PROMPT_ONLY || model.loryLayers().isEmpty();
+        boolean captured = cached && (CapturedSteps.compilerFor(Backends.current()) != null
+                || Boolean.getBoolean("lory4j.capture"));
         try (NoGrad ng = NoGrad.enter()) {
-            KvCache[] caches = null;
-            Tensor logits;
-            if (cached) {
-                caches = new KvCache[model.config().decoder().numLayers()];
-                Arrays.setAll(caches, i -> new KvCache());
-                logits = model.lm().forward(prompt, 1, len, 0, caches).data();
-            } else {
-                logits = model.lm().forward(Arrays.copyOf(out, len), 1, len).data();
-            }
+            Step step = captured ? new CapturedStep() : cached ? new CachedStep(out.length) : null;
+            Tensor logits = step != null ? step.next(Arrays.copyOf(prompt, len), 0)
+                    : lastRow(model.lm().forward(Arrays.copyOf(out, len), 1, len));
             while (len < out.length) {
-                int next = sample(logits.select(0, 0).select(0, logits.dim(1) - 1), s, rng);
+                int next = sample(logits, s, rng);
                 out[len++] = next;
                 onToken.accept(next);
                 if (next == s.stopToken() || len == out.length) {
                     break;
                 }
-                logits = cached ? model.lm().forward(new int[] {next}, 1, 1, len - 1, caches).data()
-                        : model.lm().forward(Arrays.copyOf(out, len), 1, len).data();
+                logits = step != null ? step.next(new int[] {next}, len - 1)
+                        : lastRow(model.lm().forward(Arrays.copyOf(out, len), 1, len));
             }
         } finally { // the model's mode and routing as they were
             model.lm().train(wasTraining);
@@ -100,6 +109,70 @@ public final class Generator {
         return Arrays.copyOf(out, len);
     }
 
+    /** The logits [vocab] of the last position of logits [1, L, vocab]. */
+    private static Tensor lastRow(Var logits) {
+        return logits.data().select(0, 0).select(0, logits.dim(1) - 1);
+    }
+
+    /** One forward pass over new tokens at positions start.., with a KV cache: the last position's logits. */
+    private interface Step {
+        Tensor next(int[] tokens, int start);
+    }
+
+    /** Eager passes over caches sized for this generation. */
+    private final class CachedStep implements Step {
+        private final KvCache[] caches;
+
+        CachedStep(int capacity) {
+            caches = model.lm().caches(1, capacity);
+        }
+
+        @Override
+        public Tensor next(int[] tokens, int start) {
+            return lastRow(model.lm().forward(tokens, 1, tokens.length, start, caches));
+        }
+    }
+
+    /**
+     * Captured passes ({@link CapturedSteps#pass}): the prompt's pass per prompt length and one decode pass for every
+     * later token, compiled where the backend compiles them (the caches and the prompt's routing stay on the device; a
+     * pass copies in its tokens and positions and out the last logits), else replayed. The caches (of
+     * max_position_embeddings positions) and graphs are this generator's, reused by every generation.
+     */
+    private final class CapturedStep implements Step {
+        private final List<Var> params = new ArrayList<>(model.lm().parameters());
+
+        CapturedStep() {
+            if (stepCaches == null) {
+                stepCaches = model.lm().caches(1, model.config().decoder().maxPositions());
+            }
+            for (KvCache c : stepCaches) {
+                c.state().forEach(t -> params.add(Var.of(t)));
+            }
+            for (LoryLayer l : model.loryLayers()) {
+                l.promptState(1, false).forEach(t -> params.add(Var.of(t)));
+            }
+        }
+
+        @Override
+        public Tensor next(int[] tokens, int start) {
+            int[] positions = new int[tokens.length];
+            Arrays.setAll(positions, i -> start + i);
+            for (KvCache c : stepCaches) {
+                c.seek(start); // a replayed pass does not run the cache's code
+            }
+            lastLogits = null;
+            // the sink is kept with the graph and called after every run: it writes a field, not a local of this call
+            steps.pass(start == 0 ? "prompt " + tokens.length : "decode", params,
+                    Map.of("tokens", tokens, "positions", positions), () -> Capture.tap("logits",
+                            lastRow(model.lm().forward(tokens, positions, 1, tokens.length, stepCaches)),
+                            t -> lastLogits = t.contiguous()));
+            if (start == 0) {
+                model.loryLayers().forEach(l -> l.promptState(1, true)); // the prompt's routing is in the state
+            }
+            return lastLogits;
+        }
+    }
     /** Picks a token from one row of logits [vocab]. */
     static int sample(Tensor logits, Sampling s, Rng rng) {
         if (s.temperature() == 0) {

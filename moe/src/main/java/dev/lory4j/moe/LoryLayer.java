@@ -1,6 +1,7 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.capture.Capture;
 import dev.lory4j.autograd.composite.Composites;
 import dev.lory4j.autograd.composite.Site;
 import dev.lory4j.autograd.nn.Layer;
@@ -9,6 +10,7 @@ import dev.lory4j.autograd.nn.SwiGLU;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Shapes;
 import dev.lory4j.tensor.Tensor;
+import java.util.List;
 
 /**
  * The Lory mixture-of-experts layer: a fully differentiable MoE that merges its experts in parameter space once
@@ -45,8 +47,12 @@ public final class LoryLayer extends Layer {
     private RoutingMode mode = RoutingMode.CAUSAL_SEGMENT;
     private boolean recomputeMerged;
     private RoutingTrace trace;
-    /** Prompt-only routing state: the per-row merged SwiGLU weights, fixed after the prompt pass. */
-    private Var[] promptMerged;
+    /**
+     * Prompt-only routing state: the per-row merged SwiGLU weights [B, f, d], [B, f, d], [B, d, f], written in place
+     * by the prompt pass ({@link Capture#assign}: a captured generation step carries them), read by later passes.
+     */
+    private Tensor[] promptMerged;
+    private boolean promptRouted;
     /** Where a kernel keeps this layer's scratch between steps (e.g. the merged weights for the backward pass). */
     private final Site site = new Site();
 
@@ -76,7 +82,7 @@ public final class LoryLayer extends Layer {
     /** Sets the routing mode; clears any prompt-only state. */
     public void setMode(RoutingMode mode) {
         this.mode = mode;
-        this.promptMerged = null;
+        this.promptRouted = false;
     }
 
     /** The routing mode. */
@@ -91,7 +97,26 @@ public final class LoryLayer extends Layer {
 
     /** Forgets the prompt-only routing of the previous prompt (call before a new generation). */
     public void resetPromptState() {
-        promptMerged = null;
+        promptRouted = false;
+    }
+
+    /**
+     * The prompt-only routing state for {@code batch} rows (the merged weights, made now if needed): the tensors a
+     * captured generation step carries. {@code routed} says whether they hold the current prompt's routing: a caller
+     * that replays captured passes (which do not run this class) sets it after the prompt pass.
+     */
+    public List<Tensor> promptState(int batch, boolean routed) {
+        int f = experts.gate().dim(1);
+        int d = experts.gate().dim(2);
+        if (promptMerged == null || promptMerged[0].dim(0) != batch) {
+            promptMerged = new Tensor[] {Tensor.zeros(batch, f, d), Tensor.zeros(batch, f, d),
+                Tensor.zeros(batch, d, f)};
+            for (Tensor t : promptMerged) {
+                t.storage().markResident();
+            }
+        }
+        promptRouted = routed;
+        return List.of(promptMerged);
     }
 
     /** The router (a linear layer hidden -> E). */
@@ -193,19 +218,36 @@ public final class LoryLayer extends Layer {
     /** §2.7: one routing per row from the mean of the whole prompt, reused for every later token. */
     private Var forwardPromptOnly(Var x) {
         int b = x.dim(0);
-        if (promptMerged == null || promptMerged[0].dim(0) != b) {
+        Var[] merged;
+        if (!promptRouted || promptMerged[0].dim(0) != b) { // the prompt: route it, keep the merged weights
             Var e = router.forward(x.mean(false, 1)).softmax(-1); // [B, E]
             record(e.unsqueeze(1), b, 1);
-            promptMerged = new Var[] {ExpertMerge.merge(e, experts.gate()), ExpertMerge.merge(e, experts.up()),
+            merged = new Var[] {ExpertMerge.merge(e, experts.gate()), ExpertMerge.merge(e, experts.up()),
                 ExpertMerge.merge(e, experts.down())};
+            List<Tensor> state = promptState(b, true);
+            for (int i = 0; i < 3; i++) {
+                Capture.assign(state.get(i), merged[i].data());
+            }
+        } else { // a later token: the prompt's merged weights
+            merged = new Var[] {Var.of(promptMerged[0]), Var.of(promptMerged[1]), Var.of(promptMerged[2])};
         }
-        Var z = x.matmul(promptMerged[0].transpose(-1, -2)).silu().mul(x.matmul(promptMerged[1].transpose(-1, -2)));
-        return z.matmul(promptMerged[2].transpose(-1, -2));
+        Var z = x.matmul(merged[0].transpose(-1, -2)).silu().mul(x.matmul(merged[1].transpose(-1, -2)));
+        return z.matmul(merged[2].transpose(-1, -2));
     }
 
+    /**
+     * Hands the weights used to the attached trace: at once, or after each run of a captured step (where they are an
+     * output: {@link Capture#tap}).
+     */
     private void record(Var eUsed, int b, int n) {
         if (trace != null) {
-            trace.record(layerIndex, b, n, experts.count(), eUsed.data().toArray());
+            int e = experts.count();
+            Capture.tap("routing " + layerIndex, eUsed.data(), w -> {
+                RoutingTrace now = trace;
+                if (now != null) {
+                    now.record(layerIndex, b, n, e, w.contiguous().toArray());
+                }
+            });
         }
     }
 }

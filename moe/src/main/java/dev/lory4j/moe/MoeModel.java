@@ -130,12 +130,9 @@ public final class MoeModel {
         loryLayers().forEach(l -> l.setRecomputeMerged(on));
     }
 
-    /**
-     * Whether a training step of this model can be traced into a graph ({@link dev.lory4j.autograd.capture.Capture}):
-     * not with a routing trace attached (it reads the routing weights on the host).
-     */
-    public boolean capturable() {
-        return trace == null;
+    /** The routing trace attached to the MoE layers, or null. */
+    public RoutingTrace trace() {
+        return trace;
     }
 
     /** Attaches a routing trace to every MoE layer (null detaches). */

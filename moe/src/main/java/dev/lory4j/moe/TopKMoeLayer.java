@@ -1,6 +1,7 @@
 package dev.lory4j.moe;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.capture.Capture;
 import dev.lory4j.tensor.Rng;
 import dev.lory4j.tensor.Tensor;
 
@@ -41,9 +42,13 @@ public final class TopKMoeLayer extends TokenLevelMoe implements AuxLossLayer {
         Tensor dispatched = chosen.sum(false, 0).div(n * k);
         Var meanProb = logits.softmax(-1).mean(false, 0);
         auxLoss = meanProb.mul(Var.of(dispatched)).sum().mul(e);
-        if (trace != null) {
-            float[] w = meanProb.data().toArray();
-            trace.record(layerIndex, 1, 1, e, w);
+        if (trace != null) { // the mean router probabilities, at once or after each run of a captured step
+            Capture.tap("routing " + layerIndex, meanProb.data(), w -> {
+                RoutingTrace now = trace;
+                if (now != null) {
+                    now.record(layerIndex, 1, 1, e, w.contiguous().toArray());
+                }
+            });
         }
         return out.reshape(x.shape());
     }

@@ -38,8 +38,7 @@ class BadInputTest {
         assertThatThrownBy(() -> g.generate(new int[] {1}, Integer.MAX_VALUE, s))
                 .hasMessageContaining("exceed max_position_embeddings 32");
         assertThatThrownBy(() -> g.generate(new int[0], 3, s)).hasMessageContaining("empty prompt");
-        KvCache[] caches = new KvCache[2];
-        Arrays.setAll(caches, i -> new KvCache());
+        KvCache[] caches = m.lm().caches(1, 8);
         m.lm().eval();
         m.lm().forward(new int[] {1, 2, 3}, 1, 3, 0, caches); // fills the caches with positions 0..2
         assertThatThrownBy(() -> m.lm().forward(new int[] {4}, 1, 1, 0, caches))

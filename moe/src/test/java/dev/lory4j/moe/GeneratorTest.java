@@ -37,6 +37,32 @@ class GeneratorTest {
         assertThat(trace.entries()).hasSize(2); // one routing per layer, never re-routed
     }
 
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.EnumSource(MoeKind.class)
+    void capturedGenerationGivesTheEagerTokens(MoeKind kind) {
+        // lory4j.capture: the prompt pass and the decode pass are traced once, then replayed with the KV caches and the
+        // prompt's routing as state; three generations on one generator reuse the graphs (and a new prompt re-routes)
+        MoeModel m = new MoeModel(MoeConfig.lory(CFG, 3, 4).withKind(kind), new Rng(4));
+        int[][] prompts = {{3, 7, 1, 9, 4, 4}, {2, 2, 8}, {5, 1, 0, 7, 7, 3}};
+        Generator.Sampling sampled = new Generator.Sampling(0.9f, 0, 1f, -1, 11);
+        int[][] want = new int[prompts.length][];
+        Generator eager = new Generator(m);
+        for (int i = 0; i < prompts.length; i++) {
+            want[i] = eager.generate(prompts[i], 7, i == 1 ? sampled : Generator.Sampling.greedy());
+        }
+        System.setProperty("lory4j.capture", "true");
+        try {
+            Generator captured = new Generator(m);
+            for (int i = 0; i < prompts.length; i++) {
+                assertThat(captured.generate(prompts[i], 7, i == 1 ? sampled : Generator.Sampling.greedy()))
+                        .as("prompt %d", i).containsExactly(want[i]);
+            }
+        } finally {
+            System.clearProperty("lory4j.capture");
+        }
+        assertThat(want[0]).isNotEqualTo(want[2]);
+    }
+
     @Test
     void perSegmentGenerationAndSampling() {
         MoeModel m = new MoeModel(MoeConfig.lory(CFG, 3, 4), new Rng(2));

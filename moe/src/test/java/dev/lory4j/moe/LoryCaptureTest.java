@@ -61,4 +61,49 @@ class LoryCaptureTest {
                     .containsExactly(params.get(i).grad().toArray());
         }
     }
+
+    /** The routing trace's entries of one loss pass, eager. */
+    private static List<RoutingTrace.Entry> eagerTrace(MoeModel model, int[][] b, int len) {
+        RoutingTrace trace = new RoutingTrace();
+        model.setTrace(trace);
+        model.lm().zeroGrad();
+        model.loss(b[0], b[1], B, len, -100).backward();
+        model.setTrace(null);
+        return trace.entries();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"LORY", "TOPK"})
+    void aTracedStepHandsEachRunsRoutingToTheTrace(MoeKind kind) {
+        // the weights a layer used are outputs of the graph (Capture.tap): the trace gets each run's, not the traced ones
+        DecoderConfig c = new DecoderConfig(V, 16, 2, 2, 24, 1e-5f, 10000, false, 64, 0.1f, false);
+        MoeModel model = new MoeModel(new MoeConfig(c, kind, 4, 4, List.of(), true, 2, RoutingMode.PROMPT_ONLY,
+                0.3f, 0.01f, 1f), new Rng(5));
+        int len = 14;
+        int[][] first = batch(len, 1);
+        int[][] second = batch(len, 2);
+        List<RoutingTrace.Entry> wantFirst = eagerTrace(model, first, len);
+        List<RoutingTrace.Entry> wantSecond = eagerTrace(model, second, len);
+        assertThat(wantFirst).isNotEmpty();
+
+        RoutingTrace trace = new RoutingTrace();
+        model.setTrace(trace);
+        List<Var> params = new ArrayList<>(model.lm().namedParameters().values());
+        dev.lory4j.autograd.capture.CapturedSteps steps = new dev.lory4j.autograd.capture.CapturedSteps();
+        for (int[][] b : new int[][][] {first, second}) {
+            model.lm().zeroGrad();
+            steps.run("k", params, Map.of("tokens", b[0], "targets", b[1]), () -> model.loss(b[0], b[1], B, len, -100),
+                    g -> assertThat(g.taps()).hasSize(2));
+        }
+        List<RoutingTrace.Entry> got = trace.entries();
+        List<RoutingTrace.Entry> want = new ArrayList<>(wantFirst);
+        want.addAll(wantSecond);
+        assertThat(got).hasSameSizeAs(want);
+        for (int i = 0; i < got.size(); i++) {
+            assertThat(got.get(i).layer()).isEqualTo(want.get(i).layer());
+            assertThat(got.get(i).segment()).isEqualTo(want.get(i).segment());
+            assertThat(got.get(i).weights()).as("entry %d", i).containsExactly(want.get(i).weights());
+        }
+        assertThat(wantFirst.get(0).weights()).isNotEqualTo(wantSecond.get(0).weights());
+    }
 }

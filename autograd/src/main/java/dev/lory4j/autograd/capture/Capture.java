@@ -27,7 +27,68 @@ import java.util.function.Supplier;
  * was given to the ops (copies would be frozen as constants).
  */
 public final class Capture {
+    /** The graph being traced on this thread, or null. */
+    private static final ThreadLocal<Graph.Builder> TRACING = new ThreadLocal<>();
+
     private Capture() {}
+
+    /**
+     * Hands {@code value} to {@code sink}: at once when no step is being traced on this thread; while one is, the value
+     * becomes an output of the graph (a device copies it out) and {@code sink} gets each run's value after the run
+     * ({@link Graph#deliverTaps}). How a routing trace reads the weights a layer used without leaving the graph.
+     */
+    public static void tap(String name, Tensor value, java.util.function.Consumer<Tensor> sink) {
+        Graph.Builder b = TRACING.get();
+        if (b == null) {
+            sink.accept(value);
+        } else {
+            b.tap(name, value, sink);
+        }
+    }
+
+    /**
+     * Sets {@code state}, a tensor a step carries from run to run (a KV cache), to {@code value} in place: at once when
+     * no step is being traced on this thread; while one is, {@code value} is an output of the graph ({@code "assign
+     * i"} for the state's parameter index i: the state must be one of the traced step's parameters, whole) that each
+     * run writes into the state after it ran. Code after the call must use {@code value}, not read the state again.
+     */
+    public static void assign(Tensor state, Tensor value) {
+        if (!java.util.Arrays.equals(state.shape(), value.shape())) {
+            throw new IllegalArgumentException("assign: state " + dev.lory4j.tensor.Shapes.str(state.shape())
+                    + " and value " + dev.lory4j.tensor.Shapes.str(value.shape()) + " differ in shape");
+        }
+        Graph.Builder b = TRACING.get();
+        if (b == null) {
+            state.copyFrom(value);
+        } else {
+            b.assign(state, value);
+        }
+    }
+
+    /**
+     * Traces {@code pass} (no loss, no gradients, under {@link NoGrad}) for {@code compiler} on the CPU, as
+     * {@link #lossAndGradientsFor}: its outputs are what it taps ({@link #tap}) and the states it assigns
+     * ({@link #assign}); a generation step.
+     */
+    public static Graph passFor(GraphCompiler compiler, List<Var> params, Map<String, int[]> inputs, Runnable pass) {
+        Backend cpu = new dev.lory4j.tensor.CpuBackend();
+        try (NoGrad ng = NoGrad.enter()) {
+            return Kernels.only(compiler.composites(), () -> trace(params, inputs, () -> {
+                pass.run();
+                return null;
+            }, false, cpu));
+        }
+    }
+
+    /** {@link #passFor} on the current backend, for a replay. */
+    public static Graph pass(List<Var> params, Map<String, int[]> inputs, Runnable pass) {
+        try (NoGrad ng = NoGrad.enter()) {
+            return trace(params, inputs, () -> {
+                pass.run();
+                return null;
+            }, false, Backends.current());
+        }
+    }
 
     /**
      * Traces {@code loss} and its backward pass: the loss (output {@code "loss"}) and the gradient of every parameter
@@ -82,6 +143,7 @@ public final class Capture {
         Kernels.alias(recorder, target);
         Backends.use(recorder);
         Composite.listen(recorder);
+        TRACING.set(builder);
         try {
             Var l = loss.get();
             Map<String, Graph.Ref> outputs = new LinkedHashMap<>();
@@ -89,8 +151,10 @@ public final class Capture {
             if (gradients) {
                 l.backward();
             }
-            outputs.put("loss", builder.ref(l.data()));
-            traced.put("loss", l.data());
+            if (l != null) { // a pass has no loss: its outputs are its taps and assignments
+                outputs.put("loss", builder.ref(l.data()));
+                traced.put("loss", l.data());
+            }
             for (int i = 0; gradients && i < params.size(); i++) {
                 Tensor g = params.get(i).grad();
                 if (g == null) {
@@ -101,6 +165,7 @@ public final class Capture {
             }
             return builder.build(outputs, traced);
         } finally {
+            TRACING.remove();
             Composite.listen(null);
             Backends.use(previous);
             Kernels.alias(recorder, null);

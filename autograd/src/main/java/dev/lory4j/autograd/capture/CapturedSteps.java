@@ -14,7 +14,9 @@ import java.util.function.Supplier;
 /**
  * Loss-and-gradients steps by key (e.g. the batch shape): the first step of a key is traced (an eager step that
  * records itself), every later one replays that graph; where the current backend has a {@link GraphCompiler}, the
- * trace runs on the CPU and every step of the key, the first included, runs compiled on the device. The gradients end up in the parameters either way, as after {@code loss.backward()}.
+ * trace runs on the CPU and every step of the key, the first included, runs compiled on the device. The gradients end
+ * up in the parameters either way, as after {@code loss.backward()}, and each run's tapped values
+ * ({@link Capture#tap}) go to their sinks.
  */
 public final class CapturedSteps {
     private static final List<GraphCompiler> COMPILERS = ServiceLoader.load(GraphCompiler.class).stream()
@@ -63,7 +65,9 @@ public final class CapturedSteps {
             entry = new Entry(graph, compiled);
             steps.put(key, entry);
             onTrace.accept(graph);
-            if (compiled == null) {
+            if (compiled == null) { // the trace was the step
+                graph.deliverTaps(graph.traced());
+                graph.applyAssignments(graph.traced(), params);
                 return graph.traced().get("loss").item();
             }
             for (Var p : params) { // the device runs this step too, as every later one: the same arithmetic
@@ -72,6 +76,10 @@ public final class CapturedSteps {
         }
         Map<String, Tensor> out = entry.compiled() != null ? entry.compiled().run(inputs)
                 : entry.graph().replay(params, inputs);
+        entry.graph().deliverTaps(out);
+        if (entry.compiled() == null) {
+            entry.graph().applyAssignments(out, params);
+        }
         for (int i = 0; i < params.size(); i++) {
             params.get(i).setGrad(out.get("grad " + i));
         }
@@ -95,7 +103,46 @@ public final class CapturedSteps {
             entry = new Entry(graph, compiler.compile(backend, graph, params));
             steps.put(key, entry);
         }
-        return entry.compiled() == null ? null : entry.compiled().run(inputs).get("loss").item();
+        if (entry.compiled() == null) {
+            return null;
+        }
+        Map<String, Tensor> out = entry.compiled().run(inputs);
+        entry.graph().deliverTaps(out);
+        return out.get("loss").item();
+    }
+
+    /**
+     * Runs {@code pass} of {@code key} (a step without a loss: a generation step, whose outputs are what it taps and
+     * the states it assigns, {@link Capture#assign}) as a graph: compiled by the current backend's
+     * {@link GraphCompiler} (traced on the CPU first), else traced (the first run) and replayed. The taps reach their
+     * sinks and the states their new values either way. {@code params} are the parameters and the states.
+     */
+    public void pass(String key, List<Var> params, Map<String, int[]> inputs, Runnable pass) {
+        Entry entry = steps.get(key);
+        if (entry == null) {
+            Backend backend = Backends.current();
+            GraphCompiler compiler = compilerFor(backend);
+            GraphCompiler.Step compiled = null;
+            if (compiler != null) {
+                Graph graph = Capture.passFor(compiler, params, inputs, pass);
+                compiled = compiler.compile(backend, graph, params);
+                entry = new Entry(graph, compiled);
+            }
+            if (compiled == null) { // the trace is the pass's first run
+                Graph graph = Capture.pass(params, inputs, pass);
+                steps.put(key, new Entry(graph, null));
+                graph.deliverTaps(graph.traced());
+                graph.applyAssignments(graph.traced(), params);
+                return;
+            }
+            steps.put(key, entry);
+        }
+        Map<String, Tensor> out = entry.compiled() != null ? entry.compiled().run(inputs)
+                : entry.graph().replay(params, inputs);
+        entry.graph().deliverTaps(out);
+        if (entry.compiled() == null) {
+            entry.graph().applyAssignments(out, params);
+        }
     }
 
     /** Whether the step of {@code key} runs compiled by the backend's {@link GraphCompiler}. */

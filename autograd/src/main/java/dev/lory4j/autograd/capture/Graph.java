@@ -58,19 +58,24 @@ public final class Graph {
     /** The backward pass of the kernel call at node {@code forward}. */
     public record Backward(int forward, Ref dy, boolean[] needs, Ref[] grads) implements Node {}
 
+    /** A value the step hands to the host ({@link Capture#tap}): the output of that name goes to {@code sink}. */
+    public record Tap(String output, java.util.function.Consumer<Tensor> sink) {}
+
     private final List<Buffer> buffers;
     private final List<Node> nodes;
     private final Map<String, Ref> outputs;
     private final Map<String, Integer> inputLengths;
     private final Storage[] constants;
     private final Map<String, Tensor> traced;
+    private final List<Tap> taps;
     /** After node k, the temporaries no later node reads (given back to {@link #pool} for reuse). */
     private final int[][] deadAfter;
     private final Storage.Pool pool = new Storage.Pool();
 
     Graph(List<Buffer> buffers, List<Node> nodes, Map<String, Ref> outputs, Map<String, Integer> inputLengths,
-          Map<String, Tensor> traced) {
+          Map<String, Tensor> traced, List<Tap> taps) {
         this.traced = new LinkedHashMap<>(traced);
+        this.taps = List.copyOf(taps);
         this.buffers = List.copyOf(buffers);
         this.nodes = List.copyOf(nodes);
         this.outputs = new LinkedHashMap<>(outputs);
@@ -171,6 +176,30 @@ public final class Graph {
     /** The named outputs. */
     public Map<String, Ref> outputs() {
         return Map.copyOf(outputs);
+    }
+
+    /** The values handed to the host, in the order the step tapped them (their outputs are named "tap ..."). */
+    public List<Tap> taps() {
+        return taps;
+    }
+
+    /** Hands each tap's value in {@code outputs} (a run's outputs) to its sink, in order. */
+    public void deliverTaps(Map<String, Tensor> outputs) {
+        for (Tap t : taps) {
+            t.sink().accept(outputs.get(t.output()));
+        }
+    }
+
+    /**
+     * Writes each state the step assigned ({@link Capture#assign}: outputs {@code "assign i"}) from a run's outputs
+     * into parameter i, in place (a replay's; a compiled step writes its states on its device itself).
+     */
+    public void applyAssignments(Map<String, Tensor> outputs, List<Var> params) {
+        outputs.forEach((name, value) -> {
+            if (name.startsWith("assign ")) {
+                params.get(Integer.parseInt(name.substring(7))).data().copyFrom(value);
+            }
+        });
     }
 
     /** The outputs of the eager run that made this graph (the trace is a step of its own). */
@@ -354,6 +383,9 @@ public final class Graph {
         private final Map<Storage, Integer> ids = new java.util.IdentityHashMap<>();
         private final Map<int[], String> inputs = new java.util.IdentityHashMap<>();
         private final Map<String, Integer> inputLengths = new LinkedHashMap<>();
+        private final List<Tap> taps = new ArrayList<>();
+        private final Map<String, Ref> tapRefs = new LinkedHashMap<>();
+        private final Map<String, Tensor> tapValues = new LinkedHashMap<>();
 
         Builder(List<Var> params, Map<String, int[]> named) {
             for (int i = 0; i < params.size(); i++) {
@@ -444,8 +476,33 @@ public final class Graph {
             nodes.add(new Backward(forward, ref(dy), needs.clone(), g));
         }
 
+        /** Makes t an output of the step whose value goes to {@code sink} after every run. */
+        void tap(String name, Tensor t, java.util.function.Consumer<Tensor> sink) {
+            String output = "tap " + taps.size() + " " + name;
+            tapRefs.put(output, ref(t));
+            tapValues.put(output, t);
+            taps.add(new Tap(output, sink));
+        }
+
+        /** Makes value the output "assign i" of the step, for state (the whole of parameter i). */
+        void assign(Tensor state, Tensor value) {
+            Integer id = ids.get(state.storage());
+            if (id == null || buffers.get(id).kind() != Kind.PARAM || state.offset() != 0 || !state.isContiguous()
+                    || state.numel() != state.storage().size()) {
+                throw new IllegalStateException("capture: an assignment to a tensor " + Shapes.str(state.shape())
+                        + " that is not (the whole of) a parameter of the traced step: pass the state with them");
+            }
+            String output = "assign " + buffers.get(id).param();
+            tapRefs.put(output, ref(value));
+            tapValues.put(output, value);
+        }
+
         Graph build(Map<String, Ref> outputs, Map<String, Tensor> traced) {
-            return new Graph(buffers, nodes, outputs, inputLengths, traced);
+            Map<String, Ref> all = new LinkedHashMap<>(outputs);
+            all.putAll(tapRefs);
+            Map<String, Tensor> values = new LinkedHashMap<>(traced);
+            values.putAll(tapValues);
+            return new Graph(buffers, nodes, all, inputLengths, values, taps);
         }
     }
 }

@@ -48,19 +48,24 @@ public final class CausalSelfAttention extends Module {
             return Composites.SELF_ATTENTION.apply(new Composites.SelfAttention(tables[0], tables[1], heads), x,
                     q.weight(), k.weight(), v.weight(), o.weight());
         }
-        Var qh = rope.apply(split(q.forward(x), b, len), start);
-        Var kh = rope.apply(split(k.forward(x), b, len), start);
-        Var vh = split(v.forward(x), b, len);
-        if (cache != null) {
-            if (cache.length() != start) {
-                throw new IllegalArgumentException("CausalSelfAttention: tokens at position " + start + " do not follow "
-                        + "the cache's " + cache.length() + " positions (clear the cache to start again)");
-            }
-            Tensor[] kv = cache.append(kh.data(), vh.data());
-            kh = Var.of(kv[0]);
-            vh = Var.of(kv[1]);
+        if (cache.length() != start) {
+            throw new IllegalArgumentException("CausalSelfAttention: tokens at position " + start + " do not follow "
+                    + "the cache's " + cache.length() + " positions (clear the cache to start again)");
         }
-        Var att = Var.attention(qh, kh, vh, true, (float) (1 / Math.sqrt(headDim)));
+        int[] positions = cache.positions();
+        Var qh = rope.apply(split(q.forward(x), b, len), positions);
+        Var kh = rope.apply(split(k.forward(x), b, len), positions);
+        Var vh = split(v.forward(x), b, len);
+        Tensor[] kv = cache.append(kh.data(), vh.data());
+        float scale = (float) (1 / Math.sqrt(headDim));
+        Var att;
+        if (start == 0) { // the first tokens see only each other
+            att = Var.attention(qh, kh, vh, true, scale);
+        } else { // every slot of the cache, masked beyond each token's position
+            Var scores = qh.mul(scale).matmul(Var.of(kv[0]).transpose(-1, -2)); // [B, H, L, C]
+            att = scores.where(cache.visible(), Var.of(Tensor.scalar(Float.NEGATIVE_INFINITY))).softmax(-1)
+                    .matmul(Var.of(kv[1]));
+        }
         return o.forward(att.transpose(1, 2).reshape(b, len, heads * headDim));
     }
 

@@ -67,12 +67,43 @@ public final class DecoderLM extends Module {
 
     /** Logits for tokens at positions start.. with optional per-layer KV caches (generation). */
     public Var forward(int[] tokens, int batch, int seqLen, int start, KvCache[] caches) {
+        int[] positions = new int[seqLen];
+        java.util.Arrays.setAll(positions, i -> start + i);
+        return forward(tokens, positions, batch, seqLen, caches);
+    }
+
+    /**
+     * Logits for tokens at {@code positions} [seqLen] (the same in every row; consecutive, from the caches' length)
+     * with optional per-layer KV caches. A captured decode step names the positions as an input.
+     */
+    public Var forward(int[] tokens, int[] positions, int batch, int seqLen, KvCache[] caches) {
         if (caches != null && caches.length != config.numLayers()) {
             throw new IllegalArgumentException("DecoderLM: " + caches.length + " caches for " + config.numLayers()
                     + " layers");
         }
-        Var h = hidden(tokens, batch, seqLen, start, caches);
+        if (positions.length != seqLen) {
+            throw new IllegalArgumentException("DecoderLM: " + positions.length + " positions for length " + seqLen);
+        }
+        for (int i = 1; i < seqLen; i++) {
+            if (positions[i] != positions[0] + i) {
+                throw new IllegalArgumentException("DecoderLM: positions " + java.util.Arrays.toString(positions)
+                        + " are not consecutive");
+            }
+        }
+        if (caches != null) {
+            for (KvCache c : caches) {
+                c.setPositions(positions);
+            }
+        }
+        Var h = hidden(tokens, batch, seqLen, seqLen == 0 ? 0 : positions[0], caches);
         return lmHead == null ? h.matmul(model.embed.weight().t()) : lmHead.forward(h);
+    }
+
+    /** One KV cache per layer for {@code batch} rows and up to {@code capacity} positions, allocated now. */
+    public KvCache[] caches(int batch, int capacity) {
+        KvCache[] c = new KvCache[config.numLayers()];
+        java.util.Arrays.setAll(c, i -> new KvCache(capacity).allocate(batch, config.numHeads(), config.headDim()));
+        return c;
     }
 
     /** The final (normed) hidden states [batch, seqLen, hidden] that the head turns into logits. */

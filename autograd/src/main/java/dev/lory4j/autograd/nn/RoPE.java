@@ -49,6 +49,23 @@ public final class RoPE {
         return Composites.rope(x, t[0], t[1]);
     }
 
+    /**
+     * Rotates x [..., L, D] whose positions are {@code positions} [L]: the tables' rows looked up by an index op, so
+     * that the positions can be an input of a captured step.
+     */
+    public Var apply(Var x, int[] positions) {
+        if (x.dim(-1) != headDim || x.dim(-2) != positions.length) {
+            throw new IllegalArgumentException("RoPE: input " + dev.lory4j.tensor.Shapes.str(x.shape()) + " at "
+                    + positions.length + " positions needs head size " + headDim + " and one position a row");
+        }
+        for (int p : positions) {
+            if (p < 0 || p >= maxPositions) {
+                throw new IllegalArgumentException("RoPE: position " + p + " must lie in [0, " + maxPositions + ")");
+            }
+        }
+        return Composites.rope(x, cos.indexSelect(0, positions), sin.indexSelect(0, positions));
+    }
+
     /** The tables {cos, sin} [len, D] of positions start .. start+len-1 (views of the precomputed ones). */
     public Tensor[] tables(int start, int len) {
         if (start < 0 || len < 0 || start + len > maxPositions) {

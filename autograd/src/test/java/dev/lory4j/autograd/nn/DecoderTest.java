@@ -77,7 +77,7 @@ class DecoderTest {
             Tensor lb = lm.forward(b, 1, 6).data();
             assertThat(la.slice(1, 0, 4).toArray()).containsExactly(lb.slice(1, 0, 4).toArray());
             assertThat(la.slice(1, 4, 6).toArray()).isNotEqualTo(lb.slice(1, 4, 6).toArray());
-            KvCache[] caches = {new KvCache(), new KvCache()};
+            KvCache[] caches = lm.caches(1, 16);
             Tensor first = lm.forward(new int[] {1, 5, 9, 2}, 1, 4, 0, caches).data();
             Tensor next = lm.forward(new int[] {7}, 1, 1, 4, caches).data();
             Tensor last = lm.forward(new int[] {3}, 1, 1, 5, caches).data();

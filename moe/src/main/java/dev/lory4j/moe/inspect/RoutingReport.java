@@ -1,14 +1,18 @@
 package dev.lory4j.moe.inspect;
 
 import dev.lory4j.autograd.NoGrad;
+import dev.lory4j.autograd.capture.CapturedSteps;
+import dev.lory4j.autograd.nn.DecoderLM;
 import dev.lory4j.moe.MoeModel;
 import dev.lory4j.moe.RoutingMode;
 import dev.lory4j.moe.RoutingTrace;
 import dev.lory4j.moe.train.Batch;
+import dev.lory4j.tensor.spi.Backends;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -32,11 +36,21 @@ public final class RoutingReport {
         model.setTrace(trace);
         model.lm().eval();
         model.setRoutingMode(RoutingMode.CAUSAL_SEGMENT);
+        // Where the backend compiles captured steps, each batch shape runs as one compiled pass whose routing weights
+        // are its outputs (the loss is computed too: one float); elsewhere the passes run op by op.
+        CapturedSteps compiled = CapturedSteps.compilerFor(Backends.current()) != null ? new CapturedSteps() : null;
         try (NoGrad ng = NoGrad.enter()) {
             for (List<Batch> list : batches.values()) {
                 for (Batch b : list) {
                     trace.setRowDomains(b.domains());
-                    model.lm().forward(b.tokens(), b.batch(), b.seqLen());
+                    boolean ran = compiled != null && Arrays.stream(b.targets()).anyMatch(t -> t != DecoderLM.IGNORE_INDEX)
+                            && compiled.compiledLoss("trace " + b.batch() + "x" + b.seqLen(), model.lm().parameters(),
+                                    Map.of("tokens", b.tokens(), "targets", b.targets()),
+                                    () -> model.lm().forward(b.tokens(), b.batch(), b.seqLen())
+                                            .crossEntropy(b.targets(), DecoderLM.IGNORE_INDEX)) != null;
+                    if (!ran) {
+                        model.lm().forward(b.tokens(), b.batch(), b.seqLen());
+                    }
                 }
             }
         } finally {

@@ -255,7 +255,7 @@ public final class Trainer {
             double lr = schedule.lr(step);
             optimizer.setLr((float) lr);
             optimizer.zeroGrad();
-            float value = capture() && model.capturable() ? capturedLossAndGradients(b)
+            float value = capture() ? capturedLossAndGradients(b)
                     : eagerLossAndGradients(b);
             if (!Float.isFinite(value)) {
                 throw new NonFiniteLossException("training stopped at step " + step + ": loss is " + value
@@ -320,12 +320,17 @@ public final class Trainer {
      */
     private float capturedLossAndGradients(Batch b) {
         String shape = b.batch() + "x" + b.seqLen();
-        return captured.run(shape, model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()),
+        return captured.run(shape + tracedKey(), model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()),
                 () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE),
                 graph -> progress.onMessage("traced the training step for batches of " + shape + ": "
-                        + graph.nodes().size() + " calls, " + (captured.compiled(shape) ? "compiled for "
+                        + graph.nodes().size() + " calls, " + (captured.compiled(shape + tracedKey()) ? "compiled for "
                         + Backends.current().deviceName() + " (every step runs there)"
                         : "replayed from the next step on")));
+    }
+
+    /** A traced step is another graph (its routing weights are outputs): the suffix of its keys. */
+    private String tracedKey() {
+        return model.trace() != null ? " traced" : "";
     }
 
     /** Re-runs the failing batch in anomaly mode to name the first op that produced NaN/Inf. */
@@ -457,8 +462,8 @@ public final class Trainer {
     private float evalLoss(Batch b, boolean compile) {
         Supplier<Var> loss = () -> model.lm().forward(b.tokens(), b.batch(), b.seqLen()).crossEntropy(b.targets(),
                 IGNORE);
-        Float compiled = compile && model.capturable() ? captured.compiledLoss("eval " + b.batch() + "x"
-                + b.seqLen(), model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()), loss)
+        Float compiled = compile ? captured.compiledLoss("eval " + b.batch() + "x" + b.seqLen() + tracedKey(),
+                model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()), loss)
                 : null;
         return compiled != null ? compiled : loss.get().item();
     }
