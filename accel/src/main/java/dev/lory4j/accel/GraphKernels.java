@@ -32,11 +32,14 @@ final class GraphKernels {
             r = r / m[base + 3];
             int i1 = r % m[base + 2];
             int i0 = r / m[base + 2];
-            int o = m[base + 5] + i0 * m[base + 6] + i1 * m[base + 7] + i2 * m[base + 8] + i3 * m[base + 9];
-            int ao = m[base + 10] + i0 * m[base + 11] + i1 * m[base + 12] + i2 * m[base + 13] + i3 * m[base + 14];
-            int bo = m[base + 15] + i0 * m[base + 16] + i1 * m[base + 17] + i2 * m[base + 18] + i3 * m[base + 19];
-            out[o] = apply(m[base], a[ao], b[bo], value);
+            out[at(m, base + 5, i0, i1, i2, i3)] = apply(m[base], a[at(m, base + 10, i0, i1, i2, i3)],
+                    b[at(m, base + 15, i0, i1, i2, i3)], value);
         }
+    }
+
+    /** The index of element (i0, i1, i2, i3) of a view whose offset and four strides are m[p .. p+4]. */
+    private static int at(int[] m, int p, int i0, int i1, int i2, int i3) {
+        return m[p] + i0 * m[p + 1] + i1 * m[p + 2] + i2 * m[p + 3] + i3 * m[p + 4];
     }
 
     /** The value of op (see {@link #elementwiseKernel}) at x (and y). */
@@ -113,11 +116,8 @@ final class GraphKernels {
             r = r / m[base + 3];
             int i1 = r % m[base + 2];
             int i0 = r / m[base + 2];
-            int o = m[base + 5] + i0 * m[base + 6] + i1 * m[base + 7] + i2 * m[base + 8] + i3 * m[base + 9];
-            int co = m[base + 10] + i0 * m[base + 11] + i1 * m[base + 12] + i2 * m[base + 13] + i3 * m[base + 14];
-            int ao = m[base + 15] + i0 * m[base + 16] + i1 * m[base + 17] + i2 * m[base + 18] + i3 * m[base + 19];
-            int bo = m[base + 20] + i0 * m[base + 21] + i1 * m[base + 22] + i2 * m[base + 23] + i3 * m[base + 24];
-            out[o] = c[co] != 0f ? a[ao] : b[bo];
+            out[at(m, base + 5, i0, i1, i2, i3)] = c[at(m, base + 10, i0, i1, i2, i3)] != 0f
+                    ? a[at(m, base + 15, i0, i1, i2, i3)] : b[at(m, base + 20, i0, i1, i2, i3)];
         }
     }
 
@@ -145,8 +145,7 @@ final class GraphKernels {
                 p = p / m[base + 7];
                 int j1 = p % m[base + 6];
                 int j0 = p / m[base + 6];
-                float v = x[m[base + 9] + (i0 + j0) * m[base + 10] + (i1 + j1) * m[base + 11]
-                        + (i2 + j2) * m[base + 12] + (i3 + j3) * m[base + 13]];
+                float v = x[at(m, base + 9, i0 + j0, i1 + j1, i2 + j2, i3 + j3)];
                 if (j == 0) {
                     acc = v;
                 } else if (op == 2) {
@@ -206,6 +205,42 @@ final class GraphKernels {
                 }
             }
             out[e] = rank < k ? 1f : 0f;
+        }
+    }
+
+    /**
+     * The clip of a step that updates: the squared norm as the sum of every gradient's chunk sums in double, in order
+     * (the host's sum), norm = √ of it, coef = maxNorm / (norm + 1e-6) as {@code GradClip} takes it, and whether the
+     * loss and the norm are finite; writes clip = [norm, coef if ok and below 1 else 1, ok ? 1 : 0]. One work item.
+     */
+    static void clipKernel(KernelContext ctx, float[] partials, int count, float[] loss, int lossAt, float[] clip,
+                           double maxNorm) {
+        if (ctx.globalIdx == 0) {
+            double s = 0;
+            for (int j = 0; j < count; j++) {
+                s += partials[j];
+            }
+            double norm = TornadoMath.sqrt(s);
+            double coef = maxNorm / (norm + 1e-6);
+            float l = loss[lossAt];
+            int ok = (l - l) == 0f && (norm - norm) == 0.0 ? 1 : 0; // x - x is 0 unless x is NaN or infinite
+            clip[0] = (float) norm;
+            clip[1] = ok == 1 && coef < 1 ? (float) coef : 1f;
+            clip[2] = ok;
+        }
+    }
+
+    /**
+     * When clip[2] (ok) is set: G *= clip[1] (the clipping), then the AdamW step of W with G and the moments, as
+     * {@link TornadoKernels#adamwKernel}; else nothing. One work item per element.
+     */
+    static void clippedAdamwKernel(KernelContext ctx, float[] p, float[] g, float[] m, float[] v, float[] h,
+                                   float[] clip, int n) {
+        int i = ctx.globalIdx;
+        if (i < n && clip[2] != 0f) {
+            float gi = g[i] * clip[1];
+            g[i] = gi;
+            TornadoKernels.adamwAt(p, gi, m, v, h, i);
         }
     }
 

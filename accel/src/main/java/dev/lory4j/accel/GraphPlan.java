@@ -74,6 +74,11 @@ final class GraphPlan extends ParamPlan {
         final boolean gradients;
         int loss = -1;
         int lossAt;
+        /** The clipping bound of a step that ends with the update, else NaN. */
+        final double maxNorm;
+        /** Float ids of a step with the update: the hyper-parameters (in), the clip [norm, coef, ok] (out). */
+        int hyper = -1;
+        int clip = -1;
         /** Parameters (states) the graph assigns ({@code "assign i"}): written on the device at the end of a run. */
         final List<Integer> assigned = new ArrayList<>();
         /** Tapped outputs ({@code "tap ..."}): each copied into an array of its own, copied out after a run. */
@@ -93,6 +98,15 @@ final class GraphPlan extends ParamPlan {
         private final List<Integer> scratch = new ArrayList<>(); // float ids to free after the node
 
         Lowering(Graph graph, int[] paramSizes) {
+            this(graph, paramSizes, Double.NaN);
+        }
+
+        /**
+         * A lowering whose step ends with gradient clipping to {@code maxNorm} and an AdamW step of every parameter
+         * (unless maxNorm is NaN), as {@code GradClip} and {@code AdamW} would take them on the host.
+         */
+        Lowering(Graph graph, int[] paramSizes, double maxNorm) {
+            this.maxNorm = maxNorm;
             this.graph = graph;
             this.params = paramSizes.length;
             this.paramSizes = paramSizes;
@@ -139,6 +153,11 @@ final class GraphPlan extends ParamPlan {
                     }
                 }
             }
+        }
+
+        /** The floats of each parameter, in order. */
+        int[] paramSizes() {
+            return paramSizes.clone();
         }
 
         /** Lowers every node, then the gradients that are not already the plan's gradient buffers. */
@@ -194,6 +213,9 @@ final class GraphPlan extends ParamPlan {
             if (loss < 0 && gradients) {
                 throw new Unsupported("a step with gradients but without a loss");
             }
+            if (!Double.isNaN(maxNorm)) {
+                update();
+            }
             ints.set(0, meta.stream().mapToInt(Integer::intValue).toArray());
             float[] pool = new float[Math.max(poolSize, 1)];
             for (int j = 0; j < pooled.size(); j++) {
@@ -205,6 +227,47 @@ final class GraphPlan extends ParamPlan {
                 throw new Unsupported(buffers + " device buffers (more than " + MAX_BUFFERS + ")");
             }
             return this;
+        }
+
+        /**
+         * Clipping and AdamW after the gradients: each G_i's squared chunk sums (as the host's norm takes them), one
+         * task summing them all in double in the host's order into clip = [norm, coef, ok] (ok: the loss and the norm
+         * are finite), then per parameter G_i · coef and the AdamW step, both skipped unless ok.
+         */
+        private void update() {
+            if (!gradients || loss < 0) {
+                throw new Unsupported("an update without gradients and a loss");
+            }
+            floats.add(new float[8]);
+            hyper = floats.size() - 1;
+            int chunks = ParamPlan.NORM_CHUNKS;
+            floats.add(new float[params * chunks]);
+            int partials = floats.size() - 1;
+            floats.add(new float[3]);
+            clip = floats.size() - 1;
+            int lossArray = loss;
+            int at = lossAt;
+            double bound = maxNorm;
+            for (int i = 0; i < params; i++) {
+                int g = -2 - 2 * i;
+                int n = paramSizes[i];
+                int offset = i * chunks;
+                tasks.add(new Task((t, name, p) -> t.task(name, TornadoKernels::sumSquaresChunksKernel,
+                        new KernelContext(), p.f(g), p.f(partials), chunks, n, offset),
+                        TornadoBackend.workers(new int[] {chunks})));
+            }
+            int count = params * chunks;
+            tasks.add(new Task((t, name, p) -> t.task(name, GraphKernels::clipKernel, new KernelContext(),
+                    p.f(partials), count, p.f(lossArray), at, p.f(clip), bound), TornadoBackend.workers(new int[] {1})));
+            for (int i = 0; i < params; i++) {
+                int w = -1 - 2 * i;
+                int g = -2 - 2 * i;
+                int n = paramSizes[i];
+                int index = i;
+                tasks.add(new Task((t, name, p) -> t.task(name, GraphKernels::clippedAdamwKernel, new KernelContext(),
+                        p.f(w), p.f(g), p.params[index].mom1, p.params[index].mom2, p.f(hyper), p.f(clip), n),
+                        TornadoBackend.workers(new int[] {n})));
+            }
         }
 
         // ------------------------------------------------------------------ arrays
@@ -865,7 +928,11 @@ final class GraphPlan extends ParamPlan {
             uploads.add(ints[c.offsets()]);
             uploads.add(ints[c.positions()]);
         }
-        compute.add(uploading("in", uploads.toArray(int[][]::new)));
+        List<Object> in = new ArrayList<>(uploads);
+        if (lowering.hyper >= 0) {
+            in.add(extra[lowering.hyper]); // the update's hyper-parameters, set per run
+        }
+        compute.add(uploading("in", in.toArray()));
         List<Task> tasks = lowering.tasks;
         for (int from = 0; from < tasks.size(); from += TASKS_PER_GRAPH) {
             String name = "c" + compute.size();
@@ -959,6 +1026,20 @@ final class GraphPlan extends ParamPlan {
             throw new IllegalStateException("compiled step: " + name + " was read before a run");
         }
         return Tensor.wrap(Arrays.copyOf(a, numel(t.shape())), t.shape());
+    }
+
+    /** Sets the hyper-parameters of the update a run ends with (see {@link TornadoKernels#adamwKernel}). */
+    void setHyper(float[] h) {
+        System.arraycopy(h, 0, extra[lowering.hyper], 0, h.length);
+    }
+
+    /** The clip of the last run, {norm, coef, ok}, copied out. */
+    float[] clip() {
+        float[] a = f(lowering.clip);
+        if (!pull(a)) {
+            throw new IllegalStateException("compiled step: the norm was read before a run");
+        }
+        return a.clone();
     }
 
     /** The loss of the last run (its array copied out). */

@@ -215,17 +215,18 @@ abstract class ParamPlan {
     }
 
     /**
-     * A compute graph {@code id + suffix} that copies these integer arrays (some of {@link #ints}) to the device at
-     * every run and consumes every other buffer there: a step's inputs.
+     * A compute graph {@code id + suffix} that copies these arrays (integer or float ones of this plan) to the device
+     * at every run and consumes every other buffer there: a step's inputs.
      */
-    TaskGraph uploading(String suffix, int[]... mine) {
+    TaskGraph uploading(String suffix, Object... mine) {
         String name = id + suffix;
         List<Object> others = new ArrayList<>(List.of(state));
-        others.removeAll(List.of((Object[]) mine)); // by identity: arrays compare by reference
+        others.removeAll(List.of(mine)); // by identity: arrays compare by reference
         TaskGraph graph = new TaskGraph(name).consumeFromDevice(graphs.get(0).getTaskGraphName(), others.toArray())
-                .transferToDevice(DataTransferMode.EVERY_EXECUTION, (Object[]) mine);
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, mine);
         for (int i = 0; i < mine.length; i++) {
-            graph = keep(graph, name, "k" + i, mine[i]);
+            graph = mine[i] instanceof int[] a ? keep(graph, name, "k" + i, a) : keep(graph, name, "k" + i,
+                    (float[]) mine[i]);
         }
         return graph;
     }

@@ -8,6 +8,7 @@ import dev.lory4j.tensor.Storage;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.UnaryOp;
 import dev.lory4j.tensor.spi.Backend;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -965,7 +966,7 @@ public final class TornadoBackend implements Backend {
                     + lowering.floats.size() + " float and " + lowering.ints.size() + " integer buffers");
         }
         Storage[] storages = params.stream().map(p -> p.data().storage()).toArray(Storage[]::new);
-        return new GraphRun(lowering, storages, params.stream().map(p -> p.data().shape()).toList());
+        return new GraphRun(graph, lowering, storages, params.stream().map(p -> p.data().shape()).toList());
     }
 
     /** Bytes TornadoVM's profiler counted in and out of the cached compiled steps' graph runs (for tests). */
@@ -991,11 +992,16 @@ public final class TornadoBackend implements Backend {
 
     /** A compiled step over the cached plan of its lowering (built again if it was evicted). */
     private final class GraphRun implements dev.lory4j.autograd.capture.GraphCompiler.Step {
+        private final dev.lory4j.autograd.capture.Graph graph;
         private final GraphPlan.Lowering lowering;
         private final Storage[] weights;
         private final List<int[]> shapes;
+        /** The lowering that ends with clipping and AdamW, by clipping bound (made at the first such run). */
+        private final Map<Double, GraphPlan.Lowering> updating = new HashMap<>();
 
-        GraphRun(GraphPlan.Lowering lowering, Storage[] weights, List<int[]> shapes) {
+        GraphRun(dev.lory4j.autograd.capture.Graph graph, GraphPlan.Lowering lowering, Storage[] weights,
+                 List<int[]> shapes) {
+            this.graph = graph;
             this.lowering = lowering;
             this.weights = weights;
             this.shapes = shapes;
@@ -1004,52 +1010,95 @@ public final class TornadoBackend implements Backend {
         @Override
         public Map<String, Tensor> run(Map<String, int[]> inputs) {
             synchronized (plans) {
-                boolean fresh = !graphPlans.containsKey(lowering);
-                GraphPlan p = cached(graphPlans, lowering, i -> new GraphPlan("graph" + i, lowering, weights),
-                        () -> "compiled step of " + lowering.tasks.size() + " tasks");
-                try {
-                    p.setInputs(inputs);
-                    if (fresh) {
-                        for (float[] e : p.extra) {
-                            copiedFloats += e.length; // the first run copies the constants and buffers in
-                        }
-                        for (int[] e : p.ints) {
-                            copiedFloats += e.length;
-                        }
+                return execute(lowering, inputs, null);
+            }
+        }
+
+        @Override
+        public Map<String, Tensor> runAndUpdate(Map<String, int[]> inputs,
+                                                dev.lory4j.autograd.optim.AdamW.ClippedStep update) {
+            synchronized (plans) {
+                GraphPlan.Lowering l = updating.get(update.maxNorm());
+                if (l == null) {
+                    try {
+                        l = new GraphPlan.Lowering(graph, lowering.paramSizes(), update.maxNorm()).lower();
+                    } catch (GraphPlan.Unsupported e) {
+                        return null;
                     }
-                    for (ParamPlan.Param w : p.params) {
-                        if (lowering.gradients) {
-                            settle(w); // a gradient still handed out from G goes to the host first
-                        }
-                    }
-                    p.runStep();
-                    copiedFloats += p.uploadedInts(); // the inputs (and index lists) in
-                    for (int i : lowering.assigned) { // a state written on the device: newer there
-                        ParamPlan.Param w = p.params[i];
-                        w.weight.deviceNewer(array -> pullInto(p, w.w, array));
-                        w.heldW = w.weight.version();
-                    }
-                    Map<String, Tensor> out = new LinkedHashMap<>();
-                    if (lowering.loss >= 0) {
-                        out.put("loss", Tensor.scalar(p.loss()));
-                        copiedFloats++;
-                    }
-                    for (String tap : lowering.taps.keySet()) { // the requested outputs (a routing trace's weights)
-                        Tensor t = p.tap(tap);
-                        copiedFloats += Math.max(t.numel(), 1);
-                        out.put(tap, t);
-                    }
-                    for (int i = 0; lowering.gradients && i < p.params.length; i++) {
-                        out.put("grad " + i, handOut(p.params[i], shapes.get(i)));
-                    }
-                    return out;
-                } catch (RuntimeException ex) {
-                    if (ex instanceof IndexOutOfBoundsException || ex instanceof IllegalArgumentException) {
-                        throw ex;
-                    }
-                    throw new IllegalStateException("tornado: the compiled step (" + lowering.tasks.size()
-                            + " tasks) failed on " + deviceName() + ": " + ex.getMessage(), ex);
+                    updating.put(update.maxNorm(), l);
                 }
+                return execute(l, inputs, update);
+            }
+        }
+
+        /** Runs a lowering's plan (made or taken from the cache) on these inputs; the update's step with it. */
+        private Map<String, Tensor> execute(GraphPlan.Lowering l, Map<String, int[]> inputs,
+                                            dev.lory4j.autograd.optim.AdamW.ClippedStep update) {
+            boolean fresh = !graphPlans.containsKey(l);
+            GraphPlan p = cached(graphPlans, l, i -> new GraphPlan("graph" + i, l, weights),
+                    () -> "compiled step of " + l.tasks.size() + " tasks");
+            try {
+                p.setInputs(inputs);
+                if (update != null) { // the optimizer's moments: bound to the plan's, copied in where the host changed them
+                    for (int i = 0; i < p.params.length; i++) {
+                        bindMoments(p.params[i], update.expAvg().get(i).storage(), update.expAvgSq().get(i).storage());
+                    }
+                    current(p);
+                    float[] h = new float[8];
+                    fillHyper(h, update.lr(), update.beta1(), update.beta2(), update.eps(), update.weightDecay(),
+                            update.bc1(), update.bc2());
+                    p.setHyper(h);
+                }
+                if (fresh) {
+                    for (float[] e : p.extra) {
+                        copiedFloats += e.length; // the first run copies the constants and buffers in
+                    }
+                    for (int[] e : p.ints) {
+                        copiedFloats += e.length;
+                    }
+                }
+                for (ParamPlan.Param w : p.params) {
+                    if (l.gradients) {
+                        settle(w); // a gradient still handed out from G goes to the host first
+                    }
+                }
+                p.runStep();
+                copiedFloats += p.uploadedInts() + (update != null ? 8 : 0); // the inputs (and index lists) in
+                for (int i : l.assigned) { // a state written on the device: newer there
+                    ParamPlan.Param w = p.params[i];
+                    w.weight.deviceNewer(array -> pullInto(p, w.w, array));
+                    w.heldW = w.weight.version();
+                }
+                Map<String, Tensor> out = new LinkedHashMap<>();
+                if (l.loss >= 0) {
+                    out.put("loss", Tensor.scalar(p.loss()));
+                    copiedFloats++;
+                }
+                if (update != null) {
+                    float[] clip = p.clip(); // [norm, coef, ok]
+                    copiedFloats += clip.length;
+                    out.put("norm", Tensor.scalar(clip[0]));
+                    if (clip[2] != 0f) { // the weights and moments were updated on the device
+                        for (int i = 0; i < p.params.length; i++) {
+                            stepped(p.params[i], update.expAvg().get(i).storage(), update.expAvgSq().get(i).storage());
+                        }
+                    }
+                }
+                for (String tap : l.taps.keySet()) { // the requested outputs (a routing trace's weights)
+                    Tensor t = p.tap(tap);
+                    copiedFloats += Math.max(t.numel(), 1);
+                    out.put(tap, t);
+                }
+                for (int i = 0; l.gradients && i < p.params.length; i++) {
+                    out.put("grad " + i, handOut(p.params[i], shapes.get(i)));
+                }
+                return out;
+            } catch (RuntimeException ex) {
+                if (ex instanceof IndexOutOfBoundsException || ex instanceof IllegalArgumentException) {
+                    throw ex;
+                }
+                throw new IllegalStateException("tornado: the compiled step (" + l.tasks.size()
+                        + " tasks) failed on " + deviceName() + ": " + ex.getMessage(), ex);
             }
         }
     }

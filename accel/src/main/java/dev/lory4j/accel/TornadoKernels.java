@@ -284,14 +284,18 @@ final class TornadoKernels {
     static void adamwKernel(KernelContext ctx, float[] p, float[] g, float[] m, float[] v, float[] h, int n) {
         int i = ctx.globalIdx;
         if (i < n) {
-            float gi = g[i];
-            float mi = m[i] * h[1] + gi * h[2];
-            float vi = v[i] * h[3] + gi * gi * h[4];
-            float denom = TornadoMath.sqrt(vi) * h[7] + h[5];
-            p[i] = p[i] * h[0] + mi / denom * h[6];
-            m[i] = mi;
-            v[i] = vi;
+            adamwAt(p, g[i], m, v, h, i);
         }
+    }
+
+    /** The AdamW step of element i with gradient gi (see {@link #adamwKernel}). */
+    static void adamwAt(float[] p, float gi, float[] m, float[] v, float[] h, int i) {
+        float mi = m[i] * h[1] + gi * h[2];
+        float vi = v[i] * h[3] + gi * gi * h[4];
+        float denom = TornadoMath.sqrt(vi) * h[7] + h[5];
+        p[i] = p[i] * h[0] + mi / denom * h[6];
+        m[i] = mi;
+        v[i] = vi;
     }
 
     // The 1-D kernels below take one item per element (or row) and check the bound themselves: their grid is

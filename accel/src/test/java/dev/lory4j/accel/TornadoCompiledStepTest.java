@@ -224,4 +224,59 @@ class TornadoCompiledStepTest {
             tornado.close();
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void aStepWithTheUpdateCopiesItsInputsHyperParametersLossAndNormOnlyAndSkipsANonFiniteStep() {
+        int len = 12;
+        int[][] first = batch(len, 1);
+        int[][] second = batch(len, 2);
+        Backend before = Backends.current();
+        TornadoBackend tornado = new TornadoBackend(0);
+        Backends.use(tornado);
+        try {
+            MoeModel model = model("lory", RoutingMode.CAUSAL_SEGMENT);
+            List<Var> params = new ArrayList<>(model.lm().namedParameters().values());
+            dev.lory4j.autograd.optim.AdamW opt = new dev.lory4j.autograd.optim.AdamW(model.lm().namedParameters(),
+                    0.01f, 0.9f, 0.999f, 1e-8f, 0.1f);
+            CapturedSteps steps = new CapturedSteps();
+            for (int[][] b : new int[][][] {first, second}) {
+                opt.zeroGrad();
+                CapturedSteps.StepResult r = steps.runAndStep("k", params, Map.of("tokens", b[0], "targets", b[1]),
+                        () -> model.loss(b[0], b[1], B, len, -100), g -> { }, opt, 0.5);
+                assertThat(r.norm()).isFinite().isPositive();
+            }
+            assertThat(opt.steps()).isEqualTo(2);
+            // a third step on the plan: tokens, targets, the token lists and the 8 hyper-parameters in; the loss and
+            // the clip (norm, coefficient, whether it stepped) out
+            opt.zeroGrad();
+            long bytes = tornado.bytesCopied();
+            steps.runAndStep("k", params, Map.of("tokens", first[0], "targets", first[1]),
+                    () -> model.loss(first[0], first[1], B, len, -100), g -> { }, opt, 0.5);
+            int n = B * len;
+            assertThat(tornado.bytesCopied() - bytes).isEqualTo(4L * (n + n + (V + 1) + n + 8 + 1 + 3));
+            assertThat(opt.steps()).isEqualTo(3);
+            // a NaN in a weight: the loss is NaN, nothing is scaled or updated, the step is not counted
+            Map<String, dev.lory4j.tensor.Tensor> weights = new java.util.LinkedHashMap<>();
+            model.lm().namedParameters().forEach((k, v) -> weights.put(k, v.data().copy()));
+            Map<String, dev.lory4j.tensor.Tensor> moments = new java.util.LinkedHashMap<>();
+            opt.stateTensors().forEach((k, v) -> moments.put(k, v.copy()));
+            Var poisoned = params.get(params.size() - 1);
+            poisoned.data().set(Float.NaN, new int[poisoned.rank()]);
+            opt.zeroGrad();
+            CapturedSteps.StepResult r = steps.runAndStep("k", params, Map.of("tokens", second[0], "targets",
+                    second[1]), () -> model.loss(second[0], second[1], B, len, -100), g -> { }, opt, 0.5);
+            assertThat(r.loss()).isNaN();
+            assertThat(r.norm()).isNaN();
+            assertThat(opt.steps()).isEqualTo(3);
+            model.lm().namedParameters().forEach((k, v) -> {
+                if (v != poisoned) {
+                    assertThat(v.data().toArray()).as(k).containsExactly(weights.get(k).toArray());
+                }
+            });
+            opt.stateTensors().forEach((k, v) -> assertThat(v.toArray()).as(k).containsExactly(moments.get(k).toArray()));
+        } finally {
+            Backends.use(before);
+            tornado.close();
+        }
+    }
 }

@@ -64,6 +64,7 @@ class TornadoTrainingStepTest {
             for (int step = 0; step < STEPS; step++) {
                 opt.zeroGrad();
                 Var loss = null;
+                double norm = Double.NaN;
                 for (int k = 0; k < micro; k++) {
                     int len = lengths[(step + k) % lengths.length];
                     int[] x = new int[2 * len];
@@ -72,10 +73,12 @@ class TornadoTrainingStepTest {
                         x[i] = rng.nextInt(32);
                         y[i] = rng.nextInt(32);
                     }
-                    if (compiled) {
-                        float value = steps.run("len " + len, model.lm().parameters(),
-                                Map.of("tokens", x, "targets", y), () -> model.loss(x, y, 2, len, -100), g -> { });
-                        loss = Var.of(Tensor.scalar(value));
+                    if (compiled) { // the step with clipping and AdamW: on the device inside the compiled step
+                        CapturedSteps.StepResult r = steps.runAndStep("len " + len, model.lm().parameters(),
+                                Map.of("tokens", x, "targets", y), () -> model.loss(x, y, 2, len, -100), g -> { },
+                                opt, MAX_NORM);
+                        loss = Var.of(Tensor.scalar(r.loss()));
+                        norm = r.norm();
                         if (backend instanceof TornadoBackend) {
                             assertThat(steps.compiled("len " + len)).isTrue();
                         }
@@ -91,8 +94,11 @@ class TornadoTrainingStepTest {
                         }
                     });
                 }
-                norms[step] = GradClip.clipGradNorm(model.lm().parameters(), MAX_NORM);
-                opt.step();
+                if (!compiled) {
+                    norm = GradClip.clipGradNorm(model.lm().parameters(), MAX_NORM);
+                    opt.step();
+                }
+                norms[step] = norm;
                 if (step == 1) { // host writes, as a checkpoint load or user code makes them
                     String down = named.keySet().stream().filter(n -> n.contains("down_proj")).findFirst().orElseThrow();
                     Tensor w = named.get(down).data();

@@ -48,7 +48,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--data", description = "Training data: a .jsonl/.jsonl.gz file, a directory, or 'bundled'.")
     String data;
 
-    @Option(names = "--eval-data", description = "Evaluation data (default: the held-out split of --data, 5% of "
+    @Option(names = "--eval-data", description = "Evaluation data (default: the held-out split of --data, 5%% of "
             + "the documents by hash unless they carry a 'split').")
     String evalData;
 

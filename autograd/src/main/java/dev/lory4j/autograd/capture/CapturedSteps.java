@@ -1,6 +1,9 @@
 package dev.lory4j.autograd.capture;
 
 import dev.lory4j.autograd.Var;
+import dev.lory4j.autograd.optim.AdamW;
+import dev.lory4j.autograd.optim.GradClip;
+import dev.lory4j.autograd.optim.Optimizer;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.spi.Backend;
 import dev.lory4j.tensor.spi.Backends;
@@ -43,47 +46,96 @@ public final class CapturedSteps {
      */
     public float run(String key, List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss,
                      Consumer<Graph> onTrace) {
+        return runAndStep(key, params, inputs, loss, onTrace, null, 0).loss();
+    }
+
+    /**
+     * The graph of {@code key}, traced (and compiled where the backend compiles) if new; null when the trace that made
+     * it was this step itself (a replay's first step: its outputs are the graph's traced ones, already delivered).
+     */
+    private Entry entry(String key, List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss,
+                        Consumer<Graph> onTrace) {
         Entry entry = steps.get(key);
-        if (entry == null) {
-            Backend backend = Backends.current();
-            GraphCompiler compiler = compilerFor(backend);
-            GraphCompiler.Step compiled = null;
-            Graph graph = null;
-            if (compiler != null) {
-                graph = Capture.lossAndGradientsFor(compiler, params, inputs, loss);
-                compiled = compiler.compile(backend, graph, params);
-                if (compiled == null) { // traced for a compiler that declined: trace again for a replay
-                    for (Var p : params) {
-                        p.setGrad(null);
-                    }
-                    graph = null;
-                }
-            }
-            if (graph == null) {
-                graph = Capture.lossAndGradients(params, inputs, loss);
-            }
-            entry = new Entry(graph, compiled);
-            steps.put(key, entry);
-            onTrace.accept(graph);
-            if (compiled == null) { // the trace was the step
-                graph.deliverTaps(graph.traced());
-                graph.applyAssignments(graph.traced(), params);
-                return graph.traced().get("loss").item();
-            }
-            for (Var p : params) { // the device runs this step too, as every later one: the same arithmetic
+        if (entry != null) {
+            return entry;
+        }
+        Backend backend = Backends.current();
+        GraphCompiler compiler = compilerFor(backend);
+        GraphCompiler.Step compiled = null;
+        Graph graph = null;
+        if (compiler != null) {
+            graph = Capture.lossAndGradientsFor(compiler, params, inputs, loss);
+            compiled = compiler.compile(backend, graph, params);
+            for (Var p : params) { // the device runs this step too (as every later one), or the replay traces again
                 p.setGrad(null);
             }
+            graph = compiled == null ? null : graph;
         }
-        Map<String, Tensor> out = entry.compiled() != null ? entry.compiled().run(inputs)
-                : entry.graph().replay(params, inputs);
-        entry.graph().deliverTaps(out);
-        if (entry.compiled() == null) {
-            entry.graph().applyAssignments(out, params);
+        if (graph == null) {
+            graph = Capture.lossAndGradients(params, inputs, loss);
         }
+        steps.put(key, new Entry(graph, compiled));
+        onTrace.accept(graph);
+        if (compiled == null) { // the trace was the step
+            graph.deliverTaps(graph.traced());
+            graph.applyAssignments(graph.traced(), params);
+            return null;
+        }
+        return steps.get(key);
+    }
+
+    /** A training step's loss and gradient norm before clipping (NaN when the loss was not finite). */
+    public record StepResult(float loss, double norm) {}
+
+    /**
+     * {@link #run}, then gradient clipping to {@code maxNorm} and the optimizer's step, both only when the loss and the
+     * norm are finite (the caller reports those that are not; nothing was updated). Where the step of {@code key}
+     * runs compiled and the optimizer is AdamW, the device clips and steps inside the compiled step (one run: the
+     * step's inputs and hyper-parameters in, its loss and norm out); else as {@link GradClip} and
+     * {@link Optimizer#step} would. A null optimizer: no clipping, no step (the norm is NaN).
+     */
+    public StepResult runAndStep(String key, List<Var> params, Map<String, int[]> inputs, Supplier<Var> loss,
+                                 Consumer<Graph> onTrace, Optimizer optimizer, double maxNorm) {
+        Entry entry = entry(key, params, inputs, loss, onTrace);
+        Map<String, Tensor> out;
+        if (entry == null) {
+            out = steps.get(key).graph().traced();
+        } else {
+            AdamW.ClippedStep update = entry.compiled() != null && optimizer instanceof AdamW adam
+                    ? adam.nextStep(params, maxNorm) : null;
+            out = update == null ? null : entry.compiled().runAndUpdate(inputs, update);
+            if (out != null) { // clipped and stepped on the device (when finite)
+                setGradients(params, out);
+                entry.graph().deliverTaps(out);
+                float l = out.get("loss").item();
+                double norm = Float.isFinite(l) ? out.get("norm").item() : Double.NaN;
+                if (Double.isFinite(norm)) {
+                    ((AdamW) optimizer).stepTaken();
+                }
+                return new StepResult(l, norm);
+            }
+            out = entry.compiled() != null ? entry.compiled().run(inputs) : entry.graph().replay(params, inputs);
+            entry.graph().deliverTaps(out);
+            if (entry.compiled() == null) {
+                entry.graph().applyAssignments(out, params);
+            }
+        }
+        setGradients(params, out);
+        float l = out.get("loss").item();
+        if (optimizer == null || !Float.isFinite(l)) {
+            return new StepResult(l, Double.NaN);
+        }
+        double norm = GradClip.clipGradNorm(params, maxNorm);
+        if (Double.isFinite(norm)) {
+            optimizer.step();
+        }
+        return new StepResult(l, norm);
+    }
+
+    private static void setGradients(List<Var> params, Map<String, Tensor> out) {
         for (int i = 0; i < params.size(); i++) {
             params.get(i).setGrad(out.get("grad " + i));
         }
-        return out.get("loss").item();
     }
 
     /**

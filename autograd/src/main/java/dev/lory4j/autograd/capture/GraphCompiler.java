@@ -17,6 +17,16 @@ public interface GraphCompiler {
     interface Step {
         /** Runs the step with these inputs (the traced names and lengths). */
         Map<String, Tensor> run(Map<String, int[]> inputs);
+
+        /**
+         * Runs the step, then clips the gradients and takes {@code update}'s AdamW step where they are, unless the loss
+         * or the gradient norm is not finite (then nothing is scaled or updated): {@link #run}'s outputs plus
+         * {@code "norm"}, the norm before clipping. Null where this step cannot (the caller then clips and steps).
+         */
+        default Map<String, Tensor> runAndUpdate(Map<String, int[]> inputs,
+                                                 dev.lory4j.autograd.optim.AdamW.ClippedStep update) {
+            return null;
+        }
     }
 
     /** Whether this compiler compiles steps for {@code backend}. */

@@ -67,6 +67,41 @@ public final class AdamW extends Optimizer {
         Backends.current().adamw(ps, gs, ms, vs, lr, beta1, beta2, eps, weightDecay, bc1, bc2);
     }
 
+    /**
+     * One clipped AdamW step as numbers, for a backend that runs clipping and the update where the gradients are (a
+     * compiled step on a device): the clipping bound, the hyper-parameters of the next step (its learning rate and bias
+     * corrections) and each parameter's moments, in the order of the caller's parameter list.
+     */
+    public record ClippedStep(double maxNorm, float lr, float beta1, float beta2, float eps, float weightDecay,
+                              float bc1, float bc2, List<Tensor> expAvg, List<Tensor> expAvgSq) {}
+
+    /**
+     * The next step for {@code params} (in that order) clipped to {@code maxNorm}, or null when one of them is not
+     * this optimizer's. Count it with {@link #stepTaken} once it was applied.
+     */
+    public ClippedStep nextStep(List<Var> params, double maxNorm) {
+        Map<Var, String> names = new java.util.IdentityHashMap<>();
+        this.params.forEach((name, v) -> names.put(v, name));
+        List<Tensor> ms = new ArrayList<>();
+        List<Tensor> vs = new ArrayList<>();
+        for (Var p : params) {
+            String name = names.get(p);
+            if (name == null || !p.data().isContiguous()) {
+                return null;
+            }
+            ms.add(expAvg.get(name));
+            vs.add(expAvgSq.get(name));
+        }
+        long next = step + 1;
+        return new ClippedStep(maxNorm, lr, beta1, beta2, eps, weightDecay, (float) (1 - Math.pow(beta1, next)),
+                (float) (1 - Math.pow(beta2, next)), ms, vs);
+    }
+
+    /** Counts a step that a backend applied from {@link #nextStep} (the parameters and moments are updated). */
+    public void stepTaken() {
+        step++;
+    }
+
     @Override
     public Map<String, Tensor> stateTensors() {
         Map<String, Tensor> out = new LinkedHashMap<>();

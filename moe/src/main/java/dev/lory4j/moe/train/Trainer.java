@@ -255,20 +255,20 @@ public final class Trainer {
             double lr = schedule.lr(step);
             optimizer.setLr((float) lr);
             optimizer.zeroGrad();
-            float value = capture() ? capturedLossAndGradients(b)
-                    : eagerLossAndGradients(b);
+            // the step: loss, gradients, clipping and the update, the update only when the loss and the clipping norm
+            // (the finiteness check of the gradients: one pass over them, done anyway) are finite
+            CapturedSteps.StepResult r = capture() ? capturedStep(b) : eagerStep(b);
+            float value = r.loss();
+            double norm = r.norm();
             if (!Float.isFinite(value)) {
                 throw new NonFiniteLossException("training stopped at step " + step + ": loss is " + value
                         + " (lr " + lr + ")" + locateAnomaly(b));
             }
-            // the clipping norm is the finiteness check: one pass over every gradient, done anyway
-            double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
             if (!Double.isFinite(norm)) {
                 throw new NonFiniteLossException("training stopped at step " + step + ": the loss " + value
                         + " is finite but the gradient norm is " + norm + " (first: " + firstNonFiniteGradient()
                         + "; lr " + lr + "); the update was not applied" + locateBackwardAnomaly(b));
             }
-            optimizer.step();
             double seconds = (System.nanoTime() - t0) / 1e9;
             String label = phase.equals(PHASE_DENSE) ? "dense" : target.kind().key();
             StepLog log = new StepLog(step, value, lr, norm, b.batch() * b.seqLen() / seconds, label);
@@ -296,14 +296,19 @@ public final class Trainer {
         return new Result(model, List.copyOf(logs), List.copyOf(evals));
     }
 
-    /** The loss of batch b, its gradients left in the parameters: the model's ops run one by one. */
-    private float eagerLossAndGradients(Batch b) {
+    /** A step on batch b with the model's ops run one by one: loss, gradients, clipping, update (when finite). */
+    private CapturedSteps.StepResult eagerStep(Batch b) {
         Var loss = model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE);
         float value = loss.item();
-        if (Float.isFinite(value)) {
-            loss.backward();
+        if (!Float.isFinite(value)) {
+            return new CapturedSteps.StepResult(value, Double.NaN);
         }
-        return value;
+        loss.backward();
+        double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
+        if (Double.isFinite(norm)) {
+            optimizer.step();
+        }
+        return new CapturedSteps.StepResult(value, norm);
     }
 
     /**
@@ -315,17 +320,18 @@ public final class Trainer {
     }
 
     /**
-     * The loss of batch b with its gradients set on the parameters, from the traced graph of this batch shape (the
-     * first batch of a shape is traced: an eager step that records itself). Same results as the eager step.
+     * A step on batch b from the traced graph of this batch shape (the first batch of a shape is traced: an eager
+     * step that records itself), then clipping and the update (inside the compiled step on a device). Same results
+     * as the eager step.
      */
-    private float capturedLossAndGradients(Batch b) {
+    private CapturedSteps.StepResult capturedStep(Batch b) {
         String shape = b.batch() + "x" + b.seqLen();
-        return captured.run(shape + tracedKey(), model.lm().parameters(), Map.of("tokens", b.tokens(), "targets", b.targets()),
-                () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE),
+        return captured.runAndStep(shape + tracedKey(), model.lm().parameters(), Map.of("tokens", b.tokens(),
+                "targets", b.targets()), () -> model.loss(b.tokens(), b.targets(), b.batch(), b.seqLen(), IGNORE),
                 graph -> progress.onMessage("traced the training step for batches of " + shape + ": "
                         + graph.nodes().size() + " calls, " + (captured.compiled(shape + tracedKey()) ? "compiled for "
                         + Backends.current().deviceName() + " (every step runs there)"
-                        : "replayed from the next step on")));
+                        : "replayed from the next step on")), optimizer, tc.clipNorm());
     }
 
     /** A traced step is another graph (its routing weights are outputs): the suffix of its keys. */
