@@ -210,11 +210,10 @@ final class GraphKernels {
 
     /**
      * The clip of a step that updates: the squared norm as the sum of every gradient's chunk sums in double, in order
-     * (the host's sum), norm = √ of it, coef = maxNorm / (norm + 1e-6) as {@code GradClip} takes it, and whether the
-     * loss and the norm are finite; writes clip = [norm, coef if ok and below 1 else 1, ok ? 1 : 0]. One work item.
+     * (the host's sum), norm = √ of it and GradClip's coefficient maxNorm / (norm + 1e-6) where it is below 1, else 1:
+     * clip = [norm, coef]. One work item.
      */
-    static void clipKernel(KernelContext ctx, float[] partials, int count, float[] loss, int lossAt, float[] clip,
-                           double maxNorm) {
+    static void clipKernel(KernelContext ctx, float[] partials, int count, float[] clip, double maxNorm) {
         if (ctx.globalIdx == 0) {
             double s = 0;
             for (int j = 0; j < count; j++) {
@@ -222,22 +221,19 @@ final class GraphKernels {
             }
             double norm = TornadoMath.sqrt(s);
             double coef = maxNorm / (norm + 1e-6);
-            float l = loss[lossAt];
-            int ok = (l - l) == 0f && (norm - norm) == 0.0 ? 1 : 0; // x - x is 0 unless x is NaN or infinite
             clip[0] = (float) norm;
-            clip[1] = ok == 1 && coef < 1 ? (float) coef : 1f;
-            clip[2] = ok;
+            clip[1] = coef < 1 ? (float) coef : 1f;
         }
     }
 
     /**
-     * When clip[2] (ok) is set: G *= clip[1] (the clipping), then the AdamW step of W with G and the moments, as
-     * {@link TornadoKernels#adamwKernel}; else nothing. One work item per element.
+     * G *= clip[1] (the clipping), then the AdamW step of W with G and the moments, as
+     * {@link TornadoKernels#adamwKernel}. One work item per element.
      */
     static void clippedAdamwKernel(KernelContext ctx, float[] p, float[] g, float[] m, float[] v, float[] h,
                                    float[] clip, int n) {
         int i = ctx.globalIdx;
-        if (i < n && clip[2] != 0f) {
+        if (i < n) {
             float gi = g[i] * clip[1];
             g[i] = gi;
             TornadoKernels.adamwAt(p, gi, m, v, h, i);

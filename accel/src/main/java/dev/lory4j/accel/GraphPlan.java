@@ -79,6 +79,8 @@ final class GraphPlan extends ParamPlan {
         /** Float ids of a step with the update: the hyper-parameters (in), the clip [norm, coef, ok] (out). */
         int hyper = -1;
         int clip = -1;
+        /** The first task of the update (the host runs it only when the loss and the norm are finite), else -1. */
+        int updateFrom = -1;
         /** Parameters (states) the graph assigns ({@code "assign i"}): written on the device at the end of a run. */
         final List<Integer> assigned = new ArrayList<>();
         /** Tapped outputs ({@code "tap ..."}): each copied into an array of its own, copied out after a run. */
@@ -231,8 +233,9 @@ final class GraphPlan extends ParamPlan {
 
         /**
          * Clipping and AdamW after the gradients: each G_i's squared chunk sums (as the host's norm takes them), one
-         * task summing them all in double in the host's order into clip = [norm, coef, ok] (ok: the loss and the norm
-         * are finite), then per parameter G_i · coef and the AdamW step, both skipped unless ok.
+         * task summing them all in double in the host's order into clip = [norm, coef]; then, in graphs of their own
+         * that the host runs only when the loss and the norm are finite (a device compiler may assume finite math, so
+         * the check is the host's), per parameter G_i · coef and the AdamW step.
          */
         private void update() {
             if (!gradients || loss < 0) {
@@ -243,10 +246,8 @@ final class GraphPlan extends ParamPlan {
             int chunks = ParamPlan.NORM_CHUNKS;
             floats.add(new float[params * chunks]);
             int partials = floats.size() - 1;
-            floats.add(new float[3]);
+            floats.add(new float[2]);
             clip = floats.size() - 1;
-            int lossArray = loss;
-            int at = lossAt;
             double bound = maxNorm;
             for (int i = 0; i < params; i++) {
                 int g = -2 - 2 * i;
@@ -258,7 +259,8 @@ final class GraphPlan extends ParamPlan {
             }
             int count = params * chunks;
             tasks.add(new Task((t, name, p) -> t.task(name, GraphKernels::clipKernel, new KernelContext(),
-                    p.f(partials), count, p.f(lossArray), at, p.f(clip), bound), TornadoBackend.workers(new int[] {1})));
+                    p.f(partials), count, p.f(clip), bound), TornadoBackend.workers(new int[] {1})));
+            updateFrom = tasks.size();
             for (int i = 0; i < params; i++) {
                 int w = -1 - 2 * i;
                 int g = -2 - 2 * i;
@@ -624,34 +626,39 @@ final class GraphPlan extends ParamPlan {
             return new Operand(dst, rows * cols, cols, 1);
         }
 
-        private void softmax(Graph.Ref out, Graph.Ref x, int axis, boolean log) {
+        /** x made contiguous and viewed as [outer, len, inner] around {@code axis}, and the node's output array. */
+        private record Lines(int src, int out, int outer, int len, int inner) {
+            int size() {
+                return outer * len * inner;
+            }
+        }
+
+        private Lines lines(Graph.Ref out, Graph.Ref x, int axis) {
             int[] shape = x.shape();
             int src = contiguousArray(x);
-            int o = out(out);
-            int outer = numel(Arrays.copyOf(shape, axis));
-            int len = shape[axis];
-            int inner = numel(Arrays.copyOfRange(shape, axis + 1, shape.length));
+            return new Lines(src, out(out), numel(Arrays.copyOf(shape, axis)), shape[axis],
+                    numel(Arrays.copyOfRange(shape, axis + 1, shape.length)));
+        }
+
+        private void softmax(Graph.Ref out, Graph.Ref x, int axis, boolean log) {
+            Lines l = lines(out, x, axis);
             int lg = log ? 1 : 0;
-            if (outer * inner * len == 0) {
+            if (l.size() == 0) {
                 return;
             }
             tasks.add(new Task((g, name, p) -> g.task(name, GraphKernels::softmaxAxisKernel, new KernelContext(),
-                    p.f(src), p.f(o), outer, len, inner, lg), TornadoBackend.workers(new int[] {outer * inner})));
+                    p.f(l.src()), p.f(l.out()), l.outer(), l.len(), l.inner(), lg),
+                    TornadoBackend.workers(new int[] {l.outer() * l.inner()})));
         }
 
         private void topKMask(Graph.Ref out, Graph.Ref x, int axis, int k) {
-            int[] shape = x.shape();
-            int src = contiguousArray(x);
-            int o = out(out);
-            int outer = numel(Arrays.copyOf(shape, axis));
-            int len = shape[axis];
-            int inner = numel(Arrays.copyOfRange(shape, axis + 1, shape.length));
-            int n = outer * len * inner;
-            if (n == 0) {
+            Lines l = lines(out, x, axis);
+            if (l.size() == 0) {
                 return;
             }
             tasks.add(new Task((g, name, p) -> g.task(name, GraphKernels::topKMaskKernel, new KernelContext(),
-                    p.f(src), p.f(o), outer, len, inner, k), TornadoBackend.workers(new int[] {n})));
+                    p.f(l.src()), p.f(l.out()), l.outer(), l.len(), l.inner(), k),
+                    TornadoBackend.workers(new int[] {l.size()})));
         }
 
         private void causalSoftmax(Graph.Ref out, Graph.Ref x) {
@@ -914,6 +921,8 @@ final class GraphPlan extends ParamPlan {
 
     final Lowering lowering;
     final int computeGraphs;
+    /** The compute graphs of the step itself; those after it are the update's (run when the host says so). */
+    final int stepGraphs;
 
     /** Builds the plan of a lowered graph for the parameters (their storages, in the graph's order). */
     GraphPlan(String id, Lowering lowering, Storage[] weights) {
@@ -934,18 +943,26 @@ final class GraphPlan extends ParamPlan {
         }
         compute.add(uploading("in", in.toArray()));
         List<Task> tasks = lowering.tasks;
-        for (int from = 0; from < tasks.size(); from += TASKS_PER_GRAPH) {
+        int updateFrom = lowering.updateFrom >= 0 ? lowering.updateFrom : tasks.size();
+        addGraphs(compute, tasks, 0, updateFrom);
+        stepGraphs = compute.size();
+        addGraphs(compute, tasks, updateFrom, tasks.size());
+        computeGraphs = compute.size();
+        build(compute.toArray(TaskGraph[]::new));
+    }
+
+    /** Tasks [from, to) in graphs of {@link #TASKS_PER_GRAPH}, appended to {@code compute}. */
+    private void addGraphs(List<TaskGraph> compute, List<Task> tasks, int from, int to) {
+        for (int start = from; start < to; start += TASKS_PER_GRAPH) {
             String name = "c" + compute.size();
             TaskGraph g = graph(name);
-            for (int j = from; j < Math.min(tasks.size(), from + TASKS_PER_GRAPH); j++) {
+            for (int j = start; j < Math.min(to, start + TASKS_PER_GRAPH); j++) {
                 String task = "t" + j;
                 g = tasks.get(j).add().add(g, task, this);
                 grids.addWorkerGrid(id + name + "." + task, tasks.get(j).grid());
             }
             compute.add(g);
         }
-        computeGraphs = compute.size();
-        build(compute.toArray(TaskGraph[]::new));
     }
 
     /** The float array of id (see {@link Lowering}). */
@@ -1013,7 +1030,14 @@ final class GraphPlan extends ParamPlan {
 
     /** Runs every compute graph of the step (inputs first). */
     void runStep() {
-        for (int j = 0; j < computeGraphs; j++) {
+        for (int j = 0; j < stepGraphs; j++) {
+            run(compute(j));
+        }
+    }
+
+    /** Runs the update's graphs (clipping and AdamW) after {@link #runStep}. */
+    void runUpdate() {
+        for (int j = stepGraphs; j < computeGraphs; j++) {
             run(compute(j));
         }
     }
@@ -1033,7 +1057,7 @@ final class GraphPlan extends ParamPlan {
         System.arraycopy(h, 0, extra[lowering.hyper], 0, h.length);
     }
 
-    /** The clip of the last run, {norm, coef, ok}, copied out. */
+    /** The clip of the last run, {norm, coef}, copied out. */
     float[] clip() {
         float[] a = f(lowering.clip);
         if (!pull(a)) {

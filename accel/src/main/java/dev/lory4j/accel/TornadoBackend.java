@@ -1075,10 +1075,11 @@ public final class TornadoBackend implements Backend {
                     copiedFloats++;
                 }
                 if (update != null) {
-                    float[] clip = p.clip(); // [norm, coef, ok]
+                    float[] clip = p.clip(); // [norm, coef]
                     copiedFloats += clip.length;
                     out.put("norm", Tensor.scalar(clip[0]));
-                    if (clip[2] != 0f) { // the weights and moments were updated on the device
+                    if (Float.isFinite(out.get("loss").item()) && Float.isFinite(clip[0])) {
+                        p.runUpdate(); // clipping and AdamW, in place: the weights and moments are newer there
                         for (int i = 0; i < p.params.length; i++) {
                             stepped(p.params[i], update.expAvg().get(i).storage(), update.expAvgSq().get(i).storage());
                         }

@@ -247,13 +247,13 @@ class TornadoCompiledStepTest {
             }
             assertThat(opt.steps()).isEqualTo(2);
             // a third step on the plan: tokens, targets, the token lists and the 8 hyper-parameters in; the loss and
-            // the clip (norm, coefficient, whether it stepped) out
+            // the clip (norm and coefficient) out
             opt.zeroGrad();
             long bytes = tornado.bytesCopied();
             steps.runAndStep("k", params, Map.of("tokens", first[0], "targets", first[1]),
                     () -> model.loss(first[0], first[1], B, len, -100), g -> { }, opt, 0.5);
             int n = B * len;
-            assertThat(tornado.bytesCopied() - bytes).isEqualTo(4L * (n + n + (V + 1) + n + 8 + 1 + 3));
+            assertThat(tornado.bytesCopied() - bytes).isEqualTo(4L * (n + n + (V + 1) + n + 8 + 1 + 2));
             assertThat(opt.steps()).isEqualTo(3);
             // a NaN in a weight: the loss is NaN, nothing is scaled or updated, the step is not counted
             Map<String, dev.lory4j.tensor.Tensor> weights = new java.util.LinkedHashMap<>();
@@ -274,6 +274,42 @@ class TornadoCompiledStepTest {
                 }
             });
             opt.stateTensors().forEach((k, v) -> assertThat(v.toArray()).as(k).containsExactly(moments.get(k).toArray()));
+        } finally {
+            Backends.use(before);
+            tornado.close();
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"lory", "expert-choice"})
+    void anEvaluationPassGivesTheCpusLossAndCopiesItsTokensTargetsAndLossOnly(String kind) {
+        int len = 12;
+        int[][] first = batch(len, 1);
+        int[][] second = batch(len, 2);
+        Backend before = Backends.current();
+        Backends.use(new CpuBackend());
+        MoeModel cpuModel = model(kind, RoutingMode.CAUSAL_SEGMENT);
+        cpuModel.lm().eval();
+        float want;
+        try (dev.lory4j.autograd.NoGrad ng = dev.lory4j.autograd.NoGrad.enter()) {
+            want = cpuModel.lm().forward(second[0], B, len).crossEntropy(second[1], -100).item();
+        }
+        TornadoBackend tornado = new TornadoBackend(0);
+        Backends.use(tornado);
+        try {
+            MoeModel model = model(kind, RoutingMode.CAUSAL_SEGMENT);
+            model.lm().eval();
+            CapturedSteps steps = new CapturedSteps();
+            for (int[][] b : new int[][][] {first, second}) {
+                long bytes = tornado.bytesCopied();
+                Float loss = steps.compiledLoss("eval", model.lm().parameters(), Map.of("tokens", b[0], "targets",
+                        b[1]), () -> model.lm().forward(b[0], B, len).crossEntropy(b[1], -100));
+                assertThat(loss).isNotNull();
+                if (b == second) { // the second pass: the tokens and targets in, the loss out
+                    assertThat(loss).isCloseTo(want, org.assertj.core.data.Offset.offset(1e-5f * Math.abs(want)));
+                    assertThat(tornado.bytesCopied() - bytes).isEqualTo(4L * (B * len + B * len + 1));
+                }
+            }
         } finally {
             Backends.use(before);
             tornado.close();
