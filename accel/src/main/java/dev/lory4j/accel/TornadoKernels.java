@@ -117,18 +117,6 @@ final class TornadoKernels {
         }
     }
 
-    /** out[i] = Σ_c partial[c * n + i] over c in [0, chunks), c ascending (a fixed order); one item per i. */
-    static void sumChunksKernel(KernelContext ctx, float[] partial, float[] out, int chunks, int n) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            float sum = 0f;
-            for (int c = 0; c < chunks; c++) {
-                sum += partial[c * n + i];
-            }
-            out[i] = sum;
-        }
-    }
-
     /**
      * out[offset + c] = Σ x[i]² over chunk c of x (chunks of ceil(n / chunks) elements, in order); one item per chunk. The
      * host adds the chunks in double: a gradient's squared norm for clipping, with no atomics.
@@ -151,56 +139,6 @@ final class TornadoKernels {
         int i = ctx.globalIdx;
         if (i < n) {
             x[i] = x[i] * s[0];
-        }
-    }
-
-    /**
-     * Rows [B·L, H·D] to heads [B, H, L, D], rotated by RoPE when {@code rotate} is 1: out[b, h, l, i] = u_i cos[l, i] +
-     * r_i sin[l, i] for u = the row (b, l)'s head h and r = rotate_half(u) = [−u2, u1] (halves of D); with 0 a plain
-     * regrouping. One item per element.
-     */
-    static void ropeHeadsKernel(KernelContext ctx, float[] in, float[] cos, float[] sin, float[] out, int b, int l,
-                                int heads, int dim, int rotate) {
-        int idx = ctx.globalIdx;
-        if (idx < b * heads * l * dim) {
-            int i = idx % dim;
-            int pos = (idx / dim) % l;
-            int h = (idx / (dim * l)) % heads;
-            int bb = idx / (dim * l * heads);
-            int src = ((bb * l + pos) * heads + h) * dim;
-            float u = in[src + i];
-            if (rotate == 1) {
-                int half = dim / 2;
-                float r = i < half ? -in[src + i + half] : in[src + i - half];
-                out[idx] = u * cos[pos * dim + i] + r * sin[pos * dim + i];
-            } else {
-                out[idx] = u;
-            }
-        }
-    }
-
-    /**
-     * The transpose of {@link #ropeHeadsKernel}: heads [B, H, L, D] back to rows [B·L, H·D], the rotation undone
-     * when {@code rotate} is 1: out_i = g_i cos_i + (i < D/2 ? g_{i+D/2} sin_{i+D/2} : −g_{i−D/2} sin_{i−D/2}).
-     */
-    static void unropeHeadsKernel(KernelContext ctx, float[] in, float[] cos, float[] sin, float[] out, int b, int l,
-                                  int heads, int dim, int rotate) {
-        int idx = ctx.globalIdx;
-        if (idx < b * heads * l * dim) {
-            int i = idx % dim;
-            int h = (idx / dim) % heads;
-            int pos = (idx / (dim * heads)) % l;
-            int bb = idx / (dim * heads * l);
-            int src = ((bb * heads + h) * l + pos) * dim;
-            float g = in[src + i];
-            if (rotate == 1) {
-                int half = dim / 2;
-                float r = i < half ? in[src + i + half] * sin[pos * dim + i + half]
-                        : -in[src + i - half] * sin[pos * dim + i - half];
-                out[idx] = g * cos[pos * dim + i] + r;
-            } else {
-                out[idx] = g;
-            }
         }
     }
 
@@ -330,34 +268,6 @@ final class TornadoKernels {
         int i = ctx.globalIdx;
         if (i < n) {
             out[i] = x[i] / (1f + TornadoMath.exp(-x[i]));
-        }
-    }
-
-    /** out = x · scale elementwise. */
-    static void scaleKernel(KernelContext ctx, float[] x, float[] out, int n, float scale) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            out[i] = x[i] * scale;
-        }
-    }
-
-    /** z = silu(a) · b elementwise (the gated unit of SwiGLU). */
-    static void swiGluKernel(KernelContext ctx, float[] a, float[] b, float[] z, int n) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            z[i] = a[i] / (1f + TornadoMath.exp(-a[i])) * b[i];
-        }
-    }
-
-    /** da = dz · b · silu'(a) and db = dz · silu(a), with silu'(a) = σ(a)(1 + a(1 − σ(a))). */
-    static void swiGluBackwardKernel(KernelContext ctx, float[] a, float[] b, float[] dz, float[] da, float[] db,
-                                     int n) {
-        int i = ctx.globalIdx;
-        if (i < n) {
-            float x = a[i];
-            float sig = 1f / (1f + TornadoMath.exp(-x));
-            da[i] = dz[i] * b[i] * (sig * (1f + x * (1f - sig)));
-            db[i] = dz[i] * (x * sig);
         }
     }
 

@@ -30,9 +30,10 @@ class TornadoCompositesTest {
     @Test
     void everyRegisteredKernelEqualsItsReference() {
         Backends.use(tornado);
-        assertThat(Kernels.registered(tornado).keySet()).containsExactlyInAnyOrder("linear", "attention",
-                "selfAttention", "swiGlu", "mergedProduct", "mergedSwiGlu", "linearCrossEntropy");
-        assertThat(CompositeCheck.checkRegisteredKernels(1e-5, 31)).hasSize(7);
+        // eager execution keeps linear weights, gradients and moments on the device; everything else runs as its
+        // reference op by op (captured steps compile whole graphs instead: GraphPlan)
+        assertThat(Kernels.registered(tornado).keySet()).containsExactly("linear");
+        assertThat(CompositeCheck.checkRegisteredKernels(1e-5, 31)).containsExactly("linear");
     }
 
     @Test
