@@ -142,10 +142,14 @@ class TornadoTrainingStepTest {
         if (compiled) { // and so did the embeddings, the norms and the routers
             assertThat(device.deviceGrads()).isEqualTo(cpu.params().keySet());
         }
-        // After the first step (which copies each parameter in) no weight is copied in again, but the one written.
+        // After the first step (which copies each parameter in) no weight is copied in again, but the one written
+        // (a down projection). Op by op, Lory's six expert tensors are copied in at every step: primitive products
+        // read them resident, but their AdamW runs in a moments-only plan that writes them on the host (the written
+        // one is among them).
+        int experts = lory && !compiled ? 3 * 2 : 0;
         assertThat(device.uploads()[0]).isPositive();
-        assertThat(device.uploads()[1]).isEqualTo(device.uploads()[0]);
-        assertThat(device.uploads()[2]).isEqualTo(device.uploads()[1] + 1);
+        assertThat(device.uploads()[1]).isEqualTo(device.uploads()[0] + experts);
+        assertThat(device.uploads()[2]).isEqualTo(device.uploads()[1] + (experts > 0 ? experts : 1));
     }
 
     @ParameterizedTest(name = "compiled={0}")
