@@ -9,7 +9,8 @@ import java.util.Map;
  * applied inside the softmax kernel, the scale on q), the Lory feed-forward block ({@link CpuMergedSwiGlu}), the
  * token-level experts on their routed rows only ({@link CpuRoutedSwiGlu}), and the
  * cross-entropy as one log-softmax with the loss and its gradient summed on the host.
- * Every other composite runs its reference decomposition on the CPU.
+ * Every other composite runs its reference decomposition on the CPU. The cross-entropy kernel is every backend's
+ * (computed on the host there), so that a step captured on any backend replays with its new targets.
  */
 final class CpuKernels implements KernelProvider {
     static final CpuKernels INSTANCE = new CpuKernels();
@@ -17,7 +18,9 @@ final class CpuKernels implements KernelProvider {
     @Override
     public Map<String, Kernel<?>> kernels(Backend backend) {
         if (!backend.name().equals("cpu")) {
-            return Map.of();
+            // The cross-entropy's host kernel serves every backend: its targets are an argument that a captured step
+            // binds as an input, while the reference builds its row mask from them on the host, which a trace freezes.
+            return Map.of(Composites.CROSS_ENTROPY.name(), new CrossEntropyKernel());
         }
         return Map.of(Composites.ATTENTION.name(), new AttentionKernel(),
                 Composites.MERGED_SWIGLU.name(), new CpuMergedSwiGlu(),

@@ -77,10 +77,11 @@ class CompositesTest {
     @Test
     void aBackendWithoutKernelsRunsTheReferences() {
         Backends.use(new DelegatingBackend(new CpuBackend(), "plain"));
-        assertThat(Kernels.registered(Backends.current())).isEmpty();
+        // but the cross-entropy's host kernel, which every backend has (a captured step binds its targets)
+        assertThat(Kernels.registered(Backends.current())).containsOnlyKeys("crossEntropy");
         for (CompositeCheck.Example<?> ex : CompositeCheck.examples(new Rng(9))) {
             CompositeCheck.Result r = CompositeCheck.check(ex, 1e-6, new Rng(10));
-            assertThat(r.kernelRan()).as(ex.describe()).isFalse();
+            assertThat(r.kernelRan()).as(ex.describe()).isEqualTo(ex.op() == Composites.CROSS_ENTROPY);
         }
     }
 
