@@ -29,15 +29,6 @@ public interface ProgressListener {
 
     /** A listener that ignores everything. */
     static ProgressListener silent() {
-        return new ProgressListener() {
-            @Override
-            public void onStep(Trainer.StepLog step, int totalSteps, double etaSeconds) {}
-
-            @Override
-            public void onEval(Trainer.EvalResult eval) {}
-
-            @Override
-            public void onMessage(String message) {}
-        };
+        return messages(message -> { });
     }
 }
