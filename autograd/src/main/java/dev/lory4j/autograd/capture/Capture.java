@@ -22,9 +22,10 @@ import java.util.function.Supplier;
  * Traces a step into a {@link Graph}: the step runs once, eagerly, on the current backend while every primitive
  * call and every composite-kernel call is recorded (the calls a kernel makes inside are one node). Like JAX's
  * tracing or {@code torch.jit.trace}, the trace follows the values of that run: host code that reads tensor values
- * and decides something (a routing list built on the host, a trace of routing weights) is not captured and must not
- * be part of the step. Integer inputs (tokens, targets) are bound by identity: the step must pass the very arrays it
- * was given to the ops (copies would be frozen as constants).
+ * and decides something (a routing list built on the host) is not captured and must not be part of the step; make the
+ * decision a tensor op ({@code Tensor.topKMask}), hand values to the host with {@link #tap} and carry state between
+ * runs with {@link #assign}. Integer inputs (tokens, targets) are bound by identity: the step must pass the very
+ * arrays it was given to the ops (copies would be frozen as constants).
  */
 public final class Capture {
     /** The graph being traced on this thread, or null. */
