@@ -32,6 +32,19 @@ public final class PackedSequences {
         this.droppedTokens = droppedTokens;
     }
 
+    /**
+     * Sequences of {@code seqLen} tokens read back from rows ({@code tokens}: row-major, length a multiple of
+     * seqLen, not copied) without the documents they came from: {@link #documents} is empty, domains are unknown.
+     */
+    public static PackedSequences ofRows(int seqLen, int[] tokens) {
+        if (seqLen < 2 || tokens.length % seqLen != 0) {
+            throw new IllegalArgumentException("PackedSequences.ofRows: " + tokens.length + " tokens do not make rows of "
+                    + seqLen + " (need seqLen >= 2 and a multiple of it)");
+        }
+        return new PackedSequences(seqLen, tokens, new int[tokens.length / seqLen + 1], new int[0], new int[0],
+                List.of(), List.of(), 0);
+    }
+
     /** Number of sequences. */
     public int size() {
         return segOffsets.length - 1;
@@ -92,7 +105,7 @@ public final class PackedSequences {
             count.merge(docDomains.get(segDoc[s]), end - segStart[s], Integer::sum);
         }
         String best = null;
-        int bestN = -1;
+        int bestN = 0;
         for (var e : count.entrySet()) {
             if (e.getValue() > bestN) {
                 best = e.getKey();

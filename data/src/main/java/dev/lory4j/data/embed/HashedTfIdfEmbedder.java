@@ -123,26 +123,82 @@ public final class HashedTfIdfEmbedder implements Embedder {
         return new Sparse(Arrays.copyOf(f, m), Arrays.copyOf(c, m));
     }
 
-    @Override
-    public Embeddings embed(List<String> texts) {
-        int n = texts.size();
-        Sparse[] sparse = new Sparse[n];
-        int chunk = 64;
-        int tasks = (n + chunk - 1) / chunk;
-        Parallel.parallelFor(tasks, t -> {
-            for (int i = t * chunk, e = Math.min(n, i + chunk); i < e; i++) {
-                sparse[i] = terms(texts.get(i));
+    /**
+     * What the IDF weights need from a corpus: its document count and, per hashed feature, how many documents hold
+     * it. Counts of disjoint parts of a corpus {@link #plus add up}, so a distributed job counts per partition.
+     *
+     * @param documents number of documents counted
+     * @param counts    documents per feature (length {@code 2^featureBits})
+     */
+    public record DocumentFrequencies(long documents, int[] counts) implements java.io.Serializable {
+        /** The counts of both parts together. */
+        public DocumentFrequencies plus(DocumentFrequencies o) {
+            if (o.counts.length != counts.length) {
+                throw new IllegalArgumentException("DocumentFrequencies.plus: " + counts.length + " vs "
+                        + o.counts.length + " features");
             }
-        });
+            int[] sum = counts.clone();
+            for (int f = 0; f < sum.length; f++) {
+                sum[f] += o.counts[f];
+            }
+            return new DocumentFrequencies(documents + o.documents, sum);
+        }
+    }
+
+    /** The document frequencies of {@code texts}. */
+    public DocumentFrequencies documentFrequencies(List<String> texts) {
+        return frequencies(sparse(texts));
+    }
+
+    private DocumentFrequencies frequencies(Sparse[] sparse) {
         int[] df = new int[1 << featureBits];
         for (Sparse s : sparse) {
             for (int f : s.features) {
                 df[f]++;
             }
         }
+        return new DocumentFrequencies(sparse.length, df);
+    }
+
+    private Sparse[] sparse(List<String> texts) {
+        int n = texts.size();
+        Sparse[] sparse = new Sparse[n];
+        int chunk = 64;
+        Parallel.parallelFor((n + chunk - 1) / chunk, t -> {
+            for (int i = t * chunk, e = Math.min(n, i + chunk); i < e; i++) {
+                sparse[i] = terms(texts.get(i));
+            }
+        });
+        return sparse;
+    }
+
+    @Override
+    public Embeddings embed(List<String> texts) {
+        Sparse[] sparse = sparse(texts);
+        return embed(sparse, frequencies(sparse));
+    }
+
+    /**
+     * Embeds {@code texts} with the IDF weights of a larger corpus they belong to ({@code corpus}: e.g. summed over
+     * every partition of a distributed job), so each text gets the row that embedding the whole corpus at once gives.
+     */
+    public Embeddings embed(List<String> texts, DocumentFrequencies corpus) {
+        if (corpus.counts().length != 1 << featureBits) {
+            throw new IllegalArgumentException("HashedTfIdfEmbedder.embed: document frequencies of "
+                    + corpus.counts().length + " features, this embedder hashes to 2^" + featureBits);
+        }
+        return embed(sparse(texts), corpus);
+    }
+
+    private Embeddings embed(Sparse[] sparse, DocumentFrequencies corpus) {
+        int n = sparse.length;
+        int chunk = 64;
+        int tasks = (n + chunk - 1) / chunk;
+        int[] df = corpus.counts();
+        long docs = corpus.documents();
         float[] idf = new float[df.length];
         for (int f = 0; f < df.length; f++) {
-            idf[f] = (float) (Math.log((1.0 + n) / (1.0 + df[f])) + 1.0);
+            idf[f] = (float) (Math.log((1.0 + docs) / (1.0 + df[f])) + 1.0);
         }
         SignProjection proj = projection();
         float[] out = new float[n * dim];

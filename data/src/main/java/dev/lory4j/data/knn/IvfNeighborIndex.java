@@ -51,7 +51,7 @@ public final class IvfNeighborIndex implements NeighborIndex {
         float[] x = v.data();
         int c = lists > 0 ? Math.min(lists, n) : Math.max(1, (int) Math.round(Math.sqrt(n)));
         int p = Math.min(probes, c);
-        float[] cent = train(x, n, dim, c);
+        float[] cent = trainCentroids(x, n, dim, c, iterations, seed);
         // nearest p centroids of every row
         int[] probe = new int[n * p];
         int[] first = new int[n];
@@ -109,8 +109,16 @@ public final class IvfNeighborIndex implements NeighborIndex {
         return new KnnGraph(n, k, ids, sims);
     }
 
-    /** Spherical k-means on a sample: centroids are normalised means of their members. */
-    private float[] train(float[] x, int n, int dim, int c) {
+    /**
+     * Spherical k-means of {@code n} L2-normalised rows of width {@code dim} into {@code c <= n} centroids (normalised
+     * means of their members), on a seeded sample of at most 64 rows per centroid; returns the {@code c × dim}
+     * centroids row-major. A distributed job trains them on a sample and assigns every row to its nearest.
+     */
+    public static float[] trainCentroids(float[] x, int n, int dim, int c, int iterations, long seed) {
+        if (c < 1 || c > n || x.length < n * dim) {
+            throw new IllegalArgumentException("IvfNeighborIndex.trainCentroids: " + c + " centroids of " + n
+                    + " rows of " + dim + " (" + x.length + " values); need 1 <= c <= n");
+        }
         int[] rows = new int[n];
         for (int i = 0; i < n; i++) {
             rows[i] = i;

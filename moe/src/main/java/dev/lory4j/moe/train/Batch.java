@@ -32,4 +32,14 @@ public record Batch(int[] tokens, int[] targets, int batch, int seqLen, String[]
         }
         return new Batch(x, y, b, len, domains);
     }
+
+    /** Rows {@code [from, to)} of this batch. */
+    public Batch rows(int from, int to) {
+        if (from < 0 || to > batch || from >= to) {
+            throw new IllegalArgumentException("Batch.rows: [" + from + ", " + to + ") of " + batch + " rows");
+        }
+        return new Batch(java.util.Arrays.copyOfRange(tokens, from * seqLen, to * seqLen),
+                java.util.Arrays.copyOfRange(targets, from * seqLen, to * seqLen), to - from, seqLen,
+                domains == null ? null : java.util.Arrays.copyOfRange(domains, from, to));
+    }
 }

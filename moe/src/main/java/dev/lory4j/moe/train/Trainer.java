@@ -78,6 +78,7 @@ public final class Trainer {
     /** Traced steps by batch shape for {@code -Dlory4j.capture=true}; cleared when the model changes. */
     private final CapturedSteps captured = new CapturedSteps();
     private AdamW optimizer;
+    private DataParallel parallel;
     private String phase;
     private int step;
 
@@ -181,6 +182,19 @@ public final class Trainer {
         return stopRequested && step < tc.steps();
     }
 
+    /**
+     * Makes this trainer one replica of data-parallel training (null: alone): each step trains on the replica's rows
+     * of the global batch and sums gradients through {@code dp}. Steps run op by op. Returns this trainer.
+     */
+    public Trainer dataParallel(DataParallel dp) {
+        if (dp != null && dp.replicas() > 1 && tc.checkpointDir() != null && dp.rank() != 0) {
+            throw new IllegalArgumentException("Trainer.dataParallel: replica " + dp.rank() + " has a checkpoint "
+                    + "directory; only replica 0 writes checkpoints");
+        }
+        this.parallel = dp;
+        return this;
+    }
+
     /** The optimizer steps taken so far. */
     public int step() {
         return step;
@@ -257,7 +271,7 @@ public final class Trainer {
             optimizer.zeroGrad();
             // the step: loss, gradients, clipping and the update, the update only when the loss and the clipping norm
             // (the finiteness check of the gradients: one pass over them, done anyway) are finite
-            CapturedSteps.StepResult r = capture() ? capturedStep(b) : eagerStep(b);
+            CapturedSteps.StepResult r = parallel != null ? replicaStep(b) : capture() ? capturedStep(b) : eagerStep(b);
             float value = r.loss();
             double norm = r.norm();
             if (!Float.isFinite(value)) {
@@ -305,6 +319,64 @@ public final class Trainer {
         }
         loss.backward();
         double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
+        if (Double.isFinite(norm)) {
+            optimizer.step();
+        }
+        return new CapturedSteps.StepResult(value, norm);
+    }
+
+    /**
+     * A data-parallel step: loss and gradients of this replica's rows weighted by their share of the batch's counted
+     * tokens, summed over the replicas with the loss in one all-reduce, then clipping and the update (when finite),
+     * the same on every replica.
+     */
+    private CapturedSteps.StepResult replicaStep(Batch b) {
+        if (b.batch() < parallel.replicas()) {
+            throw new IllegalArgumentException("data-parallel step " + step + ": a batch of " + b.batch() + " rows "
+                    + "cannot be shared by " + parallel.replicas() + " replicas");
+        }
+        Batch mine = b.rows(parallel.from(b.batch()), parallel.to(b.batch()));
+        long all = Evaluation.counted(b);
+        long own = Evaluation.counted(mine);
+        float share = all == 0 ? 0f : (float) ((double) own / all);
+        List<Var> params = model.lm().parameters();
+        float value = 0f;
+        if (own > 0) {
+            Var loss = model.loss(mine.tokens(), mine.targets(), mine.batch(), mine.seqLen(), IGNORE);
+            value = loss.item();
+            if (Float.isFinite(value)) {
+                loss.backward();
+            }
+        }
+        int total = 0;
+        for (Var p : params) {
+            total += p.data().numel();
+        }
+        float[] buf = new float[total + 1];
+        int off = 0;
+        for (Var p : params) {
+            int n = p.data().numel();
+            if (p.grad() != null) {
+                float[] g = p.grad().toArray();
+                for (int i = 0; i < n; i++) {
+                    buf[off + i] = g[i] * share;
+                }
+            }
+            off += n;
+        }
+        buf[total] = own > 0 ? value * share : 0f;
+        parallel.reduce().sum(buf);
+        value = buf[total];
+        if (!Float.isFinite(value)) {
+            return new CapturedSteps.StepResult(value, Double.NaN);
+        }
+        off = 0;
+        for (Var p : params) {
+            int n = p.data().numel();
+            p.setGrad(Tensor.fromArray(java.util.Arrays.copyOfRange(buf, off, off + n), p.shape()));
+            off += n;
+        }
+        double norm = GradClip.clipGradNorm(params, tc.clipNorm());
         if (Double.isFinite(norm)) {
             optimizer.step();
         }
