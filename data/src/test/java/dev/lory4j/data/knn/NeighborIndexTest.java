@@ -133,4 +133,28 @@ class NeighborIndexTest {
         assertThat(g.neighbor(3, 0)).isEqualTo(2);
         assertThatThrownBy(() -> new HashedTfIdfEmbedder(18, 100, 1, 0)).hasMessageContaining("dim 100");
     }
+
+    @Test
+    void documentFrequenciesOfPartsAddUpToTheWholeCorpusEmbedding() {
+        java.util.Random r = new java.util.Random(9);
+        java.util.List<String> texts = new java.util.ArrayList<>();
+        String[] words = {"alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"};
+        for (int i = 0; i < 70; i++) {
+            StringBuilder sb = new StringBuilder();
+            for (int j = 0, n = 3 + r.nextInt(40); j < n; j++) {
+                sb.append(words[r.nextInt(words.length)]).append(r.nextInt(5)).append(' ');
+            }
+            texts.add(sb.toString());
+        }
+        dev.lory4j.data.embed.HashedTfIdfEmbedder e = new dev.lory4j.data.embed.HashedTfIdfEmbedder(12, 64, 5, 0);
+        dev.lory4j.data.embed.Embeddings whole = e.embed(texts);
+        var df = e.documentFrequencies(texts.subList(0, 33)).plus(e.documentFrequencies(texts.subList(33, 70)));
+        assertThat(df.documents()).isEqualTo(70);
+        dev.lory4j.data.embed.Embeddings second = e.embed(texts.subList(33, 70), df);
+        for (int i = 0; i < 37; i++) {
+            assertThat(second.row(i)).as("row %d", 33 + i).isEqualTo(whole.row(33 + i));
+        }
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new dev.lory4j.data.embed.HashedTfIdfEmbedder(10, 64,
+                5, 0).embed(texts, df)).hasMessageContaining("2^10");
+    }
 }
