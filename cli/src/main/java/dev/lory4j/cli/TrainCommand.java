@@ -7,6 +7,7 @@ import dev.lory4j.data.Split;
 import dev.lory4j.data.batch.PackedSequences;
 import dev.lory4j.data.batch.Packer;
 import dev.lory4j.data.batch.SimilarityBatching;
+import dev.lory4j.data.batch.TokenShards;
 import dev.lory4j.data.tokenizer.Tokenizer;
 import dev.lory4j.moe.MoeConfig;
 import dev.lory4j.moe.MoeKind;
@@ -37,15 +38,17 @@ import picocli.CommandLine.ParentCommand;
 /** {@code lory4j train}: a model trained on the user's data into a run directory. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train a model on your data: a JSONL or JSONL.gz file (a 'text' field, optional 'domain', 'id' "
-                + "and 'split'), a directory of text files (domain = sub-directory), or 'bundled' (the corpus inside "
-                + "lory4j).",
+                + "and 'split'), a directory of text files (domain = sub-directory), 'bundled' (the corpus inside "
+                + "lory4j), or packed rows (a directory with shards.json, written by lory4j spark batch: its tokenizer "
+                + "and order are used, evaluation reads --eval-data or its heldout.jsonl).",
             "Writes RUN/config.json, tokenizer.json, run.json, latest.safetensors (every --checkpoint-every steps, at "
                 + "the end and on Ctrl-C) and metrics.json. --resume RUN continues a run exactly."})
 final class TrainCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Option(names = "--data", description = "Training data: a .jsonl/.jsonl.gz file, a directory, or 'bundled'.")
+    @Option(names = "--data", description = "Training data: a .jsonl/.jsonl.gz file, a directory, 'bundled', or a "
+            + "directory of packed rows (shards.json, e.g. from lory4j spark batch).")
     String data;
 
     @Option(names = "--eval-data", description = "Evaluation data (default: the held-out split of --data, 5%% of "
@@ -169,8 +172,13 @@ final class TrainCommand implements Callable<Integer> {
             ro = RunOptions.read(o, run.file(RunDir.OPTIONS).toString());
             train = documents(ro, true);
             held = documents(ro, false);
-            log.printf(Locale.ROOT, "data: %d training documents, %d for evaluation%n", train.size(), held.size());
-            tok = DataArgs.tokenizer(ro.tokenizer(), ro.vocab(), train, log);
+            if (train == null) {
+                log.printf(Locale.ROOT, "data: packed rows in %s, %d documents for evaluation%n", data, held.size());
+                tok = TokenShards.tokenizer(Path.of(ro.data()));
+            } else {
+                log.printf(Locale.ROOT, "data: %d training documents, %d for evaluation%n", train.size(), held.size());
+                tok = DataArgs.tokenizer(ro.tokenizer(), ro.vocab(), train, log);
+            }
             model = modelConfig(tok, ro.seq());
             tok.save(run.file(RunDir.TOKENIZER));
             run.writeJson(RunDir.CONFIG, model.toMap());
@@ -187,7 +195,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         Packer packer = new Packer(tok, seqLen + 1);
         PackedSequences packed;
-        if (ro.batching().equals("random")) {
+        if (ro.batching().equals("shards")) {
+            packed = TokenShards.read(Path.of(ro.data()));
+        } else if (ro.batching().equals("random")) {
             packed = packer.packRandom(train, seedValue);
         } else {
             log.println("similarity batching: embedding, nearest neighbours and the traversal ...");
@@ -197,8 +207,8 @@ final class TrainCommand implements Callable<Integer> {
             throw new IllegalArgumentException("the training data make " + packed.size() + " sequences of "
                     + (seqLen + 1) + " tokens, fewer than one batch of " + rows);
         }
-        Map<String, List<Batch>> eval = Evaluation.capped(Evaluation.windows(held, tok, seqLen, rows),
-                ro.evalRows());
+        Map<String, List<Batch>> eval = held.isEmpty() ? Map.of()
+                : Evaluation.capped(Evaluation.windows(held, tok, seqLen, rows), ro.evalRows());
         TrainConfig tc = TrainConfig.builder().steps(total).lr(ro.lr()).seed(seedValue).evalEvery(ro.evalEvery())
                 .checkpoints(run.dir(), ro.checkpointEvery()).denseWarmupFraction(ro.denseWarmup()).build();
         log.printf(Locale.ROOT, "model: %s, %,d parameters; %d sequences of %d tokens (%s batching), batch %d, %d "
@@ -300,7 +310,19 @@ final class TrainCommand implements Callable<Integer> {
         }
         o.put("batching", b);
         int total = DemoCommand.positive("--steps", steps, 800);
-        o.put("seq", DemoCommand.positive("--seq", seq, 256));
+        Integer shardSeq = shardSeq(data);
+        if (shardSeq != null) {
+            if (seq != null && !seq.equals(shardSeq)) {
+                throw new IllegalArgumentException("--seq " + seq + " differs from the rows of " + data + " ("
+                        + (shardSeq + 1) + " tokens: sequences of " + shardSeq + "); drop --seq");
+            }
+            if (tokenizer != null || batching != null) {
+                throw new IllegalArgumentException(data + " holds packed rows with their tokenizer and order; drop "
+                        + (tokenizer != null ? "--tokenizer" : "--batching"));
+            }
+            o.put("batching", "shards");
+        }
+        o.put("seq", shardSeq != null ? shardSeq : DemoCommand.positive("--seq", seq, 256));
         o.put("batch", DemoCommand.positive("--batch", batch, 8));
         o.put("steps", total);
         float rate = lr == null ? 3e-3f : lr;
@@ -332,8 +354,8 @@ final class TrainCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(what + ": 'data' is missing");
             }
             String batching = c.string("batching", "similarity");
-            if (!batching.equals("similarity") && !batching.equals("random")) {
-                throw new IllegalArgumentException(what + ": 'batching' must be similarity or random, got \""
+            if (!batching.equals("similarity") && !batching.equals("random") && !batching.equals("shards")) {
+                throw new IllegalArgumentException(what + ": 'batching' must be similarity, random or shards, got \""
                         + batching + "\"");
             }
             RunOptions r = new RunOptions(data, c.string("eval_data", null), c.string("tokenizer", "byte"),
@@ -354,8 +376,32 @@ final class TrainCommand implements Callable<Integer> {
         return value == null ? byDefault : value;
     }
 
-    /** The training documents ({@code training}) or the evaluation documents of the run's options. */
+    /** The sequence length of the rows in shard directory {@code data} (null: not a shard directory). */
+    private static Integer shardSeq(String data) {
+        if (data == null || data.equals(DataArgs.BUNDLED) || !TokenShards.isShardDirectory(Path.of(data))) {
+            return null;
+        }
+        try {
+            return TokenShards.manifest(Path.of(data)).rowTokens() - 1;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The training documents ({@code training}) or the evaluation documents of the run's options. A shard directory
+     * holds no training documents (null); its evaluation documents are --eval-data's or its heldout.jsonl (empty
+     * when it has none).
+     */
     private static List<Document> documents(RunOptions o, boolean training) {
+        if (o.batching().equals("shards")) {
+            if (training) {
+                return null;
+            }
+            Path held = Path.of(o.data()).resolve("heldout.jsonl");
+            return o.evalData() != null ? DataArgs.documents(o.evalData(), null)
+                    : java.nio.file.Files.exists(held) ? DataArgs.documents(held.toString(), null) : List.of();
+        }
         if (o.evalData() == null) {
             return DataArgs.documents(o.data(), training ? Split.TRAIN : Split.HELDOUT);
         }

@@ -105,6 +105,24 @@ class CommandsTest {
     }
 
     @Test
+    void trainReadsPackedRowsFromAShardDirectory() throws Exception {
+        List<dev.lory4j.data.Document> docs = dev.lory4j.data.Corpus.open(data).load();
+        dev.lory4j.data.tokenizer.ByteTokenizer tok = new dev.lory4j.data.tokenizer.ByteTokenizer();
+        Path shards = dir.resolve("shards");
+        dev.lory4j.data.batch.TokenShards.write(shards, new dev.lory4j.data.batch.Packer(tok, 33).packRandom(docs, 1),
+                tok, 10, Map.of());
+        Files.copy(data, shards.resolve("heldout.jsonl.gz"));
+        Path out = dir.resolve("from-shards");
+        String log = run("train", "--data", shards.toString(), "--out", out.toString(), "--eval-data",
+                shards.resolve("heldout.jsonl.gz").toString(), "--hidden", "16", "--layers", "1", "--heads", "2",
+                "--experts", "2", "--segment", "8", "--batch", "4", "--steps", "3");
+        assertThat(log).contains("packed rows in").contains("shards batching").contains("held-out perplexity");
+        assertThat(Json.parseObject(Files.readString(out.resolve("run.json")), "run.json")).containsEntry("seq", 32L);
+        assertThat(exec("train", "--data", shards.toString(), "--out", dir.resolve("x").toString(), "--seq", "64")
+                .err()).contains("--seq 64 differs");
+    }
+
+    @Test
     void evalPrintsEveryDomainAndWritesJson() throws Exception {
         Path json = dir.resolve("eval.json");
         String out = run("eval", run.toString(), "--data", data.toString(), "--json", json.toString());

@@ -124,13 +124,27 @@ public final class DataParallelTraining {
 
     /** Runs {@code spec} on {@code sc}'s executors, printing replica 0's progress to {@code log}. */
     public static Result run(JavaSparkContext sc, Spec spec, PrintStream log) throws IOException {
-        Files.createDirectories(Path.of(spec.out()));
+        Path out = Path.of(spec.out());
+        Files.createDirectories(out);
+        // a run directory the single-machine commands (eval, generate, inspect, export) read
+        Files.copy(Path.of(spec.shards()).resolve(TokenShards.TOKENIZER), out.resolve(TokenShards.TOKENIZER),
+                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.writeString(out.resolve("config.json"), spec.modelJson());
         String host = sc.getConf().get("spark.driver.host", InetAddress.getLoopbackAddress().getHostAddress());
         try (ProgressRelay relay = new ProgressRelay(InetAddress.getByName(host), log)) {
             for (int attempt = 1; ; attempt++) {
                 try {
-                    List<String> lines = runStage(sc, spec, relay.address());
-                    return result(attempt, lines);
+                    Result r = result(attempt, runStage(sc, spec, relay.address()));
+                    Map<String, Object> m = new LinkedHashMap<>();
+                    m.put("workers", spec.workers());
+                    m.put("attempts", r.attempts());
+                    m.put("allreduce_bytes_per_step", r.bytesPerStep());
+                    m.put("allreduce_seconds_per_step", r.reduceSecondsPerStep());
+                    m.put("step_seconds", r.stepSeconds());
+                    m.put("weights_sha256", r.fingerprints().getFirst());
+                    m.put("loss", r.losses());
+                    Files.writeString(out.resolve("metrics.json"), Json.write(m));
+                    return r;
                 } catch (Exception e) { // a failed stage is a SparkException, checked in Java and thrown unchecked
                     if (attempt >= spec.maxAttempts()) {
                         throw new IllegalStateException("data-parallel training failed " + attempt + " time(s); last: "
@@ -212,13 +226,9 @@ public final class DataParallelTraining {
             BarrierTaskContext ctx = BarrierTaskContext.get();
             int rank = ctx.partitionId();
             int workers = ctx.getTaskInfos().length;
-            String address = ctx.getTaskInfos()[rank].address();
-            String host = address.contains(":") ? address.substring(0, address.lastIndexOf(':')) : address;
-            ServerSocket server = RingAllReduce.listen(InetAddress.getByName(host));
-            List<String> peers = List.of(ctx.allGather(host + ":" + server.getLocalPort()));
             Path out = Path.of(spec.out());
             Path checkpoint = out.resolve("latest.safetensors");
-            try (RingAllReduce ring = RingAllReduce.connect(rank, peers, server, spec.timeoutSeconds() * 1000);
+            try (RingAllReduce ring = RingAllReduce.join(ctx, spec.timeoutSeconds() * 1000);
                  Socket progressSocket = rank == 0 ? ProgressRelay.connect(relay) : null) {
                 PrintStream progressOut = progressSocket == null ? null
                         : new PrintStream(progressSocket.getOutputStream(), true, StandardCharsets.UTF_8);

@@ -136,6 +136,20 @@ public final class RingAllReduce implements DataParallel.AllReduce, AutoCloseabl
         return ring;
     }
 
+    /**
+     * Joins the ring of the barrier stage {@code ctx} belongs to: listens on this task's executor host, exchanges
+     * "host:port" with every task through {@link org.apache.spark.BarrierTaskContext#allGather}, and connects.
+     * Every task of the stage must call it.
+     */
+    public static RingAllReduce join(org.apache.spark.BarrierTaskContext ctx, int timeoutMillis) throws IOException {
+        int rank = ctx.partitionId();
+        String address = ctx.getTaskInfos()[rank].address();
+        String host = address.contains(":") ? address.substring(0, address.lastIndexOf(':')) : address;
+        ServerSocket server = listen(InetAddress.getByName(host));
+        List<String> peers = List.of(ctx.allGather(host + ":" + server.getLocalPort()));
+        return connect(rank, peers, server, timeoutMillis);
+    }
+
     /** This replica's rank. */
     public int rank() {
         return rank;
