@@ -70,7 +70,10 @@ public final class SimilarityPipeline {
     /**
      * The job's settings.
      *
-     * @param input           a JSONL/JSONL.gz file, a Parquet file, or a directory of either
+     * @param input           a JSONL/JSONL.gz file, a Parquet file, or a directory of either (any path or URI Spark
+     *                        reads)
+     * @param format          json, parquet, or auto (parquet when the name ends in .parquet or a local directory
+     *                        holds .parquet files)
      * @param out             the shard directory to write (rows, tokenizer, manifest, heldout.jsonl)
      * @param tokenizerJson   the tokenizer as the bytes of its tokenizer.json
      * @param rowTokens       tokens per row (a trainer's sequence length + 1)
@@ -87,12 +90,16 @@ public final class SimilarityPipeline {
      * @param rowsPerShard    rows per shard file
      * @param collect         also return the document order and the kNN lists (small inputs: tests, reports)
      */
-    public record Spec(String input, String out, byte[] tokenizerJson, int rowTokens, int k, int lists,
+    public record Spec(String input, String format, String out, byte[] tokenizerJson, int rowTokens, int k, int lists,
                        int clusterDocs, int probes, int iterations, long seed, double dedupThreshold, int dedupPrefix,
                        double heldoutFraction, int partitions, int rowsPerShard, boolean collect)
             implements Serializable {
         /** Checks the values. */
         public Spec {
+            if (!List.of("auto", "json", "parquet").contains(format)) {
+                throw new IllegalArgumentException("SimilarityPipeline: format '" + format + "' is not one of auto, "
+                        + "json, parquet");
+            }
             if (rowTokens < 2 || k < 1 || lists < 0 || clusterDocs < 1 || probes < 1 || iterations < 0
                     || partitions < 1 || rowsPerShard < 1 || dedupPrefix < 1 || dedupThreshold > 1
                     || !(heldoutFraction >= 0 && heldoutFraction <= 1)) {
@@ -108,20 +115,20 @@ public final class SimilarityPipeline {
         /** The defaults of the single-machine pipeline for {@code input} → {@code out}. */
         public static Spec defaults(String input, String out, byte[] tokenizerJson, int rowTokens) {
             NearDuplicateFilter f = NearDuplicateFilter.defaults();
-            return new Spec(input, out, tokenizerJson, rowTokens, 10, 0, 2000, 4, 6, 1, f.threshold(),
+            return new Spec(input, "auto", out, tokenizerJson, rowTokens, 10, 0, 2000, 4, 6, 1, f.threshold(),
                     f.prefixChars(), 0.05, 8, 4096, false);
         }
 
         /** The same settings with {@code lists} lists and {@code probes} probes. */
         public Spec withIndex(int lists, int probes) {
-            return new Spec(input, out, tokenizerJson, rowTokens, k, lists, clusterDocs, probes, iterations, seed,
-                    dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, collect);
+            return new Spec(input, format, out, tokenizerJson, rowTokens, k, lists, clusterDocs, probes, iterations,
+                    seed, dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, collect);
         }
 
         /** The same settings, collecting the order and the kNN lists at the driver. */
         public Spec collecting() {
-            return new Spec(input, out, tokenizerJson, rowTokens, k, lists, clusterDocs, probes, iterations, seed,
-                    dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, true);
+            return new Spec(input, format, out, tokenizerJson, rowTokens, k, lists, clusterDocs, probes, iterations,
+                    seed, dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, true);
         }
 
         Tokenizer tokenizer() {
@@ -356,8 +363,8 @@ public final class SimilarityPipeline {
     /** The documents with their input index and whether each is held out. */
     private static JavaRDD<Tuple2<Doc, Boolean>> read(SparkSession spark, Spec spec) {
         String in = spec.input();
-        boolean parquet = in.endsWith(".parquet") || (Files.isDirectory(Path.of(in))
-                && hasFileEnding(Path.of(in), ".parquet"));
+        boolean parquet = spec.format().equals("parquet") || spec.format().equals("auto") && (in.endsWith(".parquet")
+                || !in.contains("://") && Files.isDirectory(Path.of(in)) && hasFileEnding(Path.of(in), ".parquet"));
         Dataset<Row> rows = parquet ? spark.read().parquet(in) : spark.read().json(in);
         List<String> columns = Arrays.asList(rows.columns());
         if (!columns.contains("text")) {

@@ -91,6 +91,9 @@ public final class SparkMain implements Callable<Integer> {
                 + "a 'text' field and optional 'id', 'domain', 'split'; or 'bundled'.")
         String data;
 
+        @Option(names = "--format", description = "json, parquet or auto (by the name; default auto).")
+        String format = "auto";
+
         @Option(names = "--out", required = true, description = "The shard directory to create.")
         Path out;
 
@@ -134,7 +137,7 @@ public final class SparkMain implements Callable<Integer> {
                 throw new IllegalArgumentException("--seq " + seq + " must be positive");
             }
             String input = data.equals("bundled") ? bundledCopy().toString() : data;
-            if (!data.equals("bundled") && !Files.exists(Path.of(data))) {
+            if (!data.equals("bundled") && !data.contains("://") && !Files.exists(Path.of(data))) {
                 throw new IllegalArgumentException("--data " + data + " does not exist");
             }
             Tokenizer tok = tokenizer.equals("byte") ? new ByteTokenizer() : Tokenizer.load(Path.of(tokenizer));
@@ -143,7 +146,7 @@ public final class SparkMain implements Callable<Integer> {
                 tok.save(tmp);
                 SimilarityPipeline.Spec d = SimilarityPipeline.Spec.defaults(input, out.toAbsolutePath().toString(),
                         Files.readAllBytes(tmp), seq + 1);
-                return new SimilarityPipeline.Spec(d.input(), d.out(), d.tokenizerJson(), d.rowTokens(), k, lists,
+                return new SimilarityPipeline.Spec(d.input(), format, d.out(), d.tokenizerJson(), d.rowTokens(), k, lists,
                         clusterDocs, probes, d.iterations(), d.seed(), d.dedupThreshold(), d.dedupPrefix(),
                         d.heldoutFraction(), partitions, rowsPerShard, false);
             } finally {
