@@ -215,27 +215,12 @@ final class TrainCommand implements Callable<Integer> {
                         + "steps; tokenizer %s%n", model.kind().key(),
                 new MoeModel(model, new Rng(0)).lm().parameterCount(), packed.size(), seqLen, ro.batching(), rows,
                 total, tok.describe());
-        ProgressListener console = new ConsoleProgress(log, "train", Math.max(1, total / 50));
         Trainer[] self = new Trainer[1];
-        ProgressListener progress = new ProgressListener() {
-            @Override
-            public void onStep(Trainer.StepLog step, int totalSteps, double eta) {
-                console.onStep(step, totalSteps, eta);
-                if (stopAfter != null && step.step() + 1 >= stopAfter) {
-                    self[0].requestStop();
-                }
+        ProgressListener progress = new ConsoleProgress(log, "train", Math.max(1, total / 50)).afterStep(step -> {
+            if (stopAfter != null && step.step() + 1 >= stopAfter) {
+                self[0].requestStop();
             }
-
-            @Override
-            public void onEval(Trainer.EvalResult e) {
-                console.onEval(e);
-            }
-
-            @Override
-            public void onMessage(String message) {
-                console.onMessage(message);
-            }
-        };
+        });
         Trainer trainer = new Trainer(model, tc, new PackedBatchSource(packed, rows, seedValue), eval, progress);
         self[0] = trainer;
         Trainer.Result result = runStoppable(trainer, run);

@@ -158,7 +158,6 @@ public final class DataParallelTraining {
     }
 
     private static List<String> runStage(JavaSparkContext sc, Spec spec, String relay) {
-        ClassTag<Integer> intTag = ClassTag$.MODULE$.apply(Integer.class);
         ClassTag<String> stringTag = ClassTag$.MODULE$.apply(String.class);
         RDD<Integer> ranks = sc.parallelize(IntStream.range(0, spec.workers()).boxed().toList(), spec.workers()).rdd();
         Object collected = ranks.barrier().mapPartitions(new Replica(spec, relay), false, stringTag).collect();
@@ -241,7 +240,7 @@ public final class DataParallelTraining {
                             + " (the run directory must be one shared directory)");
                 }
                 Map<String, List<Batch>> eval = rank == 0 ? evalSets(spec, packed.seqLen() - 1) : Map.of();
-                ProgressListener progress = rank == 0 ? progress(progressOut, spec, workers, ring, out) : null;
+                ProgressListener progress = rank == 0 ? progress(progressOut, spec, workers, out) : null;
                 Trainer trainer = new Trainer(spec.model(), spec.trainConfig(rank == 0),
                         new PackedBatchSource(packed, spec.batch(), spec.seed()), eval, progress)
                         .dataParallel(new DataParallel(rank, workers, ring));
@@ -262,27 +261,12 @@ public final class DataParallelTraining {
     }
 
     /** Replica 0's progress: the console lines of single-machine training, sent to the driver; plus the drill. */
-    private static ProgressListener progress(PrintStream out, Spec spec, int workers, RingAllReduce ring, Path dir) {
-        ProgressListener console = new ConsoleProgress(out, "spark x" + workers, Math.max(1, spec.steps() / 50));
-        return new ProgressListener() {
-            @Override
-            public void onStep(Trainer.StepLog step, int totalSteps, double eta) {
-                console.onStep(step, totalSteps, eta);
-                if (step.step() + 1 == spec.failOnceAtStep()) {
-                    failOnce(dir, step.step() + 1);
-                }
+    private static ProgressListener progress(PrintStream out, Spec spec, int workers, Path dir) {
+        return new ConsoleProgress(out, "spark x" + workers, Math.max(1, spec.steps() / 50)).afterStep(step -> {
+            if (step.step() + 1 == spec.failOnceAtStep()) {
+                failOnce(dir, step.step() + 1);
             }
-
-            @Override
-            public void onEval(Trainer.EvalResult e) {
-                console.onEval(e);
-            }
-
-            @Override
-            public void onMessage(String message) {
-                console.onMessage(message);
-            }
-        };
+        });
     }
 
     /** The fault drill: fails the replica once (a marker file in the run directory remembers that it did). */

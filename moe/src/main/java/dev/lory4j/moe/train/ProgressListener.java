@@ -11,6 +11,28 @@ public interface ProgressListener {
     /** A notable event (upcycling, checkpoint, resume). */
     void onMessage(String message);
 
+    /** This listener, then {@code action} after each step (e.g. a stop request or a fault drill). */
+    default ProgressListener afterStep(java.util.function.Consumer<Trainer.StepLog> action) {
+        ProgressListener self = this;
+        return new ProgressListener() {
+            @Override
+            public void onStep(Trainer.StepLog step, int totalSteps, double etaSeconds) {
+                self.onStep(step, totalSteps, etaSeconds);
+                action.accept(step);
+            }
+
+            @Override
+            public void onEval(Trainer.EvalResult eval) {
+                self.onEval(eval);
+            }
+
+            @Override
+            public void onMessage(String message) {
+                self.onMessage(message);
+            }
+        };
+    }
+
     /** A listener that hands each message to {@code messages} and ignores steps and evaluations. */
     static ProgressListener messages(java.util.function.Consumer<String> messages) {
         return new ProgressListener() {
