@@ -14,6 +14,8 @@ import picocli.CommandLine.Command;
         description = "Train, evaluate, sample from and look inside Lory mixture-of-experts language models.%n"
                 + "JVM flags (LORY4J_JVM_OPTS): -Dlory4j.threads=N sets the kernel threads (default: all cores); "
                 + "-Dlory4j.backend=cpu|tornado picks a backend.",
+        footer = {"%nAlso (through the launcher): lory4j bench ... (side-by-side measurements) and lory4j spark "
+                + "batch|train|demo (the data pipeline and data-parallel training on Apache Spark)."},
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class,
             InspectCommand.class, ExportCommand.class, TourCommand.class, DumpCommand.class,
             CommandLine.HelpCommand.class})
