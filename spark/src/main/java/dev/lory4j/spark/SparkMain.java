@@ -88,7 +88,8 @@ public final class SparkMain implements Callable<Integer> {
         SparkOptions spark;
 
         @Option(names = "--data", required = true, description = "JSONL/JSONL.gz or Parquet (file or directory) with "
-                + "a 'text' field and optional 'id', 'domain', 'split'; or 'bundled'.")
+                + "a 'text' field and optional 'id', 'domain', 'split' (any path or URI Spark reads); or 'bundled' "
+                + "(copied to a local temporary file: for executors on this machine).")
         String data;
 
         @Option(names = "--format", description = "json, parquet or auto (by the name; default auto).")
