@@ -146,6 +146,12 @@ public final class DataParallelTraining {
                     Files.writeString(out.resolve("metrics.json"), Json.write(m));
                     return r;
                 } catch (Exception e) { // a failed stage is a SparkException, checked in Java and thrown unchecked
+                    boolean tooFewSlots = rootMessage(e).contains("BarrierJobSlotsNumberCheckFailed");
+                    if (tooFewSlots) {
+                        throw new IllegalStateException(spec.workers() + " replicas need " + spec.workers()
+                                + " free task slots at once, and the cluster has fewer: lower --workers or add "
+                                + "executors (" + rootMessage(e) + ")", e);
+                    }
                     if (attempt >= spec.maxAttempts()) {
                         throw new IllegalStateException("data-parallel training failed " + attempt + " time(s); last: "
                                 + rootMessage(e), e);

@@ -38,6 +38,10 @@ public final class Sessions {
             conf.setIfMissing("spark.driver.host", "127.0.0.1").setIfMissing("spark.driver.bindAddress", "127.0.0.1")
                     .setIfMissing("spark.ui.enabled", "false");
         }
+        // a barrier stage that asks for more tasks than the cluster has slots fails after 8 checks 5 s apart (Spark's
+        // default waits 40 checks 15 s apart: 10 minutes before a user learns that --workers is too large)
+        conf.setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "5s")
+                .setIfMissing("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "8");
         conf.setIfMissing("spark.sql.shuffle.partitions", "8").setIfMissing("spark.default.parallelism", "8");
         return SparkSession.builder().config(conf).getOrCreate();
     }
