@@ -257,8 +257,11 @@ public final class SimilarityPipeline {
         int lists = (int) Math.max(1, Math.min(n, spec.lists() > 0 ? spec.lists()
                 : Math.round((double) n / spec.clusterDocs())));
         int probes = Math.min(spec.probes(), lists);
-        List<Tuple2<Long, float[]>> sample = new ArrayList<>(vectors.takeSample(false,
-                (int) Math.min(n, 64L * lists), spec.seed()));
+        // the sample: the documents whose seeded hash of their index is smallest, so it does not depend on how
+        // the partitions are laid out (takeSample's does), and the job's output is the same from run to run
+        long seed = spec.seed();
+        List<Tuple2<Long, float[]>> sample = new ArrayList<>(vectors.takeOrdered((int) Math.min(n, 64L * lists),
+                new SampleOrder(seed)));
         sample.sort(Comparator.comparingLong(Tuple2::_1));
         float[] x = new float[sample.size() * dim];
         for (int i = 0; i < sample.size(); i++) {
@@ -348,8 +351,10 @@ public final class SimilarityPipeline {
         knn.unpersist(false);
         train.unpersist(false);
         seconds.put("total", (t5 - t0) / 1e9);
-        log.printf(Locale.ROOT, "pipeline: %,d rows of %d tokens in %d shard file(s) in %s (%.1f s)%n", rows,
-                rowTokens, shards.size(), out, (t5 - t0) / 1e9);
+        log.printf(Locale.ROOT, "pipeline: %,d rows of %d tokens in %d shard file(s) in %s (%.1f s: read %.1f, embed "
+                        + "%.1f, kNN %.1f, traversal %.1f, packing %.1f)%n", rows, rowTokens, shards.size(), out,
+                (t5 - t0) / 1e9, seconds.get("read"), seconds.get("embed"), seconds.get("knn"),
+                seconds.get("traverse"), seconds.get("pack"));
         return new Result(documents, n, dropped, lists, walks, rows, total - rows * rowTokens, order, neighbors,
                 seconds);
     }
@@ -424,6 +429,21 @@ public final class SimilarityPipeline {
                     java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Orders documents by a seeded hash of their index (SplitMix64's finaliser). */
+    record SampleOrder(long seed) implements Comparator<Tuple2<Long, float[]>>, Serializable {
+        @Override
+        public int compare(Tuple2<Long, float[]> a, Tuple2<Long, float[]> b) {
+            return Long.compare(hash(a._1()), hash(b._1()));
+        }
+
+        private long hash(long index) {
+            long z = index * 0x9E3779B97F4A7C15L + seed;
+            z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+            z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+            return z ^ (z >>> 31);
         }
     }
 

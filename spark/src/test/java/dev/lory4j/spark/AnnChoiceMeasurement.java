@@ -37,15 +37,16 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The measurement behind the pipeline's kNN method (docs/spark.md): recall@10 against exact search and wall time of
  * the distributed inverted file and of MLlib's LSH similarity join, on the bundled corpus cut into ~1,500-character
- * passages, on two executor processes. A measurement, not a test: run it with
- * {@code mvn -pl spark -am test -Dtest=AnnChoiceMeasurement -Dlory4j.measure=true -Dsurefire.failIfNoSpecifiedTests=false}.
+ * passages, on two executor processes; and the pipeline at scale. Measurements, not tests: run them with
+ * {@code mvn -pl spark -am test -Dtest=AnnChoiceMeasurement -Dlory4j.measure=true -Dsurefire.failIfNoSpecifiedTests=false}
+ * and {@code -Dtest='AnnChoiceMeasurement#pipelineAtScale' -Dlory4j.measure.corpus=FILE.jsonl}.
  */
-@EnabledIfSystemProperty(named = "lory4j.measure", matches = "true")
 class AnnChoiceMeasurement {
     @TempDir
     Path tmp;
 
     @Test
+    @EnabledIfSystemProperty(named = "lory4j.measure", matches = "true")
     void ivfVersusLsh() throws Exception {
         PrintStream out = System.out;
         List<String> texts = new ArrayList<>();
@@ -143,6 +144,49 @@ class AnnChoiceMeasurement {
             }
             out.printf(Locale.ROOT, "(LSH join threshold: Euclidean distance %.3f, the 10th neighbour of 90%% of the "
                     + "passages)%n", threshold);
+        }
+    }
+
+    /**
+     * The pipeline at scale on a JSONL file named by {@code -Dlory4j.measure.corpus}: stage times, and recall@10 of
+     * 1,000 seeded queries against exact search over all documents.
+     */
+    @Test
+    @EnabledIfSystemProperty(named = "lory4j.measure.corpus", matches = ".+")
+    void pipelineAtScale() throws Exception {
+        Path corpus = Path.of(System.getProperty("lory4j.measure.corpus"));
+        Path tok = tmp.resolve("byte.json");
+        new ByteTokenizer().save(tok);
+        List<String> texts = Corpus.open(corpus).load().stream().map(Document::text).toList();
+        try (SparkSession spark = Sessions.start("pipeline-at-scale", null, 2, 3072)) {
+            spark.sparkContext().setLogLevel("WARN");
+            SimilarityPipeline.Result r = SimilarityPipeline.run(spark, SimilarityPipeline.Spec.defaults(
+                    corpus.toString(), tmp.resolve("shards").toString(), Files.readAllBytes(tok), 257).collecting(),
+                    System.out);
+            Embeddings e = new HashedTfIdfEmbedder().embed(texts);
+            java.util.Random rnd = new java.util.Random(1);
+            int k = 10;
+            long hit = 0;
+            int queries = 1000;
+            for (int q = 0; q < queries; q++) {
+                int i = rnd.nextInt(texts.size());
+                float[] sims = new float[texts.size()];
+                Integer[] idx = new Integer[texts.size()];
+                for (int j = 0; j < sims.length; j++) {
+                    sims[j] = j == i ? Float.NEGATIVE_INFINITY : e.dot(i, j);
+                    idx[j] = j;
+                }
+                Arrays.sort(idx, (a, b) -> Float.compare(sims[b], sims[a]));
+                java.util.Set<Long> got = new java.util.HashSet<>();
+                for (long id : r.neighbors().get((long) i)) {
+                    got.add(id);
+                }
+                for (int j = 0; j < k; j++) {
+                    hit += got.contains((long) idx[j]) ? 1 : 0;
+                }
+            }
+            System.out.printf(Locale.ROOT, "%d documents, %d lists: recall@%d %.4f over %d queries; stages %s%n",
+                    texts.size(), r.lists(), k, (double) hit / (queries * k), queries, r.seconds());
         }
     }
 }

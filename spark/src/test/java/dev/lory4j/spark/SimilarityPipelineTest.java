@@ -169,6 +169,11 @@ class SimilarityPipelineTest {
         for (int i = 0; i < shards.size(); i++) {
             assertThat(shards.tokens(i)).as("row %d", i).isEqualTo(c.packed().tokens(i));
         }
+        // the same input gives the same lists, order and rows again (the centroid sample ignores partitioning)
+        SimilarityPipeline.Result again = run(input.toString(), "ivf-again", 8, 3);
+        assertThat(again.order()).isEqualTo(r.order());
+        assertThat(Files.readAllBytes(tmp.resolve("ivf-again").resolve(TokenShards.shardName(0))))
+                .isEqualTo(Files.readAllBytes(tmp.resolve("ivf").resolve(TokenShards.shardName(0))));
     }
 
     @Test
