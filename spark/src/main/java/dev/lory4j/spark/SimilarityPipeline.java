@@ -53,12 +53,14 @@ import scala.Tuple2;
  *       sample at the driver; every document is stored in the list of its nearest centroid and searched in its
  *       {@code probes} nearest lists; each list is one task comparing its queries with its members exactly;
  *       the partial top-k lists of a document are merged. One list and one probe is exact search.</li>
- *   <li><b>Traversal per list</b>: the ICP walk (minimum-degree starts, highest-similarity unvisited neighbour)
- *       runs exactly on each list's documents and the kNN edges among them; lists are chained by a greedy walk
- *       over their centroids. Edges between lists are dropped; the ICP reference code restarts its walk every 21
- *       documents anyway, so a list of thousands loses little (measured in docs/spark.md).</li>
- *   <li><b>Near-duplicates</b>: the same filter on consecutive documents within each list's path.</li>
- *   <li><b>Packing</b>, exact: every list's token stream gets its global offset from the chained order, so the
+ *   <li><b>Traversal per partition</b>: lists are chained by a greedy walk over their centroids, and consecutive
+ *       lists of the chain form traversal partitions of up to {@code walkDocs} documents; the ICP walk
+ *       (minimum-degree starts, highest-similarity unvisited neighbour) runs exactly on each partition's documents
+ *       and the kNN edges among them. Edges between partitions are dropped; the ICP reference code restarts its
+ *       walk every 21 documents anyway, so partitions of tens of thousands lose little (measured in
+ *       docs/spark.md).</li>
+ *   <li><b>Near-duplicates</b>: the same filter on consecutive documents within each partition's path.</li>
+ *   <li><b>Packing</b>, exact: every partition's token stream gets its global offset from the chained order, so the
  *       rows are the single-machine {@code Packer}'s rows for the same document order; rows are grouped into
  *       shard files, one task per shard.</li>
  * </ol>
@@ -80,6 +82,8 @@ public final class SimilarityPipeline {
      * @param k               neighbours per document
      * @param lists           inverted lists (0: documents / clusterDocs)
      * @param clusterDocs     documents per list when {@code lists} is 0
+     * @param walkDocs        documents per traversal partition: consecutive lists of the centroid chain are walked
+     *                        together up to this many documents (at least one list)
      * @param probes          lists searched per document
      * @param iterations      k-means iterations
      * @param seed            seed of the centroid sample
@@ -91,7 +95,7 @@ public final class SimilarityPipeline {
      * @param collect         also return the document order and the kNN lists (small inputs: tests, reports)
      */
     public record Spec(String input, String format, String out, byte[] tokenizerJson, int rowTokens, int k, int lists,
-                       int clusterDocs, int probes, int iterations, long seed, double dedupThreshold, int dedupPrefix,
+                       int clusterDocs, int walkDocs, int probes, int iterations, long seed, double dedupThreshold, int dedupPrefix,
                        double heldoutFraction, int partitions, int rowsPerShard, boolean collect)
             implements Serializable {
         /** Checks the values. */
@@ -100,14 +104,15 @@ public final class SimilarityPipeline {
                 throw new IllegalArgumentException("SimilarityPipeline: format '" + format + "' is not one of auto, "
                         + "json, parquet");
             }
-            if (rowTokens < 2 || k < 1 || lists < 0 || clusterDocs < 1 || probes < 1 || iterations < 0
+            if (rowTokens < 2 || k < 1 || lists < 0 || clusterDocs < 1 || walkDocs < 1 || probes < 1 || iterations < 0
                     || partitions < 1 || rowsPerShard < 1 || dedupPrefix < 1 || dedupThreshold > 1
                     || !(heldoutFraction >= 0 && heldoutFraction <= 1)) {
                 throw new IllegalArgumentException("SimilarityPipeline: row tokens " + rowTokens + ", k " + k
-                        + ", lists " + lists + ", cluster docs " + clusterDocs + ", probes " + probes
+                        + ", lists " + lists + ", cluster docs " + clusterDocs + ", walk docs " + walkDocs
+                        + ", probes " + probes
                         + ", iterations " + iterations + ", partitions " + partitions + ", rows per shard "
                         + rowsPerShard + ", dedup " + dedupThreshold + "/" + dedupPrefix + ", held out "
-                        + heldoutFraction + " (row tokens >= 2; k, cluster docs, probes, partitions, rows per shard, "
+                        + heldoutFraction + " (row tokens >= 2; k, cluster and walk docs, probes, partitions, rows per shard, "
                         + "prefix >= 1; lists, iterations >= 0; threshold <= 1; fraction in [0, 1])");
             }
         }
@@ -115,20 +120,26 @@ public final class SimilarityPipeline {
         /** The defaults of the single-machine pipeline for {@code input} → {@code out}. */
         public static Spec defaults(String input, String out, byte[] tokenizerJson, int rowTokens) {
             NearDuplicateFilter f = NearDuplicateFilter.defaults();
-            return new Spec(input, "auto", out, tokenizerJson, rowTokens, 10, 0, 2000, 4, 6, 1, f.threshold(),
+            return new Spec(input, "auto", out, tokenizerJson, rowTokens, 10, 0, 2000, 50_000, 4, 6, 1, f.threshold(),
                     f.prefixChars(), 0.05, 8, 4096, false);
         }
 
         /** The same settings with {@code lists} lists and {@code probes} probes. */
         public Spec withIndex(int lists, int probes) {
-            return new Spec(input, format, out, tokenizerJson, rowTokens, k, lists, clusterDocs, probes, iterations,
-                    seed, dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, collect);
+            return new Spec(input, format, out, tokenizerJson, rowTokens, k, lists, clusterDocs, walkDocs, probes,
+                    iterations, seed, dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, collect);
+        }
+
+        /** The same settings with traversal partitions of up to {@code walkDocs} documents. */
+        public Spec withWalkDocs(int walkDocs) {
+            return new Spec(input, format, out, tokenizerJson, rowTokens, k, lists, clusterDocs, walkDocs, probes,
+                    iterations, seed, dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, collect);
         }
 
         /** The same settings, collecting the order and the kNN lists at the driver. */
         public Spec collecting() {
-            return new Spec(input, format, out, tokenizerJson, rowTokens, k, lists, clusterDocs, probes, iterations,
-                    seed, dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, true);
+            return new Spec(input, format, out, tokenizerJson, rowTokens, k, lists, clusterDocs, walkDocs, probes,
+                    iterations, seed, dedupThreshold, dedupPrefix, heldoutFraction, partitions, rowsPerShard, true);
         }
 
         Tokenizer tokenizer() {
@@ -152,7 +163,8 @@ public final class SimilarityPipeline {
      * @param documents  documents read
      * @param train      training documents (the rest are held out)
      * @param dropped    near-duplicates dropped
-     * @param lists      inverted lists (= traversal partitions) used
+     * @param lists      inverted lists used
+     * @param walkPartitions traversal partitions (groups of chained lists walked together)
      * @param walks      walks of the traversal (1 + restarts, over all lists)
      * @param rows       rows written
      * @param tailTokens tokens at the end that did not fill a row
@@ -160,7 +172,7 @@ public final class SimilarityPipeline {
      * @param neighbors  per input index, the neighbours' input indices (when collected, else null)
      * @param seconds    wall time per stage
      */
-    public record Result(long documents, long train, long dropped, int lists, long walks, long rows, long tailTokens,
+    public record Result(long documents, long train, long dropped, int lists, int walkPartitions, long walks, long rows, long tailTokens,
                          long[] order, Map<Long, long[]> neighbors, Map<String, Double> seconds) {
     }
 
@@ -197,8 +209,50 @@ public final class SimilarityPipeline {
         }
     }
 
-    /** One list's share of the order: its path after the filter, and its token stream. */
-    record ListPath(int list, long[] kept, long dropped, int walks, int[] tokens) implements Serializable {
+    /** Where the walk put a document: its traversal partition, its position there, whether a walk starts there. */
+    record Place(int part, int position, boolean startsWalk) implements Serializable {
+    }
+
+    /** Orders places by partition, then position. */
+    record PlaceOrder() implements Comparator<Place>, Serializable {
+        @Override
+        public int compare(Place a, Place b) {
+            return a.part() != b.part() ? Integer.compare(a.part(), b.part())
+                    : Integer.compare(a.position(), b.position());
+        }
+    }
+
+    /** Sends a whole traversal partition to one task. */
+    static final class ByPart extends org.apache.spark.Partitioner {
+        private final int tasks;
+
+        ByPart(int tasks) {
+            this.tasks = tasks;
+        }
+
+        @Override
+        public int numPartitions() {
+            return tasks;
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            return Math.floorMod(((Place) key).part(), tasks);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof ByPart b && b.tasks == tasks;
+        }
+
+        @Override
+        public int hashCode() {
+            return tasks;
+        }
+    }
+
+    /** A kept document's tokens (boundary included) at its offset in its traversal partition's stream. */
+    record Piece(int part, long offset, long index, int[] tokens) implements Serializable {
     }
 
     /** Runs the job on {@code spark}, printing progress to {@code log}. */
@@ -289,37 +343,59 @@ public final class SimilarityPipeline {
                 dim, k, lists, probes);
         long t3 = lap(seconds, "knn", t2);
 
-        // 4-6. per list: traversal, near-duplicates, tokens
-        JavaRDD<ListPath> paths = train.mapToPair(d -> new Tuple2<>(d.index(), d)).join(knn)
-                .mapToPair(t -> new Tuple2<>(t._2()._2().primary(), new Tuple2<>(t._2()._1(), t._2()._2())))
-                .groupByKey(Math.max(1, Math.min(lists, spec.partitions() * 4)))
-                .map(g -> walkList(g._1(), g._2(), spec));
-        paths.persist(StorageLevel.MEMORY_AND_DISK());
-        List<Tuple2<Integer, Long>> sizes = paths.map(p -> new Tuple2<>(p.list(), (long) p.tokens().length)).collect();
-        int[] chain = chain(centroids, lists, dim, sizes.stream().map(Tuple2::_1).toList());
-        long[] offset = new long[lists];
-        Map<Integer, Long> sizeOf = new LinkedHashMap<>();
-        sizes.forEach(s -> sizeOf.put(s._1(), s._2()));
-        long total = 0;
+        // 4. the walk per traversal partition (consecutive lists of the centroid chain, up to walkDocs documents), on
+        // document ids and kNN edges only
+        Map<Integer, Long> listSizes = knn.map(t -> t._2().primary()).countByValue();
+        int[] chain = chain(centroids, lists, dim, new ArrayList<>(listSizes.keySet()));
+        int[] partOf = new int[lists];
+        int parts = 0;
+        long filled = 0;
         for (int c : chain) {
-            offset[c] = total;
-            total += sizeOf.get(c);
+            long size = listSizes.get(c);
+            if (parts == 0 || filled > 0 && filled + size > spec.walkDocs()) {
+                parts++;
+                filled = 0;
+            }
+            partOf[c] = parts - 1;
+            filled += size;
+        }
+        Broadcast<int[]> pb = sc.broadcast(partOf);
+        int tasks = Math.max(1, Math.min(parts, spec.partitions() * 4));
+        JavaPairRDD<Long, Place> places = knn.mapToPair(t -> new Tuple2<>(pb.value()[t._2().primary()], t))
+                .groupByKey(tasks)
+                .flatMapToPair(g -> walk(g._1(), g._2()).iterator());
+        places.persist(StorageLevel.MEMORY_AND_DISK());
+        long walks = places.filter(p -> p._2().startsWalk()).count();
+
+        // 5. texts in walk order, streamed: near-duplicates, then each kept document's tokens at its offset
+        JavaRDD<Piece> kept = train.mapToPair(d -> new Tuple2<>(d.index(), d)).join(places)
+                .mapToPair(t -> new Tuple2<>(t._2()._2(), t._2()._1()))
+                .repartitionAndSortWithinPartitions(new ByPart(tasks), new PlaceOrder())
+                .mapPartitions(it -> filterAndTokenize(it, spec).iterator());
+        kept.persist(StorageLevel.MEMORY_AND_DISK());
+        Map<Integer, Long> sizeOf = kept.mapToPair(p -> new Tuple2<>(p.part(), (long) p.tokens().length))
+                .reduceByKey(Long::sum).collectAsMap();
+        long docsKept = kept.count();
+        long dropped = n - docsKept;
+        long[] offset = new long[parts];
+        long total = 0;
+        for (int part = 0; part < parts; part++) {
+            offset[part] = total;
+            total += sizeOf.getOrDefault(part, 0L);
         }
         long rows = total / spec.rowTokens();
-        long walks = paths.map(p -> (long) p.walks()).reduce(Long::sum);
-        long dropped = paths.map(ListPath::dropped).reduce(Long::sum);
-        log.printf(Locale.ROOT, "pipeline: traversal in %d lists (%,d walks), %,d near-duplicates dropped, %,d tokens%n",
-                sizes.size(), walks, dropped, total);
+        log.printf(Locale.ROOT, "pipeline: traversal in %d partition(s) of up to %,d documents (%,d walks), %,d "
+                + "near-duplicates dropped, %,d tokens%n", parts, spec.walkDocs(), walks, dropped, total);
         long t4 = lap(seconds, "traverse", t3);
 
-        // 7. exact packing: each list's stream at its offset, rows grouped into shard files
+        // 6. exact packing: each document's tokens at its global offset, rows grouped into shard files
         Broadcast<long[]> ob = sc.broadcast(offset);
         int rowTokens = spec.rowTokens();
         int perShard = spec.rowsPerShard();
         long rowCount = rows;
         int shardCount = (int) Math.max(1, (rows + perShard - 1) / perShard);
-        List<TokenShards.Shard> shards = new ArrayList<>(paths.flatMapToPair(p -> pieces(p, ob.value()[p.list()],
-                        rowTokens, rowCount, perShard).iterator())
+        List<TokenShards.Shard> shards = new ArrayList<>(kept.flatMapToPair(p -> pieces(p.tokens(),
+                        ob.value()[p.part()] + p.offset(), rowTokens, rowCount, perShard).iterator())
                 .groupByKey(shardCount)
                 .map(g -> writeShard(spec.out(), g._1(), g._2(), rowTokens, rowCount, perShard))
                 .collect());
@@ -339,15 +415,17 @@ public final class SimilarityPipeline {
         long[] order = null;
         Map<Long, long[]> neighbors = null;
         if (spec.collect()) {
-            Map<Integer, long[]> kept = new LinkedHashMap<>();
-            paths.collect().forEach(p -> kept.put(p.list(), p.kept()));
-            order = Arrays.stream(chain).mapToObj(kept::get).flatMapToLong(Arrays::stream).toArray();
+            List<Piece> placed = new ArrayList<>(kept.map(p -> new Piece(p.part(), p.offset(), p.index(), new int[0]))
+                    .collect());
+            placed.sort(Comparator.comparingInt(Piece::part).thenComparingLong(Piece::offset));
+            order = placed.stream().mapToLong(Piece::index).toArray();
             neighbors = new LinkedHashMap<>();
             for (Tuple2<Long, Neighbors> t : knn.collect()) {
                 neighbors.put(t._1(), t._2().ids());
             }
         }
-        paths.unpersist(false);
+        kept.unpersist(false);
+        places.unpersist(false);
         knn.unpersist(false);
         train.unpersist(false);
         seconds.put("total", (t5 - t0) / 1e9);
@@ -355,7 +433,7 @@ public final class SimilarityPipeline {
                         + "%.1f, kNN %.1f, traversal %.1f, packing %.1f)%n", rows, rowTokens, shards.size(), out,
                 (t5 - t0) / 1e9, seconds.get("read"), seconds.get("embed"), seconds.get("knn"),
                 seconds.get("traverse"), seconds.get("pack"));
-        return new Result(documents, n, dropped, lists, walks, rows, total - rows * rowTokens, order, neighbors,
+        return new Result(documents, n, dropped, lists, parts, walks, rows, total - rows * rowTokens, order, neighbors,
                 seconds);
     }
 
@@ -511,15 +589,15 @@ public final class SimilarityPipeline {
         return out;
     }
 
-    /** One list's documents: the ICP walk over the kNN edges among them, the filter, the token stream. */
-    private static ListPath walkList(int list, Iterable<Tuple2<Doc, Neighbors>> members, Spec spec) {
-        List<Tuple2<Doc, Neighbors>> docs = new ArrayList<>();
+    /** One traversal partition: the ICP walk over the kNN edges among its documents. */
+    private static List<Tuple2<Long, Place>> walk(int part, Iterable<Tuple2<Long, Neighbors>> members) {
+        List<Tuple2<Long, Neighbors>> docs = new ArrayList<>();
         members.forEach(docs::add);
-        docs.sort(Comparator.comparingLong(t -> t._1().index()));
+        docs.sort(Comparator.comparingLong(Tuple2::_1));
         int m = docs.size();
         Map<Long, Integer> local = new java.util.HashMap<>(m * 2);
         for (int i = 0; i < m; i++) {
-            local.put(docs.get(i)._1().index(), i);
+            local.put(docs.get(i)._1(), i);
         }
         int k = Math.max(1, docs.stream().mapToInt(t -> t._2().ids().length).max().orElse(1));
         int[] ids = new int[m * k];
@@ -538,33 +616,50 @@ public final class SimilarityPipeline {
             }
         }
         IcpTraversal.Path path = IcpTraversal.traverse(SimilarityGraph.fromKnn(new KnnGraph(m, k, ids, sims)));
-        List<String> texts = docs.stream().map(t -> t._1().text()).toList();
-        int[] order = path.path();
-        long dropped = 0;
-        if (spec.dedupThreshold() >= 0) {
-            NearDuplicateFilter.Result r = new NearDuplicateFilter(spec.dedupThreshold(), spec.dedupPrefix())
-                    .filter(order, texts);
-            order = r.kept();
-            dropped = r.dropped().length;
+        boolean[] start = new boolean[m];
+        for (int s : path.starts()) {
+            start[s] = true;
         }
+        List<Tuple2<Long, Place>> out = new ArrayList<>(m);
+        int[] order = path.path();
+        for (int pos = 0; pos < m; pos++) {
+            out.add(new Tuple2<>(docs.get(order[pos])._1(), new Place(part, pos, start[pos])));
+        }
+        return out;
+    }
+
+    /**
+     * Documents in walk order (whole partitions, by position): drops each whose text is a near-duplicate of the last
+     * kept one of its partition, and gives each kept one its tokens and its offset in the partition's stream.
+     */
+    private static List<Piece> filterAndTokenize(java.util.Iterator<Tuple2<Place, Doc>> docs, Spec spec) {
+        NearDuplicateFilter filter = spec.dedupThreshold() >= 0
+                ? new NearDuplicateFilter(spec.dedupThreshold(), spec.dedupPrefix()) : null;
         Tokenizer tok = spec.tokenizer();
         int boundary = tok.documentBoundaryId();
-        long[] kept = new long[order.length];
-        int[][] encoded = new int[order.length][];
-        int length = 0;
-        for (int i = 0; i < order.length; i++) {
-            kept[i] = docs.get(order[i])._1().index();
-            encoded[i] = tok.encode(texts.get(order[i]));
-            length = Math.addExact(length, encoded[i].length + 1);
+        List<Piece> out = new ArrayList<>();
+        int part = -1;
+        long offset = 0;
+        String previous = null;
+        while (docs.hasNext()) {
+            Tuple2<Place, Doc> t = docs.next();
+            if (t._1().part() != part) {
+                part = t._1().part();
+                offset = 0;
+                previous = null;
+            }
+            String text = t._2().text();
+            if (filter != null && previous != null && filter.similarity(previous, text) > filter.threshold()) {
+                continue;
+            }
+            previous = text;
+            int[] e = tok.encode(text);
+            int[] withBoundary = Arrays.copyOf(e, e.length + 1);
+            withBoundary[e.length] = boundary;
+            out.add(new Piece(part, offset, t._2().index(), withBoundary));
+            offset += withBoundary.length;
         }
-        int[] stream = new int[length];
-        int at = 0;
-        for (int[] e : encoded) {
-            System.arraycopy(e, 0, stream, at, e.length);
-            at += e.length;
-            stream[at++] = boundary;
-        }
-        return new ListPath(list, kept, dropped, path.walks(), stream);
+        return out;
     }
 
     /** The order of the lists: a greedy walk over the centroids of the non-empty ones, from the first. */
@@ -593,12 +688,11 @@ public final class SimilarityPipeline {
         return out;
     }
 
-    /** A list's stream cut at row boundaries: (shard, (row, position in row, tokens)). */
-    private static List<Tuple2<Integer, Tuple2<Long, Tuple2<Integer, int[]>>>> pieces(ListPath p, long offset,
+    /** Tokens at global stream offset {@code offset} cut at row boundaries: (shard, (row, position in row, tokens)). */
+    private static List<Tuple2<Integer, Tuple2<Long, Tuple2<Integer, int[]>>>> pieces(int[] t, long offset,
                                                                                       int rowTokens, long rows,
                                                                                       int perShard) {
         List<Tuple2<Integer, Tuple2<Long, Tuple2<Integer, int[]>>>> out = new ArrayList<>();
-        int[] t = p.tokens();
         int pos = 0;
         while (pos < t.length) {
             long g = offset + pos;

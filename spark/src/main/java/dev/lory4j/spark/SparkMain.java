@@ -107,12 +107,16 @@ public final class SparkMain implements Callable<Integer> {
         @Option(names = "--k", description = "Neighbours per document (default 10).")
         int k = 10;
 
-        @Option(names = "--lists", description = "Inverted lists of the kNN search and traversal partitions (default: "
-                + "documents / --cluster-docs; 1 = exact search and one walk).")
+        @Option(names = "--lists", description = "Inverted lists of the kNN search (default: documents / "
+                + "--cluster-docs; 1 = exact search).")
         int lists = 0;
 
         @Option(names = "--cluster-docs", description = "Documents per list when --lists is not given (default 2000).")
         int clusterDocs = 2000;
+
+        @Option(names = "--walk-docs", description = "Documents per traversal partition: consecutive lists are walked "
+                + "together up to this many (default 50000; more keeps more neighbour edges, fewer spreads the walk).")
+        int walkDocs = 50_000;
 
         @Option(names = "--probes", description = "Lists searched per document (default 4).")
         int probes = 4;
@@ -148,7 +152,7 @@ public final class SparkMain implements Callable<Integer> {
                 SimilarityPipeline.Spec d = SimilarityPipeline.Spec.defaults(input, out.toAbsolutePath().toString(),
                         Files.readAllBytes(tmp), seq + 1);
                 return new SimilarityPipeline.Spec(d.input(), format, d.out(), d.tokenizerJson(), d.rowTokens(), k, lists,
-                        clusterDocs, probes, d.iterations(), d.seed(), d.dedupThreshold(), d.dedupPrefix(),
+                        clusterDocs, walkDocs, probes, d.iterations(), d.seed(), d.dedupThreshold(), d.dedupPrefix(),
                         d.heldoutFraction(), partitions, rowsPerShard, false);
             } finally {
                 Files.deleteIfExists(tmp);
@@ -337,7 +341,8 @@ public final class SparkMain implements Callable<Integer> {
             t.experts = 4;
             t.segment = 32;
             b.seq = 128;
-            b.clusterDocs = 200; // a few lists, to show the partitioned search and walk on a small corpus
+            b.clusterDocs = 200; // a few lists and walk partitions, to show both on a small corpus
+            b.walkDocs = 400;
             b.probes = 2;
             t.evalEvery = 0;
             t.evalRows = 8;

@@ -7,6 +7,9 @@ import dev.lory4j.data.embed.Embeddings;
 import dev.lory4j.data.embed.HashedTfIdfEmbedder;
 import dev.lory4j.data.knn.ExactNeighborIndex;
 import dev.lory4j.data.knn.KnnGraph;
+import dev.lory4j.data.batch.Packer;
+import dev.lory4j.data.batch.PackingMetrics;
+import dev.lory4j.data.batch.SimilarityBatching;
 import dev.lory4j.data.tokenizer.ByteTokenizer;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -113,7 +116,9 @@ class AnnChoiceMeasurement {
             StructType schema = new StructType().add("id", DataTypes.IntegerType).add("features", new VectorUDT());
             Dataset<Row> df = spark.createDataFrame(rows, schema).repartition(8).cache();
             df.count();
-            for (double[] cfg : new double[][] {{1.0, 4}, {2.0, 4}, {2.0, 8}}) {
+            double[][] lsh = Boolean.parseBoolean(System.getProperty("lory4j.measure.lsh", "true"))
+                    ? new double[][] {{1.0, 4}, {2.0, 4}, {2.0, 8}} : new double[0][];
+            for (double[] cfg : lsh) {
                 long s0 = System.nanoTime();
                 BucketedRandomProjectionLSHModel model = new BucketedRandomProjectionLSH().setBucketLength(cfg[0])
                         .setNumHashTables((int) cfg[1]).setSeed(1).setInputCol("features").setOutputCol("hashes")
@@ -155,38 +160,75 @@ class AnnChoiceMeasurement {
     @EnabledIfSystemProperty(named = "lory4j.measure.corpus", matches = ".+")
     void pipelineAtScale() throws Exception {
         Path corpus = Path.of(System.getProperty("lory4j.measure.corpus"));
+        int probes = Integer.getInteger("lory4j.measure.probes", 4);
         Path tok = tmp.resolve("byte.json");
         new ByteTokenizer().save(tok);
-        List<String> texts = Corpus.open(corpus).load().stream().map(Document::text).toList();
+        List<Document> docs = Corpus.open(corpus).load();
+        List<String> texts = docs.stream().map(Document::text).toList();
+        Embeddings e = new HashedTfIdfEmbedder().embed(texts);
+        // exact top-10 of 1,000 seeded queries
+        int k = 10;
+        int queries = 1000;
+        java.util.Random rnd = new java.util.Random(1);
+        int[] query = new int[queries];
+        int[][] truth = new int[queries][k];
+        for (int q = 0; q < queries; q++) {
+            int i = rnd.nextInt(texts.size());
+            query[q] = i;
+            float[] sims = new float[texts.size()];
+            Integer[] idx = new Integer[texts.size()];
+            for (int j = 0; j < sims.length; j++) {
+                sims[j] = j == i ? Float.NEGATIVE_INFINITY : e.dot(i, j);
+                idx[j] = j;
+            }
+            Arrays.sort(idx, (a, b) -> Float.compare(sims[b], sims[a]));
+            for (int j = 0; j < k; j++) {
+                truth[q][j] = idx[j];
+            }
+        }
+        Packer packer = new Packer(new ByteTokenizer(), 257);
+        Map<String, Integer> rows = PackingMetrics.rowsById(docs.stream().map(Document::id).toList());
+
+        long t0 = System.nanoTime();
+        SimilarityBatching.Result single = SimilarityBatching.defaults().order(docs);
+        double singleSeconds = (System.nanoTime() - t0) / 1e9;
+        long hit = 0;
+        for (int q = 0; q < queries; q++) {
+            java.util.Set<Integer> got = new java.util.HashSet<>();
+            for (int j = 0; j < single.knn().k(); j++) {
+                got.add(single.knn().neighbor(query[q], j));
+            }
+            for (int t : truth[q]) {
+                hit += got.contains(t) ? 1 : 0;
+            }
+        }
+        System.out.printf(Locale.ROOT, "single machine (%s): %.1f s %s; recall@%d %.4f; %d walks; %s%n",
+                SimilarityBatching.defaults().index().describe(), singleSeconds, Arrays.toString(single.seconds()),
+                k, (double) hit / (queries * k), single.walks(),
+                PackingMetrics.measure(packer.pack(docs, single.order()), e, rows));
+        System.out.printf(Locale.ROOT, "random packing: %s%n", PackingMetrics.measure(packer.packRandom(docs, 1), e,
+                rows));
+
         try (SparkSession spark = Sessions.start("pipeline-at-scale", null, 2, 3072)) {
             spark.sparkContext().setLogLevel("WARN");
             SimilarityPipeline.Result r = SimilarityPipeline.run(spark, SimilarityPipeline.Spec.defaults(
-                    corpus.toString(), tmp.resolve("shards").toString(), Files.readAllBytes(tok), 257).collecting(),
-                    System.out);
-            Embeddings e = new HashedTfIdfEmbedder().embed(texts);
-            java.util.Random rnd = new java.util.Random(1);
-            int k = 10;
-            long hit = 0;
-            int queries = 1000;
+                    corpus.toString(), tmp.resolve("shards").toString(), Files.readAllBytes(tok), 257)
+                    .withIndex(0, probes).withWalkDocs(Integer.getInteger("lory4j.measure.walkDocs", 50_000))
+                    .collecting(), System.out);
+            hit = 0;
             for (int q = 0; q < queries; q++) {
-                int i = rnd.nextInt(texts.size());
-                float[] sims = new float[texts.size()];
-                Integer[] idx = new Integer[texts.size()];
-                for (int j = 0; j < sims.length; j++) {
-                    sims[j] = j == i ? Float.NEGATIVE_INFINITY : e.dot(i, j);
-                    idx[j] = j;
-                }
-                Arrays.sort(idx, (a, b) -> Float.compare(sims[b], sims[a]));
                 java.util.Set<Long> got = new java.util.HashSet<>();
-                for (long id : r.neighbors().get((long) i)) {
+                for (long id : r.neighbors().get((long) query[q])) {
                     got.add(id);
                 }
-                for (int j = 0; j < k; j++) {
-                    hit += got.contains((long) idx[j]) ? 1 : 0;
+                for (int t : truth[q]) {
+                    hit += got.contains((long) t) ? 1 : 0;
                 }
             }
-            System.out.printf(Locale.ROOT, "%d documents, %d lists: recall@%d %.4f over %d queries; stages %s%n",
-                    texts.size(), r.lists(), k, (double) hit / (queries * k), queries, r.seconds());
+            int[] order = Arrays.stream(r.order()).mapToInt(Math::toIntExact).toArray();
+            System.out.printf(Locale.ROOT, "spark, %d lists, %d probes, %d walk partitions: %.1f s %s; recall@%d "
+                    + "%.4f; %d walks; %s%n", r.lists(), probes, r.walkPartitions(), r.seconds().get("total"), r.seconds(), k, (double) hit / (queries * k),
+                    r.walks(), PackingMetrics.measure(packer.pack(docs, order), e, rows));
         }
     }
 }

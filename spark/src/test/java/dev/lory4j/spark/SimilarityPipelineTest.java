@@ -73,8 +73,13 @@ class SimilarityPipelineTest {
     }
 
     private static SimilarityPipeline.Result run(String in, String out, int lists, int probes) throws Exception {
+        return run(in, out, lists, probes, 50_000);
+    }
+
+    private static SimilarityPipeline.Result run(String in, String out, int lists, int probes, int walkDocs)
+            throws Exception {
         SimilarityPipeline.Spec spec = SimilarityPipeline.Spec.defaults(in, tmp.resolve(out).toString(), tokenizer, ROW)
-                .withIndex(lists, probes).collecting();
+                .withIndex(lists, probes).withWalkDocs(walkDocs).collecting();
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try (PrintStream ps = new PrintStream(log, true, StandardCharsets.UTF_8)) {
             SimilarityPipeline.Result r = SimilarityPipeline.run(spark, spec, ps);
@@ -148,13 +153,21 @@ class SimilarityPipelineTest {
     }
 
     @Test
-    void invertedListsKeepRecallCosineAndPurityNearTheSingleMachine() throws Exception {
-        SimilarityPipeline.Result r = run(input.toString(), "ivf", 8, 3);
+    void invertedListsAndWalkPartitionsKeepRecallCosineAndPurityNearTheSingleMachine() throws Exception {
+        SimilarityPipeline.Result whole = run(input.toString(), "ivf-one-walk", 8, 3);
+        Compared w = compare(whole);
+        System.out.printf("8 lists, 3 probes, one walk partition: recall %.4f, %d walks; spark %s%n", w.recall(),
+                whole.walks(), w.spark());
+        assertThat(whole.walkPartitions()).isEqualTo(1);
+        assertThat(w.spark().meanAdjacentCosine()).isGreaterThan(w.single().meanAdjacentCosine() - 0.02);
+        SimilarityPipeline.Result r = run(input.toString(), "ivf", 8, 3, 100);
+        assertThat(r.walkPartitions()).isGreaterThan(4);
         Compared c = compare(r);
         Packer packer = new Packer(new ByteTokenizer(), ROW);
         PackingMetrics random = PackingMetrics.measure(packer.packRandom(train, 1), single.embeddings(),
                 PackingMetrics.rowsById(train.stream().map(Document::id).toList()));
-        System.out.printf("8 lists, 3 probes: recall %.4f, %d walks; spark %s; single machine %s; random %s%n",
+        System.out.printf("8 lists, 3 probes, walk partitions of 100: recall %.4f, %d walks; spark %s; single machine "
+                + "%s; random %s%n",
                 c.recall(), r.walks(), c.spark(), c.single(), random);
         assertThat(r.lists()).isEqualTo(8);
         assertThat(c.recall()).isGreaterThan(0.85);
@@ -170,7 +183,7 @@ class SimilarityPipelineTest {
             assertThat(shards.tokens(i)).as("row %d", i).isEqualTo(c.packed().tokens(i));
         }
         // the same input gives the same lists, order and rows again (the centroid sample ignores partitioning)
-        SimilarityPipeline.Result again = run(input.toString(), "ivf-again", 8, 3);
+        SimilarityPipeline.Result again = run(input.toString(), "ivf-again", 8, 3, 100);
         assertThat(again.order()).isEqualTo(r.order());
         assertThat(Files.readAllBytes(tmp.resolve("ivf-again").resolve(TokenShards.shardName(0))))
                 .isEqualTo(Files.readAllBytes(tmp.resolve("ivf").resolve(TokenShards.shardName(0))));
