@@ -120,7 +120,7 @@ public final class SimilarityPipeline {
         /** The defaults of the single-machine pipeline for {@code input} → {@code out}. */
         public static Spec defaults(String input, String out, byte[] tokenizerJson, int rowTokens) {
             NearDuplicateFilter f = NearDuplicateFilter.defaults();
-            return new Spec(input, "auto", out, tokenizerJson, rowTokens, 10, 0, 2000, 50_000, 4, 6, 1, f.threshold(),
+            return new Spec(input, "auto", out, tokenizerJson, rowTokens, 10, 0, 2000, 200_000, 4, 6, 1, f.threshold(),
                     f.prefixChars(), 0.05, 8, 4096, false);
         }
 

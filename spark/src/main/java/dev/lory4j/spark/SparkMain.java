@@ -115,8 +115,8 @@ public final class SparkMain implements Callable<Integer> {
         int clusterDocs = 2000;
 
         @Option(names = "--walk-docs", description = "Documents per traversal partition: consecutive lists are walked "
-                + "together up to this many (default 50000; more keeps more neighbour edges, fewer spreads the walk).")
-        int walkDocs = 50_000;
+                + "together up to this many (default 200000; more keeps more neighbour edges, fewer spreads the walk).")
+        int walkDocs = 200_000;
 
         @Option(names = "--probes", description = "Lists searched per document (default 4).")
         int probes = 4;

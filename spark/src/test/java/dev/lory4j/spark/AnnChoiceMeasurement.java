@@ -213,7 +213,7 @@ class AnnChoiceMeasurement {
             spark.sparkContext().setLogLevel("WARN");
             SimilarityPipeline.Result r = SimilarityPipeline.run(spark, SimilarityPipeline.Spec.defaults(
                     corpus.toString(), tmp.resolve("shards").toString(), Files.readAllBytes(tok), 257)
-                    .withIndex(0, probes).withWalkDocs(Integer.getInteger("lory4j.measure.walkDocs", 50_000))
+                    .withIndex(0, probes).withWalkDocs(Integer.getInteger("lory4j.measure.walkDocs", 200_000))
                     .collecting(), System.out);
             hit = 0;
             for (int q = 0; q < queries; q++) {

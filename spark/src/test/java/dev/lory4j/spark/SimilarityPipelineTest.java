@@ -73,7 +73,7 @@ class SimilarityPipelineTest {
     }
 
     private static SimilarityPipeline.Result run(String in, String out, int lists, int probes) throws Exception {
-        return run(in, out, lists, probes, 50_000);
+        return run(in, out, lists, probes, 200_000);
     }
 
     private static SimilarityPipeline.Result run(String in, String out, int lists, int probes, int walkDocs)
