@@ -318,11 +318,16 @@ public final class Trainer {
             return new CapturedSteps.StepResult(value, Double.NaN);
         }
         loss.backward();
+        return clipAndStep(value);
+    }
+
+    /** Clips the gradients and takes the optimizer step when their norm is finite; the loss and the norm. */
+    private CapturedSteps.StepResult clipAndStep(float loss) {
         double norm = GradClip.clipGradNorm(model.lm().parameters(), tc.clipNorm());
         if (Double.isFinite(norm)) {
             optimizer.step();
         }
-        return new CapturedSteps.StepResult(value, norm);
+        return new CapturedSteps.StepResult(loss, norm);
     }
 
     /**
@@ -376,11 +381,7 @@ public final class Trainer {
             p.setGrad(Tensor.fromArray(java.util.Arrays.copyOfRange(buf, off, off + n), p.shape()));
             off += n;
         }
-        double norm = GradClip.clipGradNorm(params, tc.clipNorm());
-        if (Double.isFinite(norm)) {
-            optimizer.step();
-        }
-        return new CapturedSteps.StepResult(value, norm);
+        return clipAndStep(value);
     }
 
     /**
