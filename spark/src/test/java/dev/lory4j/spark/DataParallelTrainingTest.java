@@ -117,7 +117,10 @@ class DataParallelTrainingTest {
         StringBuilder failLog = new StringBuilder();
         DataParallelTraining.Result recovered = run("dp-fail", 3, failLog);
         assertThat(recovered.attempts()).isEqualTo(2);
-        assertThat(failLog.toString()).contains("attempt 1 failed").contains("fault drill");
+        // Spark reports whichever barrier task failed first: the drilled replica 0, or its ring peer that lost
+        // the connection. Either way the first attempt failed, and the drill's marker shows where.
+        assertThat(failLog.toString()).contains("attempt 1 failed").contains("resumed from");
+        assertThat(java.nio.file.Files.readString(tmp.resolve("dp-fail").resolve(".failed-once"))).isEqualTo("step 3\n");
         assertThat(recovered.fingerprints()).isEqualTo(dp.fingerprints());
         assertThat(recovered.losses()).isEqualTo(dp.losses());
     }
