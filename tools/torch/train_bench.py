@@ -5,11 +5,16 @@
                                                 [--device cpu|cuda]
 
 Prints one JSON line: {"peer":"pytorch","threads":N,"tokens_per_s":...,"step_ms":[...]}. The model is the
-same as crosscheck.py's (vocab 256, hidden 256, 4 layers, 4 heads, intermediate 688, untied head), trained
-with AdamW on random tokens; only the time per step is measured.
+same as crosscheck.py's (by default vocab 256, hidden 256, 4 layers, 4 heads, intermediate 688, untied head),
+trained with AdamW on random tokens; only the time per step is measured.
+
+With --serve (how `./lory4j bench train` runs it, alternating its steps with ours): after the warm-up steps it
+prints {"peer": ..., "ready": true}, then runs one step per line "step" read from standard input and answers
+each with the step's seconds on one line; end of input stops it.
 """
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -52,6 +57,7 @@ def main():
     ap.add_argument("--intermediate", type=int, default=688)
     ap.add_argument("--experts", type=int, default=0, help="0: dense; E > 0: Lory with E experts")
     ap.add_argument("--segment", type=int, default=128)
+    ap.add_argument("--serve", action="store_true", help="one step per 'step' line on stdin (see the docstring)")
     ap.add_argument("--device", default="cpu", help="cpu, or cuda for the GPU peer of --backend tornado (FP32, no TF32)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -85,8 +91,9 @@ def main():
             params[p + "mlp.down_proj.weight"] = torch.randn(h, inter) * 0.02
     model = FastLlama(cfg, params)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    times = []
-    for step in range(a.warmup + a.steps):
+    name = "pytorch " + torch.__version__
+
+    def one_step():
         tokens = torch.randint(0, v, (a.batch, a.seq))
         targets = torch.randint(0, v, (a.batch, a.seq))
         t0 = time.perf_counter()
@@ -97,12 +104,24 @@ def main():
         opt.step()
         if a.device != "cpu":
             torch.cuda.synchronize()
-        dt = time.perf_counter() - t0
+        return time.perf_counter() - t0
+
+    if a.serve:
+        for _ in range(a.warmup):
+            one_step()
+        print(json.dumps({"peer": name, "ready": True}), flush=True)
+        for line in sys.stdin:
+            if line.strip() == "step":
+                print(repr(one_step()), flush=True)
+        return
+    times = []
+    for step in range(a.warmup + a.steps):
+        dt = one_step()
         if step >= a.warmup:
             times.append(dt)
     times.sort()
     median = times[len(times) // 2]
-    print(json.dumps({"peer": "pytorch " + torch.__version__, "threads": a.threads, "device": a.device,
+    print(json.dumps({"peer": name, "threads": a.threads, "device": a.device,
                       "model": "lory E=%d T=%d" % (a.experts, a.segment) if a.experts else "dense",
                       "tokens_per_s": a.batch * a.seq / median, "step_ms": [round(t * 1e3, 1) for t in times]}))
 

@@ -66,16 +66,16 @@ public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int V = S.length();
 
-    /** Micro-kernel rows (A broadcasts per k step). */
-    static final int MR = 3;
-    /** Micro-kernel columns: three vectors. */
-    static final int NR = 3 * V;
-    /** Largest K block; k is split into ceil(k / KC) blocks of equal size. */
-    static final int KC = 512;
-    /** Largest row block of A (a multiple of MR); the parallel unit. */
+    /** The packed path's micro-kernel for this machine, chosen once at start-up. */
+    static final MicroKernel KERNEL = MicroKernel.forMachine();
+    /** Skinny-path tile rows (A rows read in place per k step). */
+    private static final int SK_MR = 3;
+    /** Skinny-path tile columns: three vectors of the preferred species. */
+    private static final int SK_NR = 3 * V;
+    /** Largest row block of A (a multiple of every kernel's MR); the parallel unit. */
     static final int MC = 96;
-    /** Largest column block of B (a multiple of NR). */
-    static final int NC = roundUp(1024, NR);
+    /** Largest column block of B, before rounding up to a multiple of the kernel's NR. */
+    static final int NC = 1024;
     /** The packed k x NC block of B is kept under this many floats (8 MiB) by narrowing NC when k is large. */
     static final int B_BLOCK_FLOATS = 1 << 21;
     /** Products with at most this many rows take the skinny path that reads B in place. */
@@ -110,8 +110,16 @@ public final class Gemm {
     public static void sgemmBatched(int batch, boolean transA, boolean transB, int m, int n, int k, float alpha,
                                     float[] a, int aOff, int strideA, int lda, float[] b, int bOff, int strideB,
                                     int ldb, float beta, float[] c, int cOff, int strideC, int ldc) {
-        Call call = new Call(batch, transA, transB, m, n, k, alpha, a, aOff, strideA, lda, b, bOff, strideB, ldb,
+        sgemmBatched(KERNEL, batch, transA, transB, m, n, k, alpha, a, aOff, strideA, lda, b, bOff, strideB, ldb,
                 beta, c, cOff, strideC, ldc);
+    }
+
+    /** {@link #sgemmBatched} with a given micro-kernel (tests run every kernel on any machine). */
+    static void sgemmBatched(MicroKernel kernel, int batch, boolean transA, boolean transB, int m, int n, int k,
+                             float alpha, float[] a, int aOff, int strideA, int lda, float[] b, int bOff, int strideB,
+                             int ldb, float beta, float[] c, int cOff, int strideC, int ldc) {
+        Call call = new Call(kernel, batch, transA, transB, m, n, k, alpha, a, aOff, strideA, lda, b, bOff, strideB,
+                ldb, beta, c, cOff, strideC, ldc);
         call.validate();
         if (batch == 0 || m == 0 || n == 0) {
             return;
@@ -154,7 +162,7 @@ public final class Gemm {
         int n = call.n;
         float[] tmp = new float[n * m];
         for (int t = 0; t < call.batch; t++) {
-            sgemmBatched(1, !call.transB, !call.transA, n, m, call.k, call.alpha, call.b, call.bOff + t * call.strideB,
+            sgemmBatched(call.kernel, 1, !call.transB, !call.transA, n, m, call.k, call.alpha, call.b, call.bOff + t * call.strideB,
                     0, call.ldb, call.a, call.aOff + t * call.strideA, 0, call.lda, 0f, tmp, 0, 0, m);
             int cBase = call.cOff + t * call.strideC;
             for (int i = 0; i < m; i++) {
@@ -178,7 +186,7 @@ public final class Gemm {
         int rowBlocks = ceilDiv(call.m, rowBlock);
         for (int j0 = 0; j0 < call.n; j0 += call.nc) {
             int cols = Math.min(call.nc, call.n - j0);
-            int panels = ceilDiv(cols, NR);
+            int panels = ceilDiv(cols, call.kernel.nr);
             int packTasks = Math.min(threads, panels);
             int col0 = j0;
             Parallel.parallelFor(packTasks, task -> packB(call, t, col0, cols,
@@ -198,7 +206,7 @@ public final class Gemm {
         int rowBlock = call.rowBlock(1);
         for (int j0 = 0; j0 < call.n; j0 += call.nc) {
             int cols = Math.min(call.nc, call.n - j0);
-            packB(call, t, j0, cols, 0, ceilDiv(cols, NR), packedB);
+            packB(call, t, j0, cols, 0, ceilDiv(cols, call.kernel.nr), packedB);
             for (int i0 = 0; i0 < call.m; i0 += rowBlock) {
                 computeRowBlock(call, t, i0, Math.min(rowBlock, call.m - i0), j0, cols, packedB, scratch);
             }
@@ -211,97 +219,45 @@ public final class Gemm {
      */
     private static void computeRowBlock(Call call, int t, int i0, int rows, int j0, int cols, float[] packedB,
                                         Scratch scratch) {
-        float[] packedA = scratch.packedA(roundUp(rows, MR) * call.kc);
-        int panels = ceilDiv(cols, NR);
+        int mr = call.kernel.mr;
+        int nr = call.kernel.nr;
+        float[] packedA = scratch.packedA(roundUp(rows, mr) * call.kc);
+        float[] tile = scratch.tile(mr * nr);
+        int panels = ceilDiv(cols, nr);
         int cBase = call.cOff + t * call.strideC + i0 * call.ldc + j0;
         for (int q = 0; q < call.kBlocks; q++) {
             int p0 = q * call.kc;
             int kq = Math.min(call.kc, call.k - p0);
             packA(call, t, i0, rows, p0, kq, packedA);
             float beta = q == 0 ? call.beta : 1f;
-            int bBlock = p0 * panels * NR;
-            // Each B panel (kq x NR, L1-sized) is reused by every A panel of the block before moving on.
+            int bBlock = p0 * panels * nr;
+            // Each B panel (kq x nr, L1-sized) is reused by every A panel of the block before moving on.
             for (int jp = 0; jp < panels; jp++) {
-                for (int ip = 0; ip * MR < rows; ip++) {
-                    tile(call, packedA, packedB, scratch, ip, jp, rows, cols, kq, bBlock, cBase, beta);
+                int w = Math.min(nr, cols - jp * nr);
+                for (int ip = 0; ip * mr < rows; ip++) {
+                    int h = Math.min(mr, rows - ip * mr);
+                    call.kernel.kernel(packedA, ip * kq * mr, packedB, bBlock + jp * kq * nr, kq, tile);
+                    storeTile(tile, mr, nr, h, w, call.c, cBase + ip * mr * call.ldc + jp * nr, call.ldc, call.alpha,
+                            beta);
                 }
             }
         }
     }
 
-    /** One MR x NR tile of C: the micro-kernel into the scratch tile, then alpha/beta into C. */
-    private static void tile(Call call, float[] packedA, float[] packedB, Scratch scratch, int ip, int jp, int rows,
-                             int cols, int kq, int bBlock, int cBase, float beta) {
-        int w = Math.min(NR, cols - jp * NR);
-        int h = Math.min(MR, rows - ip * MR);
-        kernel(packedA, ip * kq * MR, packedB, bBlock + jp * kq * NR, kq, scratch.tile);
-        storeTile(scratch.tile, h, w, call.c, cBase + ip * MR * call.ldc + jp * NR, call.ldc, call.alpha, beta);
-    }
-
-    // ---------------------------------------------------------------------------------------------------
-    // Packed path: the micro-kernel
-
     /**
-     * The MR x NR micro-kernel: tile = A panel . B panel, where the A panel holds MR floats per k and the B
-     * panel NR floats per k; tile receives MR rows of NR floats.
-     *
-     * <p>It does nothing but loads and FMAs, and the result goes to a small buffer instead of C. Applying
-     * alpha and beta to C here made the compiled method so large (every vector operation is inlined) that C2
-     * sometimes gave up on intrinsics inside the loop and boxed vectors on the heap (measured: 1.4 GB
-     * allocated per 1024³ call and 4x slower, depending on JIT timing).
+     * C[r][j] = alpha * tile[r][j] + beta * C[r][j] for the top-left h x w corner of an mr x nr tile (row stride
+     * nr): whole vectors where they fit, element by element (same operations, same rounding) on the edges.
      */
-    static void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] tile) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int ia = aIdx + p * MR;
-            int ib = bIdx + p * NR;
-            FloatVector b0 = FloatVector.fromArray(S, pb, ib);
-            FloatVector b1 = FloatVector.fromArray(S, pb, ib + V);
-            FloatVector b2 = FloatVector.fromArray(S, pb, ib + 2 * V);
-            FloatVector a0 = FloatVector.broadcast(S, pa[ia]);
-            c00 = a0.fma(b0, c00);
-            c01 = a0.fma(b1, c01);
-            c02 = a0.fma(b2, c02);
-            FloatVector a1 = FloatVector.broadcast(S, pa[ia + 1]);
-            c10 = a1.fma(b0, c10);
-            c11 = a1.fma(b1, c11);
-            c12 = a1.fma(b2, c12);
-            FloatVector a2 = FloatVector.broadcast(S, pa[ia + 2]);
-            c20 = a2.fma(b0, c20);
-            c21 = a2.fma(b1, c21);
-            c22 = a2.fma(b2, c22);
-        }
-        c00.intoArray(tile, 0);
-        c01.intoArray(tile, V);
-        c02.intoArray(tile, 2 * V);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + V);
-        c12.intoArray(tile, NR + 2 * V);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + V);
-        c22.intoArray(tile, 2 * NR + 2 * V);
-    }
-
-    /**
-     * C[r][j] = alpha * tile[r][j] + beta * C[r][j] for the top-left h x w corner of a tile (row stride NR):
-     * vectorized for a full tile, element by element (same operations, same rounding) on the edges.
-     */
-    private static void storeTile(float[] tile, int h, int w, float[] c, int cIdx, int ldc, float alpha,
-                                  float beta) {
-        if (h == MR && w == NR) {
-            for (int r = 0; r < MR; r++) {
-                for (int v = 0; v < NR; v += V) {
-                    store(FloatVector.fromArray(S, tile, r * NR + v), c, cIdx + r * ldc + v, alpha, beta);
-                }
-            }
-            return;
-        }
+    private static void storeTile(float[] tile, int mr, int nr, int h, int w, float[] c, int cIdx, int ldc,
+                                  float alpha, float beta) {
+        int vw = w == nr && nr % V == 0 ? w : 0;
         for (int r = 0; r < h; r++) {
-            for (int j = 0; j < w; j++) {
+            for (int v = 0; v < vw; v += V) {
+                store(FloatVector.fromArray(S, tile, r * nr + v), c, cIdx + r * ldc + v, alpha, beta);
+            }
+            for (int j = vw; j < w; j++) {
                 int ci = cIdx + r * ldc + j;
-                c[ci] = combine(tile[r * NR + j], c[ci], alpha, beta);
+                c[ci] = combine(tile[r * nr + j], c[ci], alpha, beta);
             }
         }
     }
@@ -332,68 +288,41 @@ public final class Gemm {
 
     /**
      * Packs panels [panelFrom, panelTo) of columns [j0, j0+cols) of op(B), all K blocks, into dst: K block q
-     * starts at p0 * panels * NR, and inside it panel jp holds kq rows of NR floats (zero-padded).
+     * starts at p0 * panels * nr, and inside it panel jp holds kq rows of nr floats (zero-padded).
      */
     private static void packB(Call call, int t, int j0, int cols, int panelFrom, int panelTo, float[] dst) {
-        int panels = ceilDiv(cols, NR);
+        int nr = call.kernel.nr;
+        int panels = ceilDiv(cols, nr);
         int bBase = call.bOff + t * call.strideB;
         for (int q = 0; q < call.kBlocks; q++) {
             int p0 = q * call.kc;
             int kq = Math.min(call.kc, call.k - p0);
             for (int jp = panelFrom; jp < panelTo; jp++) {
-                int d = p0 * panels * NR + jp * kq * NR;
-                int j = j0 + jp * NR;
-                int w = Math.min(NR, cols - jp * NR);
+                int d = p0 * panels * nr + jp * kq * nr;
+                int j = j0 + jp * nr;
+                int w = Math.min(nr, cols - jp * nr);
                 if (call.transB) {
-                    packPanelTransposed(call.b, bBase + j * call.ldb + p0, call.ldb, kq, w, NR, dst, d);
+                    packPanelTransposed(call.b, bBase + j * call.ldb + p0, call.ldb, kq, w, nr, dst, d);
                 } else {
-                    packPanel(call.b, bBase + p0 * call.ldb + j, call.ldb, kq, w, NR, dst, d);
+                    packPanel(call.b, bBase + p0 * call.ldb + j, call.ldb, kq, w, nr, dst, d);
                 }
             }
         }
     }
 
-    /** Packs rows [i0, i0+rows) x K range [p0, p0+kq) of op(A) into panels of MR rows (MR floats per k). */
+    /** Packs rows [i0, i0+rows) x K range [p0, p0+kq) of op(A) into panels of mr rows (mr floats per k). */
     private static void packA(Call call, int t, int i0, int rows, int p0, int kq, float[] dst) {
+        int mr = call.kernel.mr;
         int aBase = call.aOff + t * call.strideA;
-        for (int ip = 0; ip * MR < rows; ip++) {
-            int i = i0 + ip * MR;
-            int h = Math.min(MR, rows - ip * MR);
-            int d = ip * kq * MR;
+        for (int ip = 0; ip * mr < rows; ip++) {
+            int i = i0 + ip * mr;
+            int h = Math.min(mr, rows - ip * mr);
+            int d = ip * kq * mr;
             if (call.transA) {
-                int s = aBase + p0 * call.lda + i;
-                if (h == MR) {
-                    packThreeColumns(call.a, s, call.lda, kq, dst, d);
-                } else {
-                    packPanel(call.a, s, call.lda, kq, h, MR, dst, d);
-                }
+                packPanel(call.a, aBase + p0 * call.lda + i, call.lda, kq, h, mr, dst, d);
             } else {
-                int s = aBase + i * call.lda + p0;
-                if (h == MR) {
-                    interleaveThreeRows(call.a, s, s + call.lda, s + 2 * call.lda, kq, dst, d);
-                } else {
-                    packPanelTransposed(call.a, s, call.lda, kq, h, MR, dst, d);
-                }
+                packPanelTransposed(call.a, aBase + i * call.lda + p0, call.lda, kq, h, mr, dst, d);
             }
-        }
-    }
-
-    /** A full panel of op(A) from rows of A: dst[d + 3p + r] = src[s_r + p] (MR == 3). */
-    private static void interleaveThreeRows(float[] src, int s0, int s1, int s2, int kq, float[] dst, int d) {
-        for (int p = 0; p < kq; p++) {
-            dst[d + 3 * p] = src[s0 + p];
-            dst[d + 3 * p + 1] = src[s1 + p];
-            dst[d + 3 * p + 2] = src[s2 + p];
-        }
-    }
-
-    /** A full panel of op(A) from a transposed A: dst[d + 3p + r] = src[s + p*ld + r] (MR == 3). */
-    private static void packThreeColumns(float[] src, int s, int ld, int kq, float[] dst, int d) {
-        for (int p = 0; p < kq; p++) {
-            int row = s + p * ld;
-            dst[d + 3 * p] = src[row];
-            dst[d + 3 * p + 1] = src[row + 1];
-            dst[d + 3 * p + 2] = src[row + 2];
         }
     }
 
@@ -402,20 +331,12 @@ public final class Gemm {
      * dst[d + p*width + j] for j < w, zeros for w <= j < width.
      */
     private static void packPanel(float[] src, int s, int ld, int kq, int w, int width, float[] dst, int d) {
-        if (w == NR && width == NR) {
-            for (int p = 0; p < kq; p++) {
-                int from = s + p * ld;
-                int to = d + p * NR;
-                FloatVector.fromArray(S, src, from).intoArray(dst, to);
-                FloatVector.fromArray(S, src, from + V).intoArray(dst, to + V);
-                FloatVector.fromArray(S, src, from + 2 * V).intoArray(dst, to + 2 * V);
-            }
-            return;
-        }
         for (int p = 0; p < kq; p++) {
             int row = d + p * width;
             System.arraycopy(src, s + p * ld, dst, row, w);
-            java.util.Arrays.fill(dst, row + w, row + width, 0f);
+            if (w < width) {
+                java.util.Arrays.fill(dst, row + w, row + width, 0f);
+            }
         }
     }
 
@@ -444,8 +365,8 @@ public final class Gemm {
     /** Splits every product's columns into ranges and runs them as tasks. */
     private static void skinny(Call call, boolean small) {
         int threads = Parallel.threads();
-        int ranges = small ? 1 : Math.max(1, Math.min(2 * threads, call.n / NR));
-        int width = roundUp(ceilDiv(call.n, ranges), NR);
+        int ranges = small ? 1 : Math.max(1, Math.min(2 * threads, call.n / SK_NR));
+        int width = roundUp(ceilDiv(call.n, ranges), SK_NR);
         int perProduct = ceilDiv(call.n, width);
         if (call.transB) {
             Parallel.parallelFor(call.batch * perProduct, task -> {
@@ -462,28 +383,28 @@ public final class Gemm {
         }
     }
 
-    /** Columns [j0, j1) of product t without transB: MR x NR tiles that walk B's rows in place. */
+    /** Columns [j0, j1) of product t without transB: SK_MR x SK_NR tiles that walk B's rows in place. */
     private static void skinnyRows(Call call, int t, int j0, int j1, Scratch scratch) {
         int aBase = call.aOff + t * call.strideA;
         int rowStep = call.transA ? 1 : call.lda;
         int kStep = call.transA ? call.lda : 1;
         int bBase = call.bOff + t * call.strideB;
         int cBase = call.cOff + t * call.strideC;
-        for (int j = j0; j < j1; j += NR) {
-            int w = Math.min(NR, j1 - j);
-            for (int i = 0; i < call.m; i += MR) {
-                int h = Math.min(MR, call.m - i);
-                // Rows past m repeat the last row (their results are not stored), so the kernel is always MR rows.
+        float[] tile = scratch.tile(SK_MR * SK_NR);
+        for (int j = j0; j < j1; j += SK_NR) {
+            int w = Math.min(SK_NR, j1 - j);
+            for (int i = 0; i < call.m; i += SK_MR) {
+                int h = Math.min(SK_MR, call.m - i);
+                // Rows past m repeat the last row (their results are not stored), so the kernel is always 3 rows.
                 int a0 = aBase + i * rowStep;
                 int a1 = aBase + Math.min(i + 1, call.m - 1) * rowStep;
                 int a2 = aBase + Math.min(i + 2, call.m - 1) * rowStep;
-                if (w == NR) {
-                    rowsKernel(call.a, a0, a1, a2, kStep, call.b, bBase + j, call.ldb, call.k, scratch.tile);
+                if (w == SK_NR) {
+                    rowsKernel(call.a, a0, a1, a2, kStep, call.b, bBase + j, call.ldb, call.k, tile);
                 } else {
-                    rowsKernelMasked(call.a, a0, a1, a2, kStep, call.b, bBase + j, call.ldb, call.k, w,
-                            scratch.tile);
+                    rowsKernelMasked(call.a, a0, a1, a2, kStep, call.b, bBase + j, call.ldb, call.k, w, tile);
                 }
-                storeTile(scratch.tile, h, w, call.c, cBase + i * call.ldc + j, call.ldc, call.alpha, call.beta);
+                storeTile(tile, SK_MR, SK_NR, h, w, call.c, cBase + i * call.ldc + j, call.ldc, call.alpha, call.beta);
             }
         }
     }
@@ -519,12 +440,12 @@ public final class Gemm {
         c00.intoArray(tile, 0);
         c01.intoArray(tile, V);
         c02.intoArray(tile, 2 * V);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + V);
-        c12.intoArray(tile, NR + 2 * V);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + V);
-        c22.intoArray(tile, 2 * NR + 2 * V);
+        c10.intoArray(tile, SK_NR);
+        c11.intoArray(tile, SK_NR + V);
+        c12.intoArray(tile, SK_NR + 2 * V);
+        c20.intoArray(tile, 2 * SK_NR);
+        c21.intoArray(tile, 2 * SK_NR + V);
+        c22.intoArray(tile, 2 * SK_NR + 2 * V);
     }
 
     /**
@@ -561,12 +482,12 @@ public final class Gemm {
         c00.intoArray(tile, 0);
         c01.intoArray(tile, V);
         c02.intoArray(tile, 2 * V);
-        c10.intoArray(tile, NR);
-        c11.intoArray(tile, NR + V);
-        c12.intoArray(tile, NR + 2 * V);
-        c20.intoArray(tile, 2 * NR);
-        c21.intoArray(tile, 2 * NR + V);
-        c22.intoArray(tile, 2 * NR + 2 * V);
+        c10.intoArray(tile, SK_NR);
+        c11.intoArray(tile, SK_NR + V);
+        c12.intoArray(tile, SK_NR + 2 * V);
+        c20.intoArray(tile, 2 * SK_NR);
+        c21.intoArray(tile, 2 * SK_NR + V);
+        c22.intoArray(tile, 2 * SK_NR + 2 * V);
     }
 
     /**
@@ -589,7 +510,7 @@ public final class Gemm {
         }
         int bBase = call.bOff + t * call.strideB;
         int cBase = call.cOff + t * call.strideC;
-        float[] dots = scratch.tile;
+        float[] dots = scratch.tile(8);
         for (int j = j0; j < j1; j += 4) {
             int w = Math.min(4, j1 - j);
             int b0 = bBase + j * call.ldb;
@@ -646,7 +567,7 @@ public final class Gemm {
     private static final class Scratch {
         float[] packedA = new float[0];
         float[] packedB = new float[0];
-        final float[] tile = new float[MR * NR];
+        float[] tile = new float[0];
         final float[] lanes = new float[V];
 
         float[] packedA(int size) {
@@ -654,6 +575,13 @@ public final class Gemm {
                 packedA = new float[size];
             }
             return packedA;
+        }
+
+        float[] tile(int size) {
+            if (tile.length < size) {
+                tile = new float[size];
+            }
+            return tile;
         }
 
         float[] packedB(int size) {
@@ -666,6 +594,7 @@ public final class Gemm {
 
     /** The arguments of one call, its K blocking and its column block width. */
     private static final class Call {
+        final MicroKernel kernel;
         final int batch;
         final boolean transA;
         final boolean transB;
@@ -692,9 +621,10 @@ public final class Gemm {
         /** Column block width: NC, narrowed so the packed k x nc block of B stays under B_BLOCK_FLOATS. */
         final int nc;
 
-        Call(int batch, boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff,
+        Call(MicroKernel kernel, int batch, boolean transA, boolean transB, int m, int n, int k, float alpha, float[] a, int aOff,
              int strideA, int lda, float[] b, int bOff, int strideB, int ldb, float beta, float[] c, int cOff,
              int strideC, int ldc) {
+            this.kernel = kernel;
             this.batch = batch;
             this.transA = transA;
             this.transB = transB;
@@ -715,25 +645,26 @@ public final class Gemm {
             this.cOff = cOff;
             this.strideC = strideC;
             this.ldc = ldc;
-            this.kBlocks = Math.max(1, ceilDiv(k, KC));
+            int nr = kernel.nr;
+            this.kBlocks = Math.max(1, ceilDiv(k, kernel.kcMax));
             this.kc = Math.max(1, ceilDiv(k, kBlocks));
-            int widest = Math.min(NC, Math.max(NR, B_BLOCK_FLOATS / Math.max(1, k) / NR * NR));
+            int widest = Math.min(roundUp(NC, nr), Math.max(nr, B_BLOCK_FLOATS / Math.max(1, k) / nr * nr));
             int columnBlocks = Math.max(1, ceilDiv(n, widest));
-            this.nc = roundUp(Math.max(1, ceilDiv(n, columnBlocks)), NR);
+            this.nc = roundUp(Math.max(1, ceilDiv(n, columnBlocks)), nr);
         }
 
-        /** Floats in the packed k x nc block of B (panels zero-padded to NR columns). */
+        /** Floats in the packed k x nc block of B (panels zero-padded to nr columns). */
         int packedBSize() {
-            return k * roundUp(nc, NR);
+            return k * roundUp(nc, kernel.nr);
         }
 
-        /** Row block height for {@code threads} threads: at most MC, a multiple of MR, blocks of even size. */
+        /** Row block height for {@code threads} threads: at most MC, a multiple of mr, blocks of even size. */
         int rowBlock(int threads) {
             int blocks = ceilDiv(m, MC);
             if (threads > 1) {
-                blocks = Math.min(roundUp(blocks, threads), ceilDiv(m, MR));
+                blocks = Math.min(roundUp(blocks, threads), ceilDiv(m, kernel.mr));
             }
-            return roundUp(ceilDiv(m, blocks), MR);
+            return roundUp(ceilDiv(m, blocks), kernel.mr);
         }
 
         void validate() {

@@ -13,6 +13,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Gemm against a triple-loop reference computed in double.
@@ -29,6 +31,34 @@ class GemmTest {
 
     private static final double EPS = Math.ulp(1f);
     private static final int[] SIZES = {0, 1, 2, 3, 7, 16, 17, 33, 65, 127, 129, 257, 513};
+
+    /**
+     * The packed path's micro-kernel the helpers use: the machine's own unless a parameterized test sets another.
+     * Every kernel runs on any machine; one wider than the hardware is emulated by the Vector API (slowly, so the
+     * tests give it fewer random cases).
+     */
+    private static MicroKernel kernel = Gemm.KERNEL;
+
+    /** Runs {@code test} with the helpers on micro-kernel {@code k}. */
+    private static void with(MicroKernel k, Runnable test) {
+        MicroKernel saved = kernel;
+        kernel = k;
+        try {
+            test.run();
+        } finally {
+            kernel = saved;
+        }
+    }
+
+    /** Whether {@code k} runs on native vectors here (not emulated). */
+    private static boolean isNative(MicroKernel k) {
+        return k.species.vectorBitSize() <= jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize();
+    }
+
+    private static void sgemm(boolean ta, boolean tb, int m, int n, int k, float alpha, float[] a, int aOff, int lda,
+                              float[] b, int bOff, int ldb, float beta, float[] c, int cOff, int ldc) {
+        Gemm.sgemmBatched(kernel, 1, ta, tb, m, n, k, alpha, a, aOff, 0, lda, b, bOff, 0, ldb, beta, c, cOff, 0, ldc);
+    }
 
     // -------------------------------------------------------------------------------------------------
     // Reference and helpers
@@ -68,7 +98,7 @@ class GemmTest {
         }
 
         void run(float[] a, float[] b, float[] c) {
-            Gemm.sgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            sgemm(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
         }
 
         /** Runs the case on fresh random inputs and compares every element (and the untouched padding). */
@@ -144,11 +174,16 @@ class GemmTest {
     // -------------------------------------------------------------------------------------------------
     // Correctness
 
-    @Test
-    void randomShapesAllTransposesMatchReference() {
+    @ParameterizedTest
+    @EnumSource(MicroKernel.class)
+    void randomShapesAllTransposesMatchReference(MicroKernel k) {
+        with(k, () -> randomShapes(isNative(k) ? 400 : 60));
+    }
+
+    private static void randomShapes(int cases) {
         Random r = new Random(20261123);
         int done = 0;
-        while (done < 400) {
+        while (done < cases) {
             int m = size(r);
             int n = size(r);
             int k = size(r);
@@ -160,8 +195,13 @@ class GemmTest {
         }
     }
 
-    @Test
-    void everyTransposeCombinationOnOddShapes() {
+    @ParameterizedTest
+    @EnumSource(MicroKernel.class)
+    void everyTransposeCombinationOnOddShapes(MicroKernel k) {
+        with(k, GemmTest::oddShapes);
+    }
+
+    private static void oddShapes() {
         Random r = new Random(7);
         int[][] shapes = {{17, 33, 65}, {65, 17, 129}, {5, 129, 33}, {127, 7, 1}, {1, 257, 17}, {33, 1, 127}};
         for (int[] s : shapes) {
@@ -174,8 +214,13 @@ class GemmTest {
         }
     }
 
-    @Test
-    void largeShapesCoverSeveralKAndColumnBlocksAndSkinnyPath() {
+    @ParameterizedTest
+    @EnumSource(MicroKernel.class)
+    void largeShapesCoverSeveralKAndColumnBlocksAndSkinnyPath(MicroKernel k) {
+        with(k, GemmTest::largeShapes);
+    }
+
+    private static void largeShapes() {
         Random r = new Random(11);
         // k > 512: several K blocks; k = 2100 also narrows the column block below n = 500.
         int[][] shapes = {{40, 500, 2100}, {129, 70, 1100}, {16, 300, 1500}, {3, 1000, 700}, {257, 257, 513},
@@ -230,8 +275,13 @@ class GemmTest {
         assertThat(c[0]).isEqualTo(30f);
     }
 
-    @Test
-    void batchedWithStridesMatchesOneByOne() {
+    @ParameterizedTest
+    @EnumSource(MicroKernel.class)
+    void batchedWithStridesMatchesOneByOne(MicroKernel k) {
+        with(k, GemmTest::batchedShapes);
+    }
+
+    private static void batchedShapes() {
         Random r = new Random(5);
         int[][] shapes = {{33, 17, 65}, {64, 64, 32}, {5, 40, 9}, {70, 130, 600}};
         for (int[] s : shapes) {
@@ -257,10 +307,10 @@ class GemmTest {
         float[] c = random(r, 3 + batch * strideC);
         float[] single = c.clone();
         float[] c0 = c.clone();
-        Gemm.sgemmBatched(batch, ta, tb, m, n, k, 0.5f, a, 4, strideA, lda, b, 1, strideB, ldb, 1f, c, 3, strideC,
-                ldc);
+        Gemm.sgemmBatched(kernel, batch, ta, tb, m, n, k, 0.5f, a, 4, strideA, lda, b, 1, strideB, ldb, 1f, c, 3,
+                strideC, ldc);
         for (int t = 0; t < batch; t++) {
-            Gemm.sgemm(ta, tb, m, n, k, 0.5f, a, 4 + t * strideA, lda, b, 1 + t * strideB, ldb, 1f, single,
+            sgemm(ta, tb, m, n, k, 0.5f, a, 4 + t * strideA, lda, b, 1 + t * strideB, ldb, 1f, single,
                     3 + t * strideC, ldc);
             new Case(ta, tb, m, n, k, 0.5f, 1f, 4 + t * strideA, lda, 1 + t * strideB, ldb, 3 + t * strideC, ldc)
                     .compareWindow(a, b, c0, c);
@@ -271,8 +321,13 @@ class GemmTest {
     // -------------------------------------------------------------------------------------------------
     // Determinism
 
-    @Test
-    void resultsAreBitIdenticalForOneAndTwoThreads() {
+    @ParameterizedTest
+    @EnumSource(MicroKernel.class)
+    void resultsAreBitIdenticalForOneAndTwoThreads(MicroKernel k) {
+        with(k, GemmTest::sameBitsForOneAndTwoThreads);
+    }
+
+    private static void sameBitsForOneAndTwoThreads() {
         Random r = new Random(99);
         int[][] shapes = {{300, 700, 1100}, {513, 129, 257}, {16, 1000, 900}, {5, 2000, 300}, {64, 64, 64},
             {700, 40, 2100}};
@@ -287,10 +342,8 @@ class GemmTest {
                 float[] b = random(r, k * n);
                 float[] c1 = random(r, m * n);
                 float[] c2 = c1.clone();
-                Runnable one = () -> Gemm.sgemm(ta, tb, m, n, k, 1f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.5f, c1,
-                        0, n);
-                Runnable two = () -> Gemm.sgemm(ta, tb, m, n, k, 1f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.5f, c2,
-                        0, n);
+                Runnable one = () -> sgemm(ta, tb, m, n, k, 1f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.5f, c1, 0, n);
+                Runnable two = () -> sgemm(ta, tb, m, n, k, 1f, a, 0, ta ? m : k, b, 0, tb ? k : n, 0.5f, c2, 0, n);
                 Parallel.withThreads(1, one);
                 Parallel.withThreads(2, two);
                 assertThat(c2).as("%dx%dx%d transA=%b transB=%b", m, n, k, ta, tb).isEqualTo(c1);
@@ -301,10 +354,10 @@ class GemmTest {
         float[] b = random(r, 8 * 48 * 80);
         float[] c1 = new float[8 * 64 * 80];
         float[] c2 = new float[8 * 64 * 80];
-        Parallel.withThreads(1, () -> Gemm.sgemmBatched(8, false, true, 64, 80, 48, 1f, a, 0, 64 * 48, 48, b, 0,
-                48 * 80, 48, 0f, c1, 0, 64 * 80, 80));
-        Parallel.withThreads(2, () -> Gemm.sgemmBatched(8, false, true, 64, 80, 48, 1f, a, 0, 64 * 48, 48, b, 0,
-                48 * 80, 48, 0f, c2, 0, 64 * 80, 80));
+        Parallel.withThreads(1, () -> Gemm.sgemmBatched(kernel, 8, false, true, 64, 80, 48, 1f, a, 0, 64 * 48, 48,
+                b, 0, 48 * 80, 48, 0f, c1, 0, 64 * 80, 80));
+        Parallel.withThreads(2, () -> Gemm.sgemmBatched(kernel, 8, false, true, 64, 80, 48, 1f, a, 0, 64 * 48, 48,
+                b, 0, 48 * 80, 48, 0f, c2, 0, 64 * 80, 80));
         assertThat(c2).isEqualTo(c1);
     }
 
