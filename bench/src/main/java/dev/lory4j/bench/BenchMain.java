@@ -58,13 +58,16 @@ public final class BenchMain {
                 --seconds S      measuring time per row (default 2)
                 --warmup S       warm-up time per row (default 3)
                 --json FILE      also write the rows as JSON
-              train         a training step of the tiny decoder (dense and Lory) against the same model in
-                            PyTorch (tools/torch/train_bench.py, run right after ours), tokens/s
+              train         a training step of the decoder (dense and Lory) against the same model in PyTorch
+                            (tools/torch/train_bench.py, its steps alternating with ours), tokens/s
                 --models LIST    dense and/or lory (default dense,lory)
                 --threads LIST   thread counts (default 2)
+                --size S         tiny (default: hidden 256, 4 layers, 4 heads, B 8 x L 512) | large (hidden
+                                 512, 8 layers, 8 heads, intermediate 1376, B 4 x L 1024)
                 --experts E      Lory experts (default 8)    --segment T   Lory segment length (default 128)
-                --batch B        rows per step (default 8)   --seq L       tokens per row (default 512)
-                --steps N        timed steps (default 5)     --warmup N    untimed steps first (default 2)
+                --batch B        rows per step (default: the size's)   --seq L  tokens per row (the size's)
+                --steps N        timed pairs of steps (default 6)      --warmup N  untimed steps first (2)
+                --profile        also print where our step's time goes, by kernel and by op (JFR samples)
                 --json FILE      also write the rows as JSON
                 --backend NAME   cpu (default) | tornado: our step on the TornadoVM device beside our CPU step
                                  (no PyTorch peer in this mode)
@@ -155,7 +158,7 @@ public final class BenchMain {
             case "train" -> {
                 requireVectorApi();
                 Map<String, String> o = options(cmd, args, Set.of("models", "threads", "experts", "segment", "batch",
-                        "seq", "steps", "warmup", "json", "backend"));
+                        "seq", "steps", "warmup", "json", "backend", "size", "profile"));
                 String backend = o.getOrDefault("backend", "cpu");
                 if (!backend.equals("cpu")) {
                     List<DeviceCompare.TrainRow> rows = trainOnDevice(o, backend, err);
@@ -201,9 +204,17 @@ public final class BenchMain {
                 }
                 return 0;
             }
+            case "train-pair-worker" -> {
+                Map<String, String> o = options(cmd, args, Set.of("threads", "experts", "segment", "batch", "seq",
+                        "steps", "warmup", "size", "profile"));
+                int threads = parseInt("--threads", o.get("threads"));
+                checkOurThreads(threads);
+                out.println(ROW + trainPair(o, threads, err).toLine());
+                return 0;
+            }
             case "train-worker" -> {
                 Map<String, String> o = options(cmd, args, Set.of("threads", "experts", "segment", "batch", "seq",
-                        "steps", "warmup", "backend"));
+                        "steps", "warmup", "backend", "size"));
                 int threads = parseInt("--threads", o.get("threads"));
                 checkOurThreads(threads);
                 String backend = o.getOrDefault("backend", "cpu");
@@ -214,7 +225,7 @@ public final class BenchMain {
                 int warmup = parseInt("--warmup", o.get("warmup"));
                 int steps = parseInt("--steps", o.get("steps"));
                 long[] atWarmupEnd = new long[1];
-                double sec = TrainCompare.oursSecondsPerStep(parseInt("--experts", o.get("experts")),
+                double sec = TrainCompare.oursSecondsPerStep(size(o), parseInt("--experts", o.get("experts")),
                         parseInt("--segment", o.get("segment")), parseInt("--batch", o.get("batch")),
                         parseInt("--seq", o.get("seq")), warmup, steps, () -> atWarmupEnd[0] = chosen.bytesCopied());
                 double warmupMb = (atWarmupEnd[0] - copied) / 1e6 / Math.max(warmup, 1);
@@ -292,41 +303,88 @@ public final class BenchMain {
             }
             return m;
         });
+        TrainCompare.Size size = size(o);
         int experts = parseInt("--experts", o.getOrDefault("experts", "8"));
         int segment = parseInt("--segment", o.getOrDefault("segment", "128"));
-        int batch = parseInt("--batch", o.getOrDefault("batch", "8"));
-        int seq = parseInt("--seq", o.getOrDefault("seq", "512"));
-        int steps = parseInt("--steps", o.getOrDefault("steps", "5"));
-        int warmup = parseInt("--warmup", o.getOrDefault("warmup", "2"));
-        Path script = Path.of(System.getenv().getOrDefault("LORY4J_ROOT", "."), "tools", "torch", "train_bench.py");
         List<TrainCompare.Row> rows = new ArrayList<>();
         for (int threads : parseThreads(o.getOrDefault("threads", "2"))) {
             for (String m : models) {
                 int e = m.equals("dense") ? 0 : experts;
                 String name = TrainCompare.modelName(e, segment);
-                err.println("train: " + name + " threads=" + threads + ": lory4j ..." + loadNote());
-                List<String> out = child("train-worker", threads, err, "--threads", Integer.toString(threads),
-                        "--experts", Integer.toString(e), "--segment", Integer.toString(segment), "--batch",
-                        Integer.toString(batch), "--seq", Integer.toString(seq), "--steps", Integer.toString(steps),
-                        "--warmup", Integer.toString(warmup));
-                double ours = batch * seq / Double.parseDouble(out.getFirst().split("\t")[0]);
-                err.println("train: " + name + " threads=" + threads + ": PyTorch ..." + loadNote());
-                double peer = Double.NaN;
-                String peerName = "unavailable";
-                try {
-                    Object[] p = TrainCompare.peer(script, e, segment, batch, seq, threads, warmup, steps);
-                    peer = (Double) p[0];
-                    peerName = (String) p[1];
-                } catch (IOException ex) {
-                    err.println("train: " + ex.getMessage());
-                } catch (InterruptedException ex) {
-                    Thread.currentThread().interrupt();
-                    throw new RunFailedException("interrupted while the PyTorch peer ran");
+                err.println("train: " + name + " (" + size.name() + ") threads=" + threads + ": lory4j and PyTorch, "
+                        + "step by step ..." + loadNote());
+                List<String> args = new ArrayList<>(List.of("--threads", Integer.toString(threads), "--experts",
+                        Integer.toString(e), "--segment", Integer.toString(segment), "--size", size.name(), "--batch",
+                        o.getOrDefault("batch", Integer.toString(size.batch())), "--seq",
+                        o.getOrDefault("seq", Integer.toString(size.seq())), "--steps", o.getOrDefault("steps", "6"),
+                        "--warmup", o.getOrDefault("warmup", "2")));
+                if (o.containsKey("profile")) {
+                    args.add("--profile");
                 }
-                rows.add(new TrainCompare.Row(name, threads, batch, seq, ours, peer, peerName));
+                List<String> out = child("train-pair-worker", threads, err, args.toArray(String[]::new));
+                rows.add(TrainCompare.Row.fromLine(out.getFirst()));
             }
         }
         return rows;
+    }
+
+    /** The --size option (default tiny). */
+    private static TrainCompare.Size size(Map<String, String> o) {
+        try {
+            return TrainCompare.Size.parse(o.getOrDefault("size", "tiny"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage());
+        }
+    }
+
+    /**
+     * In a child JVM: our step and the PyTorch peer's, alternating; with --profile, the JFR breakdown of our steps.
+     * Without the peer (not installed) our steps alone, the peer's columns NaN.
+     */
+    private static TrainCompare.Row trainPair(Map<String, String> o, int threads, PrintStream err) {
+        TrainCompare.Size size = size(o);
+        int experts = parseInt("--experts", o.get("experts"));
+        int segment = parseInt("--segment", o.get("segment"));
+        int batch = parseInt("--batch", o.get("batch"));
+        int seq = parseInt("--seq", o.get("seq"));
+        int steps = parseInt("--steps", o.get("steps"));
+        int warmup = parseInt("--warmup", o.get("warmup"));
+        String name = TrainCompare.modelName(experts, segment);
+        Path script = Path.of(System.getenv().getOrDefault("LORY4J_ROOT", "."), "tools", "torch", "train_bench.py");
+        TrainCompare.OurStep ours = new TrainCompare.OurStep(size, experts, segment, batch, seq);
+        boolean profile = o.containsKey("profile");
+        double tokens = (double) batch * seq;
+        try (TrainCompare.PeerServer peer = new TrainCompare.PeerServer(script, size, experts, segment, batch, seq,
+                threads, warmup)) {
+            TrainCompare.Paired r = TrainCompare.paired(ours, peer, warmup, steps);
+            printProfile(profile, ours, name, err);
+            return new TrainCompare.Row(name, size.name(), threads, batch, seq, tokens / r.oursSeconds(),
+                    tokens / r.peerSeconds(), r.ratio(), r.ratioP25(), r.ratioP75(), r.pairs(), peer.name);
+        } catch (IOException ex) {
+            err.println("train: " + ex.getMessage() + "; timing lory4j alone");
+            for (int s = 0; s < warmup; s++) {
+                ours.run();
+            }
+            double[] t = new double[steps];
+            for (int s = 0; s < steps; s++) {
+                long t0 = System.nanoTime();
+                ours.run();
+                t[s] = (System.nanoTime() - t0) / 1e9;
+            }
+            printProfile(profile, ours, name, err);
+            return new TrainCompare.Row(name, size.name(), threads, batch, seq, tokens / PairTimer.quantile(t, 0.5),
+                    Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0, "unavailable");
+        }
+    }
+
+    /** With --profile: two more of our steps under JFR (after the timed ones, so they do not slow them). */
+    private static void printProfile(boolean wanted, Runnable ours, String name, PrintStream err) {
+        if (wanted) {
+            StepProfile profile = new StepProfile();
+            profile.during(ours);
+            profile.during(ours);
+            err.print(profile.summary("train: where the time of our " + name + " step goes"));
+        }
     }
 
     /** {@code gemm --backend NAME}: each thread count in a child JVM started for that backend. */

@@ -45,6 +45,13 @@ public final class CompositeCheck {
             all.add(new Example<>(Composites.ATTENTION, new Composites.Attention(causal, 0.37f), new Tensor[] {
                 rng.normal(0f, 1f, 2, 3, 5, 4), rng.normal(0f, 1f, 2, 3, 7, 4), rng.normal(0f, 1f, 2, 3, 7, 6)}));
         }
+        // several query blocks with a short last one, vector tails, heads read in place from [B, L, H, D] views,
+        // and fewer queries than keys
+        all.add(new Example<>(Composites.ATTENTION, new Composites.Attention(true, 0.29f), new Tensor[] {
+            rng.normal(0f, 1f, 1, 150, 2, 13).transpose(1, 2), rng.normal(0f, 1f, 1, 150, 2, 13).transpose(1, 2),
+            rng.normal(0f, 1f, 1, 150, 2, 9).transpose(1, 2)}));
+        all.add(new Example<>(Composites.ATTENTION, new Composites.Attention(true, 0.41f), new Tensor[] {
+            rng.normal(0f, 1f, 2, 100, 17), rng.normal(0f, 1f, 2, 170, 17), rng.normal(0f, 1f, 2, 170, 20)}));
         Tensor[] tables = new RoPE(4, 32, 10000).tables(3, 7);
         all.add(new Example<>(Composites.SELF_ATTENTION, new Composites.SelfAttention(tables[0], tables[1], 3),
                 new Tensor[] {rng.normal(0f, 1f, 2, 7, 10), weight(rng, 12, 10), weight(rng, 12, 10),

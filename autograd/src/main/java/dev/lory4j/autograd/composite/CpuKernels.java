@@ -1,12 +1,13 @@
 package dev.lory4j.autograd.composite;
 
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.kernels.Attention;
 import dev.lory4j.tensor.spi.Backend;
 import java.util.Map;
 
 /**
- * The CPU backend's fused kernels: attention whose backward reuses the forward's probabilities (the causal mask
- * applied inside the softmax kernel, the scale on q), the Lory feed-forward block ({@link CpuMergedSwiGlu}), the
+ * The CPU backend's fused kernels: attention (causal: blocked, never keeping the probabilities; see
+ * {@link AttentionKernel}), the Lory feed-forward block ({@link CpuMergedSwiGlu}), the
  * token-level experts on their routed rows only ({@link CpuRoutedSwiGlu}), and the
  * cross-entropy as one log-softmax with the loss and its gradient summed on the host.
  * Every other composite runs its reference decomposition on the CPU. The cross-entropy kernel is every backend's
@@ -73,13 +74,33 @@ final class CpuKernels implements KernelProvider {
         }
     }
 
-    /** s = (scale · q) kᵀ, p = softmax(s) (causal inside the kernel: no mask tensor), out = p v; p kept. */
+    /**
+     * Causal attention by {@link Attention} (query blocks against the keys they see, the probabilities recomputed
+     * in the backward pass from one log-denominator per query: nothing of size [.., Lq, Lk] is kept); without the
+     * mask, s = (scale · q) kᵀ, p = softmax(s), out = p v with p kept.
+     */
     static final class AttentionKernel implements Kernel<Composites.Attention> {
         @Override
         public Tensor forward(Call<Composites.Attention> call) {
             Composites.Attention a = call.args();
+            if (a.causal()) {
+                Heads q = Heads.of(call.input(0));
+                Heads k = Heads.of(call.input(1));
+                Heads v = Heads.of(call.input(2));
+                int[] shape = call.input(0).shape();
+                int lq = shape[shape.length - 2];
+                int lk = call.input(1).dim(-2);
+                int dv = call.input(2).dim(-1);
+                shape[shape.length - 1] = dv;
+                Tensor out = Tensor.zeros(shape);
+                float[] lse = new float[q.base.length * lq];
+                Attention.causalForward(q.base.length, lq, lk, call.input(0).dim(-1), dv, a.scale(), q.data, q.base,
+                        q.ld, k.data, k.base, k.ld, v.data, v.base, v.ld, out.data(), out.offset(), lse);
+                call.save(lse);
+                return out;
+            }
             Tensor s = call.input(0).mul(a.scale()).matmul(call.input(1).transpose(-1, -2));
-            Tensor p = a.causal() ? s.causalSoftmax() : s.softmax(-1);
+            Tensor p = s.softmax(-1);
             call.save(p);
             return p.matmul(call.input(2));
         }
@@ -89,10 +110,62 @@ final class CpuKernels implements KernelProvider {
             Tensor q = call.input(0);
             Tensor k = call.input(1);
             Tensor v = call.input(2);
+            if (call.args().causal()) {
+                Heads hq = Heads.of(q);
+                Heads hk = Heads.of(k);
+                Heads hv = Heads.of(v);
+                Heads hg = Heads.of(g);
+                Tensor out = y.contiguous();
+                Tensor dq = Tensor.zeros(q.shape());
+                Tensor dk = Tensor.zeros(k.shape());
+                Tensor dv = Tensor.zeros(v.shape());
+                Attention.causalBackward(hq.base.length, q.dim(-2), k.dim(-2), q.dim(-1), v.dim(-1),
+                        call.args().scale(), hq.data, hq.base, hq.ld, hk.data, hk.base, hk.ld, hv.data, hv.base, hv.ld,
+                        out.data(), out.offset(), (float[]) call.saved(), hg.data, hg.base, hg.ld, dq.data(), dk.data(),
+                        dv.data());
+                return new Tensor[] {needs[0] ? dq : null, needs[1] ? dk : null, needs[2] ? dv : null};
+            }
             Tensor p = (Tensor) call.saved();
             Tensor ds = p.softmaxBackward(g.matmul(v.transpose(-1, -2)), call.args().scale());
             return new Tensor[] {needs[0] ? ds.matmul(k) : null, needs[1] ? ds.transpose(-1, -2).matmul(q) : null,
                 needs[2] ? p.transpose(-1, -2).matmul(g) : null};
+        }
+    }
+
+    /**
+     * A tensor [..., L, D] read as heads in place: head t (the leading axes in row-major order) starts at base[t], its
+     * rows ld apart (a copy first only when its last axis is not contiguous).
+     */
+    private record Heads(float[] data, int[] base, int ld) {
+        static Heads of(Tensor t) {
+            int rank = t.rank();
+            int[] st = t.strides();
+            if (st[rank - 1] != 1 && t.dim(-1) > 1) {
+                t = t.contiguous();
+                st = t.strides();
+            }
+            int[] shape = t.shape();
+            int heads = 1;
+            for (int i = 0; i < rank - 2; i++) {
+                heads *= shape[i];
+            }
+            int[] base = new int[heads];
+            int[] idx = new int[Math.max(0, rank - 2)];
+            for (int h = 0; h < heads; h++) {
+                int off = t.offset();
+                for (int i = 0; i < idx.length; i++) {
+                    off += idx[i] * st[i];
+                }
+                base[h] = off;
+                for (int i = idx.length - 1; i >= 0; i--) { // next multi-index, last axis fastest
+                    if (++idx[i] < shape[i]) {
+                        break;
+                    }
+                    idx[i] = 0;
+                }
+            }
+            int ld = t.dim(-2) > 1 ? st[rank - 2] : t.dim(-1);
+            return new Heads(t.data(), base, ld);
         }
     }
 }

@@ -75,7 +75,7 @@ public final class Trainer {
     private MoeModel given;
     private AdamW givenOptimizer;
     private volatile boolean stopRequested;
-    /** Traced steps by batch shape for {@code -Dlory4j.capture=true}; cleared when the model changes. */
+    /** Traced steps by batch shape (unless {@code -Dlory4j.capture=false}); cleared when the model changes. */
     private final CapturedSteps captured = new CapturedSteps();
     private AdamW optimizer;
     private DataParallel parallel;
@@ -271,7 +271,8 @@ public final class Trainer {
             optimizer.zeroGrad();
             // the step: loss, gradients, clipping and the update, the update only when the loss and the clipping norm
             // (the finiteness check of the gradients: one pass over them, done anyway) are finite
-            CapturedSteps.StepResult r = parallel != null ? replicaStep(b) : capture() ? capturedStep(b) : eagerStep(b);
+            CapturedSteps.StepResult r = parallel != null ? replicaStep(b)
+                    : capturesSteps() ? capturedStep(b) : eagerStep(b);
             float value = r.loss();
             double norm = r.norm();
             if (!Float.isFinite(value)) {
@@ -385,11 +386,13 @@ public final class Trainer {
     }
 
     /**
-     * Whether training steps are traced once per batch shape and replayed: where the backend compiles captured steps
-     * (a device: the step is one program there), else with {@code -Dlory4j.capture=true}; read per step.
+     * Whether training steps are traced once per batch shape and replayed (the default: the same results bit for
+     * bit, with buffers reused from step to step instead of fresh arrays for the garbage collector), or run eagerly
+     * ({@code -Dlory4j.capture=false}; a backend that compiles captured steps always captures); read per step.
      */
-    private static boolean capture() {
-        return Boolean.getBoolean("lory4j.capture") || CapturedSteps.compilerFor(Backends.current()) != null;
+    public static boolean capturesSteps() {
+        return !"false".equalsIgnoreCase(System.getProperty("lory4j.capture", "true").strip())
+                || CapturedSteps.compilerFor(Backends.current()) != null;
     }
 
     /**

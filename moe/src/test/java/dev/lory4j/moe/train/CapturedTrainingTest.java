@@ -11,7 +11,8 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /**
- * Training with {@code -Dlory4j.capture=true} (each batch shape traced once, then replayed) gives the eager run's
+ * Captured training (the default: each batch shape traced once, then replayed) gives the eager run's
+ * ({@code -Dlory4j.capture=false})
  * loss curve and final weights bit for bit, across the dense warm-up and the upcycling to an MoE, for every kind: the
  * token-level baselines' routing masks are part of the graph, so a replay routes each new batch afresh.
  */
@@ -23,11 +24,7 @@ class CapturedTrainingTest {
     }
 
     private static Trainer.Result train(MoeKind kind, boolean capture, java.util.List<String> messages) {
-        if (capture) {
-            System.setProperty("lory4j.capture", "true");
-        } else {
-            System.clearProperty("lory4j.capture");
-        }
+        System.setProperty("lory4j.capture", Boolean.toString(capture));
         TrainConfig tc = TrainConfig.defaults(10, 5e-3f).withDenseWarmup(0.3f);
         return new Trainer(MoeConfig.lory(TrainerTest.TINY, 3, 4).withKind(kind), tc,
                 new SyntheticSource(16, 2, 8, 3, -1), null, ProgressListener.messages(messages::add)).run();
