@@ -77,7 +77,7 @@ public final class CpuBackend implements Backend {
     @Override
     public Tensor unary(UnaryOp op, Tensor x) {
         int[] s = x.shape();
-        Tensor out = Tensor.zeros(s);
+        Tensor out = Tensor.empty(s);
         float[] xd = x.data();
         float[] od = out.data();
         Iter.rows(s, new int[][] {x.strides(), out.strides()}, new int[] {x.offset(), 0}, true,
@@ -90,7 +90,7 @@ public final class CpuBackend implements Backend {
         int[] s = Shapes.broadcast(op.opName(), a.shape(), b.shape());
         Tensor x = a.expand(s);
         Tensor y = b.expand(s);
-        Tensor out = Tensor.zeros(s);
+        Tensor out = Tensor.empty(s);
         float[] xd = x.data();
         float[] yd = y.data();
         float[] od = out.data();
@@ -217,7 +217,7 @@ public final class CpuBackend implements Backend {
         int[] outShape = Arrays.copyOf(batch, batch.length + 2);
         outShape[batch.length] = m;
         outShape[batch.length + 1] = n;
-        Tensor out = Tensor.zeros(outShape);
+        Tensor out = Tensor.empty(outShape);
         if (batchCount > 0 && m > 0 && n > 0) {
             Gemm.sgemmBatched(batchCount, ox.trans, oy.trans, m, n, kx, 1f,
                     ox.t.data(), ox.t.offset(), ox.batchStride, ox.ld,
@@ -299,7 +299,7 @@ public final class CpuBackend implements Backend {
         Tensor moved = (axis == last ? x : x.transpose(axis, last)).contiguous();
         int cols = x.dim(axis);
         int rows = cols == 0 ? 0 : moved.numel() / cols;
-        Tensor out = Tensor.zeros(moved.shape());
+        Tensor out = Tensor.empty(moved.shape());
         if (log) {
             Softmax.logSoftmaxRows(moved.data(), moved.offset(), out.data(), 0, rows, cols);
         } else {
@@ -332,7 +332,7 @@ public final class CpuBackend implements Backend {
         }
         Tensor c = x.contiguous();
         int cols = x.dim(-1);
-        Tensor out = Tensor.zeros(x.shape());
+        Tensor out = Tensor.empty(x.shape());
         int rows = cols == 0 ? 0 : c.numel() / cols;
         Softmax.causalSoftmaxRows(c.data(), c.offset(), out.data(), 0, rows, cols, x.dim(-2));
         return out;
@@ -347,7 +347,7 @@ public final class CpuBackend implements Backend {
         Tensor yc = y.contiguous();
         Tensor gc = g.contiguous();
         int cols = y.dim(-1);
-        Tensor out = Tensor.zeros(y.shape());
+        Tensor out = Tensor.empty(y.shape());
         int rows = cols == 0 ? 0 : yc.numel() / cols;
         Softmax.backwardRows(yc.data(), yc.offset(), gc.data(), gc.offset(), out.data(), 0, rows, cols, scale);
         return out;
@@ -380,7 +380,7 @@ public final class CpuBackend implements Backend {
         Tensor c = x.contiguous();
         int cols = xs[xs.length - 1];
         int rows = cols == 0 ? 0 : c.numel() / cols;
-        Tensor out = Tensor.zeros(xs);
+        Tensor out = Tensor.empty(xs);
         Norms.rmsNormRows(c.data(), c.offset(), w == null ? null : w.data(), w == null ? 0 : w.offset(), eps,
                 out.data(), 0, rows, cols, null, 0);
         return out;
@@ -394,7 +394,7 @@ public final class CpuBackend implements Backend {
         Tensor c = x.contiguous();
         int cols = xs[xs.length - 1];
         int rows = cols == 0 ? 0 : c.numel() / cols;
-        Tensor out = Tensor.zeros(xs);
+        Tensor out = Tensor.empty(xs);
         Norms.layerNormRows(c.data(), c.offset(), w == null ? null : w.data(), w == null ? 0 : w.offset(),
                 b == null ? null : b.data(), b == null ? 0 : b.offset(), eps, out.data(), 0, rows, cols,
                 null, null, 0);

@@ -62,6 +62,16 @@ public final class Storage {
         return new Storage(new float[size]);
     }
 
+    /**
+     * A buffer of {@code size} floats whose contents are unspecified (a pooled array keeps what it held): for an op
+     * that writes every element, which skips {@link #allocate}'s zero fill.
+     */
+    public static Storage allocateForOverwrite(int size) {
+        Pool pool = POOL.get();
+        float[] reused = pool == null ? null : pool.take(size);
+        return new Storage(reused != null ? reused : new float[size]);
+    }
+
     private static final ThreadLocal<Pool> POOL = new ThreadLocal<>();
 
     /**

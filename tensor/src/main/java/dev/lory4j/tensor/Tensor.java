@@ -70,6 +70,15 @@ public final class Tensor {
         return new Tensor(Storage.allocate(Shapes.numel(s)), s, Shapes.contiguousStrides(s), 0);
     }
 
+    /**
+     * A new contiguous tensor whose elements are unspecified until written: for kernels that write every element
+     * (it skips the zero fill of a reused buffer).
+     */
+    public static Tensor empty(int... shape) {
+        int[] s = Shapes.checkShape("empty", shape);
+        return new Tensor(Storage.allocateForOverwrite(Shapes.numel(s)), s, Shapes.contiguousStrides(s), 0);
+    }
+
     /** A new tensor filled with ones. */
     public static Tensor ones(int... shape) {
         return full(1f, shape);
@@ -254,7 +263,7 @@ public final class Tensor {
 
     /** A contiguous copy made on the host (the CPU backend's {@code copy}). */
     static Tensor copyOnHost(Tensor x) {
-        Tensor out = zeros(x.shape);
+        Tensor out = empty(x.shape);
         out.copyFrom(x);
         return out;
     }

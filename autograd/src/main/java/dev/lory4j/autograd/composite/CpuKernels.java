@@ -92,7 +92,7 @@ final class CpuKernels implements KernelProvider {
                 int lk = call.input(1).dim(-2);
                 int dv = call.input(2).dim(-1);
                 shape[shape.length - 1] = dv;
-                Tensor out = Tensor.zeros(shape);
+                Tensor out = Tensor.empty(shape);
                 float[] lse = new float[q.base.length * lq];
                 Attention.causalForward(q.base.length, lq, lk, call.input(0).dim(-1), dv, a.scale(), q.data, q.base,
                         q.ld, k.data, k.base, k.ld, v.data, v.base, v.ld, out.data(), out.offset(), lse);
@@ -116,9 +116,9 @@ final class CpuKernels implements KernelProvider {
                 Heads hv = Heads.of(v);
                 Heads hg = Heads.of(g);
                 Tensor out = y.contiguous();
-                Tensor dq = Tensor.zeros(q.shape());
-                Tensor dk = Tensor.zeros(k.shape());
-                Tensor dv = Tensor.zeros(v.shape());
+                Tensor dq = Tensor.empty(q.shape());
+                Tensor dk = Tensor.empty(k.shape());
+                Tensor dv = Tensor.empty(v.shape());
                 Attention.causalBackward(hq.base.length, q.dim(-2), k.dim(-2), q.dim(-1), v.dim(-1),
                         call.args().scale(), hq.data, hq.base, hq.ld, hk.data, hk.base, hk.ld, hv.data, hv.base, hv.ld,
                         out.data(), out.offset(), (float[]) call.saved(), hg.data, hg.base, hg.ld, dq.data(), dk.data(),
