@@ -10,10 +10,11 @@ trained with AdamW on random tokens; only the time per step is measured.
 
 With --serve (how `./lory4j bench train` runs it, alternating its steps with ours): after the warm-up steps it
 prints {"peer": ..., "ready": true}, then runs one step per line "step" read from standard input and answers
-each with the step's seconds on one line; end of input stops it.
+each with the step's seconds on one line ("rss": its peak resident set size in bytes); end of input stops it.
 """
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -113,6 +114,8 @@ def main():
         for line in sys.stdin:
             if line.strip() == "step":
                 print(repr(one_step()), flush=True)
+            elif line.strip() == "rss":  # peak resident set size of this process, bytes (Linux: ru_maxrss in KiB)
+                print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, flush=True)
         return
     times = []
     for step in range(a.warmup + a.steps):

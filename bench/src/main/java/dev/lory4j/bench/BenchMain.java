@@ -321,7 +321,9 @@ public final class BenchMain {
                 if (o.containsKey("profile")) {
                     args.add("--profile");
                 }
-                List<String> out = child("train-pair-worker", threads, err, args.toArray(String[]::new));
+                // the large Lory step keeps 8 layers of per-segment merged experts for its backward pass: several GB
+                List<String> out = child("train-pair-worker", threads, size.name().equals("large") ? "-Xmx14g" : null,
+                        List.of(), err, args.toArray(String[]::new));
                 rows.add(TrainCompare.Row.fromLine(out.getFirst()));
             }
         }
@@ -357,9 +359,13 @@ public final class BenchMain {
         try (TrainCompare.PeerServer peer = new TrainCompare.PeerServer(script, size, experts, segment, batch, seq,
                 threads, warmup)) {
             TrainCompare.Paired r = TrainCompare.paired(ours, peer, warmup, steps);
+            double live = TrainCompare.liveHeapAfterGc() / 1e6;
+            double rss = TrainCompare.ownPeakRss() / 1e6;
+            double peerRss = peer.peakRss() / 1e6;
             printProfile(profile, ours, name, err);
             return new TrainCompare.Row(name, size.name(), threads, batch, seq, tokens / r.oursSeconds(),
-                    tokens / r.peerSeconds(), r.ratio(), r.ratioP25(), r.ratioP75(), r.pairs(), peer.name);
+                    tokens / r.peerSeconds(), r.ratio(), r.ratioP25(), r.ratioP75(), r.pairs(), peer.name, live, rss,
+                    peerRss);
         } catch (IOException ex) {
             err.println("train: " + ex.getMessage() + "; timing lory4j alone");
             for (int s = 0; s < warmup; s++) {
@@ -371,9 +377,11 @@ public final class BenchMain {
                 ours.run();
                 t[s] = (System.nanoTime() - t0) / 1e9;
             }
+            double live = TrainCompare.liveHeapAfterGc() / 1e6;
+            double rss = TrainCompare.ownPeakRss() / 1e6;
             printProfile(profile, ours, name, err);
             return new TrainCompare.Row(name, size.name(), threads, batch, seq, tokens / PairTimer.quantile(t, 0.5),
-                    Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0, "unavailable");
+                    Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0, "unavailable", live, rss, Double.NaN);
         }
     }
 

@@ -100,14 +100,16 @@ final class TrainCompare {
 
     /** One measured configuration: tokens/s of each side (medians) and the per-pair ratio ours / peer. */
     record Row(String model, String size, int threads, int batch, int seq, double oursTokensPerSecond,
-               double peerTokensPerSecond, double ratio, double ratioP25, double ratioP75, int pairs, String peer) {
+               double peerTokensPerSecond, double ratio, double ratioP25, double ratioP75, int pairs, String peer,
+               double oursLiveHeapMb, double oursPeakRssMb, double peerPeakRssMb) {
 
         /** The worker's line: tab-separated fields. */
         String toLine() {
             return String.join("\t", model, size, Integer.toString(threads), Integer.toString(batch),
                     Integer.toString(seq), Double.toString(oursTokensPerSecond), Double.toString(peerTokensPerSecond),
                     Double.toString(ratio), Double.toString(ratioP25), Double.toString(ratioP75),
-                    Integer.toString(pairs), peer);
+                    Integer.toString(pairs), peer, Double.toString(oursLiveHeapMb), Double.toString(oursPeakRssMb),
+                    Double.toString(peerPeakRssMb));
         }
 
         /** Inverse of {@link #toLine}. */
@@ -115,7 +117,8 @@ final class TrainCompare {
             String[] f = line.split("\t", -1);
             return new Row(f[0], f[1], Integer.parseInt(f[2]), Integer.parseInt(f[3]), Integer.parseInt(f[4]),
                     Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]),
-                    Double.parseDouble(f[8]), Double.parseDouble(f[9]), Integer.parseInt(f[10]), f[11]);
+                    Double.parseDouble(f[8]), Double.parseDouble(f[9]), Integer.parseInt(f[10]), f[11],
+                    Double.parseDouble(f[12]), Double.parseDouble(f[13]), Double.parseDouble(f[14]));
         }
 
         Map<String, Object> toJson() {
@@ -132,6 +135,9 @@ final class TrainCompare {
             m.put("ratio_p75", ratioP75);
             m.put("pairs", pairs);
             m.put("peer", peer);
+            m.put("ours_live_heap_mb", oursLiveHeapMb);
+            m.put("ours_peak_rss_mb", oursPeakRssMb);
+            m.put("peer_peak_rss_mb", peerPeakRssMb);
             return m;
         }
     }
@@ -219,6 +225,21 @@ final class TrainCompare {
             }
         }
 
+        /** The peer's peak resident set size so far, in bytes. */
+        long peakRss() {
+            try {
+                in.write("rss\n");
+                in.flush();
+                String line = out.readLine();
+                if (line == null) {
+                    throw new IllegalStateException("PyTorch peer stopped before reporting its memory");
+                }
+                return Long.parseLong(line.strip());
+            } catch (IOException | NumberFormatException e) {
+                throw new IllegalStateException("PyTorch peer: " + e.getMessage(), e);
+            }
+        }
+
         @Override
         public void close() {
             try {
@@ -258,6 +279,26 @@ final class TrainCompare {
         }
         return new Paired(PairTimer.quantile(o, 0.5), PairTimer.quantile(p, 0.5), PairTimer.quantile(r, 0.5),
                 PairTimer.quantile(r, 0.25), PairTimer.quantile(r, 0.75), pairs);
+    }
+
+    /** This process's peak resident set size in bytes (VmHWM of /proc/self/status), or -1 where unknown. */
+    static long ownPeakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    /** Heap in use after a full collection (bytes): what a step keeps between steps (model, optimizer, buffers). */
+    static long liveHeapAfterGc() {
+        System.gc();
+        return java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
     }
 
     private static double timed(Runnable step) {
@@ -320,6 +361,14 @@ final class TrainCompare {
                 }
             }
         }
+        sb.append(String.format(Locale.ROOT, "%n%-16s %-6s %7s %18s %16s %16s%n", "memory (MB)", "size", "threads",
+                "ours live heap", "ours peak RSS", "peer peak RSS"));
+        for (Row r : rows) {
+            sb.append(String.format(Locale.ROOT, "%-16s %-6s %7d %18.0f %16.0f %16.0f%n", r.model(), r.size(),
+                    r.threads(), r.oursLiveHeapMb(), r.oursPeakRssMb(), r.peerPeakRssMb()));
+        }
+        sb.append("live heap: after a full GC between steps (model, AdamW state, the step's reused buffers); peak RSS: "
+                + "the process's high-water mark (a JVM's includes garbage not yet collected, up to its -Xmx)\n");
         if (!rows.isEmpty()) {
             sb.append("peer: ").append(rows.getFirst().peer()).append("; ratio = median of per-pair ratios ")
                     .append("(our step, then the peer's, alternating)\n");

@@ -380,7 +380,11 @@ public final class Graph {
     static final class Builder {
         private final List<Buffer> buffers = new ArrayList<>();
         private final List<Node> nodes = new ArrayList<>();
-        private final Map<Storage, Integer> ids = new java.util.IdentityHashMap<>();
+        /**
+         * Buffer ids by storage, held weakly (Storage keeps Object's identity equals and hashCode): a temporary that
+         * the traced step has dropped is collected as in an eager step, so tracing needs no more memory than one.
+         */
+        private final Map<Storage, Integer> ids = new java.util.WeakHashMap<>();
         private final Map<int[], String> inputs = new java.util.IdentityHashMap<>();
         private final Map<String, Integer> inputLengths = new LinkedHashMap<>();
         private final List<Tap> taps = new ArrayList<>();

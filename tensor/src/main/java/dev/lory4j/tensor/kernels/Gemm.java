@@ -10,38 +10,34 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <h2>Blocking scheme</h2>
  * A GEMM does {@code 2mnk} flops on {@code mk + kn + mn} numbers, so every number loaded must be reused many
- * times from registers and caches. The loops, outermost first:
+ * times from registers and caches. The micro-kernel ({@link MicroKernel}: an {@code MR x NR} tile of C in vector
+ * registers) is chosen for the machine at start-up, and the blocking follows from it. The loops, outermost first:
  * <ol>
- *   <li><b>Column blocks of B</b> (about {@code NC} = 1032 columns, fewer when k is large so that the block
- *       stays under 8 MiB, split evenly): the whole k x nc slice of op(B) is <em>packed</em> once into a
+ *   <li><b>Column blocks of B</b> (about {@code NC} = 1024 columns, a multiple of NR, fewer when k is large so that
+ *       the block stays under 8 MiB, split evenly): the whole k x nc slice of op(B) is <em>packed</em> once into a
  *       buffer shared by all threads, in the order the micro-kernel reads it: for each K block, panels of
  *       {@code NR} columns, each panel stored row after row ({@code NR} consecutive floats per k). Packing
- *       also takes care of transB.</li>
+ *       also takes care of transB (transposed panels are gathered, V columns per instruction).</li>
  *   <li><b>Row blocks of A</b> (at most {@code MC} = 96 rows, split evenly over the threads): the parallel
  *       tasks. Each thread keeps its {@code MC x nc} tile of C in its own L2 cache while it runs through
  *       <em>all</em> K blocks (the K loop is inside the row-block loop; walking K outermost instead would
  *       stream C through L3 once per K block, which was the largest loss measured).</li>
- *   <li><b>K blocks</b> (at most {@code KC} = 512, split evenly: k = 688 gives two blocks of 344): the thread
- *       packs its {@code MC x kc} block of op(A) into panels of {@code MR} rows ({@code MR} consecutive
- *       floats per k), which also takes care of transA.</li>
+ *   <li><b>K blocks</b> (at most the kernel's {@code kcMax}, split evenly: 512 for the AVX2 kernel, so k = 688
+ *       gives two blocks of 344; 256 for the AVX-512 one): the thread packs its {@code MC x kc} block of op(A)
+ *       into panels of {@code MR} rows ({@code MR} consecutive floats per k), which also takes care of
+ *       transA.</li>
  *   <li><b>Panels</b>: for each {@code kc x NR} panel of B (reused by every A panel of the row block while it
- *       is in L1) and each {@code MR x kc} panel of A, the <b>micro-kernel</b> keeps an {@code MR x NR} tile
- *       of C in registers: per k it loads 3 vectors of B, broadcasts 3 numbers of A and does 9 fused
- *       multiply-adds. The tile then goes through a small buffer into C, where alpha and beta are applied.</li>
+ *       is in L1) and each {@code MR x kc} panel of A, the micro-kernel keeps the {@code MR x NR} tile of C in
+ *       registers: per k it loads the B vectors, broadcasts MR numbers of A and does their fused multiply-adds.
+ *       The tile then goes through a small buffer into C, where alpha and beta are applied.</li>
  * </ol>
  * Packed panels are padded with zeros, so edge tiles run the same micro-kernel; only their copy into C is
- * element by element.
+ * element by element past the last whole vector.
  *
- * <h2>Micro-kernel shape: 3 rows x 3 vectors</h2>
- * AVX2 has 16 vector registers. C2 tends to load all A broadcasts and B vectors of one k step before the
- * FMAs, so the live registers are about accumulators + B vectors + A broadcasts. Measured on this project's
- * 2-core AMD EPYC (AVX2, Temurin 25), kernel alone, packed data in cache: 3 x 3 vectors (9 accumulators,
- * 15 live registers) ran at the speed of a pure register FMA loop (~86 GFLOP/s); 4 x 2 vectors reached
- * ~79, 2 x 4 ~81, 2 x 5 ~84; 4 x 3, 5 x 2, 6 x 2 and k unrolled by two spilled accumulators to the stack
- * (38-50). More accumulators would help in principle (this CPU needs about ten FMAs in flight), but every
- * such shape spilled under C2. {@code NR = 3 * V} where {@code V} is the lane count of
- * {@code FloatVector.SPECIES_PREFERRED} (8 floats on AVX2), so the code also runs on 128- and 512-bit
- * machines (correct there, though not tuned).
+ * <h2>Micro-kernel shapes</h2>
+ * AVX2 (16 registers): 3 rows x 3 vectors of 8; AVX-512 (32 registers): 12 rows x 2 vectors of 16. Why these,
+ * with the measurements, is in {@link MicroKernel}. {@code -Dlory4j.gemm.kernel=narrow|wide} forces one (for
+ * measurements); tests run both on any machine.
  *
  * <h2>Skinny products</h2>
  * When op(A) has at most {@code SKINNY_M} = 16 rows (decoding, small batches) packing B would cost about as
