@@ -77,10 +77,13 @@ public final class Storage {
     /**
      * Arrays handed back by their owner for reuse (a replayed step gives back the temporaries it no longer needs), so
      * that {@link #allocate} on this thread takes one of the same size instead of a new array. Set per thread with
-     * {@link #use}.
+     * {@link #use}. When a scope closes the pool keeps, of each size, at most as many arrays as that scope asked for:
+     * arrays given back that no later allocation wants (a kernel's output it made with {@code new float[]}, say)
+     * go to the garbage collector instead of piling up from step to step.
      */
     public static final class Pool {
         private final java.util.Map<Integer, java.util.ArrayDeque<float[]>> free = new java.util.HashMap<>();
+        private final java.util.Map<Integer, Integer> asked = new java.util.HashMap<>();
         private long reused;
 
         /** Makes {@code array} available to the next allocation of its size; its owner must not touch it again. */
@@ -89,6 +92,7 @@ public final class Storage {
         }
 
         float[] take(int size) {
+            asked.merge(size, 1, Integer::sum);
             java.util.ArrayDeque<float[]> q = free.get(size);
             float[] a = q == null ? null : q.poll();
             if (a != null) {
@@ -102,11 +106,31 @@ public final class Storage {
             return reused;
         }
 
-        /** Sets this pool for allocations on the current thread until the returned scope closes. */
+        /** Arrays the pool holds now (all sizes). */
+        public int held() {
+            return free.values().stream().mapToInt(java.util.ArrayDeque::size).sum();
+        }
+
+        /** Sets this pool for allocations on the current thread until the returned scope closes (then trims it). */
         public AutoCloseable use() {
             Pool before = POOL.get();
             POOL.set(this);
-            return () -> POOL.set(before);
+            return () -> {
+                POOL.set(before);
+                trim();
+            };
+        }
+
+        /** Keeps, of each size, at most as many arrays as were asked for since the last trim. */
+        private void trim() {
+            free.entrySet().removeIf(e -> {
+                int keep = asked.getOrDefault(e.getKey(), 0);
+                while (e.getValue().size() > keep) {
+                    e.getValue().pollLast();
+                }
+                return e.getValue().isEmpty();
+            });
+            asked.clear();
         }
     }
 

@@ -55,4 +55,28 @@ class StorageTest {
         assertThat(t.get(1, 1)).isEqualTo(0.5f);
         assertThat(t.add(1f).toArray()).containsExactly(1.5f, 1.5f, 1.5f, 1.5f);
     }
+
+    @Test
+    void aPoolReusesArraysAndKeepsNoMoreOfASizeThanItsScopeAskedFor() throws Exception {
+        Storage.Pool pool = new Storage.Pool();
+        float[] given = new float[8];
+        try (AutoCloseable scope = pool.use()) {
+            assertThat(Storage.allocate(8).peek()).isNotSameAs(given); // nothing to reuse yet: a new array
+            given[3] = 7f;
+            pool.give(given);
+            for (int i = 0; i < 4; i++) {
+                pool.give(new float[8]); // more than any allocation of this scope wanted
+            }
+            pool.give(new float[3]);
+        }
+        assertThat(pool.held()).isEqualTo(1);
+        try (AutoCloseable scope = pool.use()) {
+            float[] again = Storage.allocate(8).peek();
+            assertThat(again).hasSize(8).containsOnly(0f); // reused and zero-filled
+            assertThat(pool.reused()).isEqualTo(1);
+            pool.give(again);
+            assertThat(Storage.allocateForOverwrite(8).peek()).isSameAs(again);
+        }
+        assertThat(Storage.allocate(8).peek()).containsOnly(0f); // outside a scope: no pool
+    }
 }
