@@ -368,19 +368,11 @@ public final class BenchMain {
                     peerRss);
         } catch (IOException ex) {
             err.println("train: " + ex.getMessage() + "; timing lory4j alone");
-            for (int s = 0; s < warmup; s++) {
-                ours.run();
-            }
-            double[] t = new double[steps];
-            for (int s = 0; s < steps; s++) {
-                long t0 = System.nanoTime();
-                ours.run();
-                t[s] = (System.nanoTime() - t0) / 1e9;
-            }
+            double seconds = TrainCompare.medianSeconds(ours, warmup, steps, () -> {});
             double live = TrainCompare.liveHeapAfterGc() / 1e6;
             double rss = TrainCompare.ownPeakRss() / 1e6;
             printProfile(profile, ours, name, err);
-            return new TrainCompare.Row(name, size.name(), threads, batch, seq, tokens / PairTimer.quantile(t, 0.5),
+            return new TrainCompare.Row(name, size.name(), threads, batch, seq, tokens / seconds,
                     Double.NaN, Double.NaN, Double.NaN, Double.NaN, 0, "unavailable", live, rss, Double.NaN);
         }
     }

@@ -153,16 +153,18 @@ final class TrainCompare {
      */
     static double oursSecondsPerStep(Size size, int experts, int segment, int batch, int seq, int warmup, int steps,
                                      Runnable afterWarmup) {
-        OurStep step = new OurStep(size, experts, segment, batch, seq);
+        return medianSeconds(new OurStep(size, experts, segment, batch, seq), warmup, steps, afterWarmup);
+    }
+
+    /** Median seconds of {@code steps} timed runs of {@code step} after {@code warmup} untimed ones and then {@code afterWarmup}. */
+    static double medianSeconds(Runnable step, int warmup, int steps, Runnable afterWarmup) {
         for (int s = 0; s < warmup; s++) {
             step.run();
         }
         afterWarmup.run();
         double[] times = new double[steps];
         for (int s = 0; s < steps; s++) {
-            long t0 = System.nanoTime();
-            step.run();
-            times[s] = (System.nanoTime() - t0) / 1e9;
+            times[s] = timed(step);
         }
         return PairTimer.quantile(times, 0.5);
     }

@@ -122,25 +122,9 @@ public final class Attention {
      * denominator, max + log Σ exp(x - max).
      */
     private static float softmaxRow(float[] x, int o, int valid, int n) {
-        float max = Reduce.max(x, o, valid);
-        FloatVector vmax = FloatVector.broadcast(S, max);
-        FloatVector acc = FloatVector.zero(S);
-        int i = 0;
-        int bound = S.loopBound(valid);
-        for (; i < bound; i += V) {
-            FloatVector e = VMath.exp(FloatVector.fromArray(S, x, o + i).sub(vmax));
-            e.intoArray(x, o + i);
-            acc = acc.add(e);
-        }
-        float sum = VMath.sumLanes(acc);
-        for (; i < valid; i++) {
-            float e = (float) Math.exp(x[o + i] - max);
-            x[o + i] = e;
-            sum += e;
-        }
-        Elementwise.scale(1 / sum, x, o, valid);
+        float lse = Softmax.softmaxRow(x, o, x, o, valid, false);
         java.util.Arrays.fill(x, o + valid, o + n, 0f);
-        return max + (float) Math.log(sum);
+        return lse;
     }
 
     /** Row x[o .. o+n) of scores becomes probabilities exp(x - lse) over its first {@code valid} entries, 0 after. */

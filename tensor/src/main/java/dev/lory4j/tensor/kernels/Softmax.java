@@ -21,9 +21,13 @@ public final class Softmax {
         Rows.forRows(rows, cols, r -> softmaxRow(x, xOff + r * cols, out, outOff + r * cols, cols, true));
     }
 
-    private static void softmaxRow(float[] x, int xo, float[] out, int oo, int n, boolean log) {
+    /**
+     * out[oo..oo+n) = (log-)softmax of x[xo..xo+n) (out may alias x); returns the log of the denominator,
+     * max + log Σ exp(x - max).
+     */
+    static float softmaxRow(float[] x, int xo, float[] out, int oo, int n, boolean log) {
         if (n == 0) {
-            return;
+            return Float.NEGATIVE_INFINITY;
         }
         float max = Reduce.max(x, xo, n);
         if (max == Float.NEGATIVE_INFINITY) {
@@ -49,6 +53,7 @@ public final class Softmax {
             for (; i < n; i++) {
                 out[oo + i] = x[xo + i] - shift;
             }
+            return shift;
         } else {
             for (; i < bound; i += L) {
                 FloatVector e = VMath.exp(FloatVector.fromArray(S, x, xo + i).sub(vmax));
@@ -62,6 +67,7 @@ public final class Softmax {
                 sum += e;
             }
             Elementwise.scale(1 / sum, out, oo, n);
+            return max + (float) Math.log(sum);
         }
     }
 
