@@ -156,7 +156,7 @@ final class TrainCompare {
         return medianSeconds(new OurStep(size, experts, segment, batch, seq), warmup, steps, afterWarmup);
     }
 
-    /** Median seconds of {@code steps} timed runs of {@code step} after {@code warmup} untimed ones and then {@code afterWarmup}. */
+    /** Median seconds of {@code steps} timed runs of {@code step} after {@code warmup} untimed ones and afterWarmup. */
     static double medianSeconds(Runnable step, int warmup, int steps, Runnable afterWarmup) {
         for (int s = 0; s < warmup; s++) {
             step.run();
@@ -357,7 +357,8 @@ final class TrainCompare {
             for (Row d : rows) {
                 if (!l.model().equals("dense") && d.model().equals("dense") && d.threads() == l.threads()
                         && d.size().equals(l.size())) {
-                    sb.append(String.format(Locale.ROOT, "%s / dense step time (%s, %d threads): ours %.3f, peer %.3f%n",
+                    sb.append(String.format(Locale.ROOT,
+                            "%s / dense step time (%s, %d threads): ours %.3f, peer %.3f%n",
                             l.model(), l.size(), l.threads(), d.oursTokensPerSecond() / l.oursTokensPerSecond(),
                             d.peerTokensPerSecond() / l.peerTokensPerSecond()));
                 }

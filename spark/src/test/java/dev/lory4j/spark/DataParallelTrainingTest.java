@@ -120,7 +120,8 @@ class DataParallelTrainingTest {
         // Spark reports whichever barrier task failed first: the drilled replica 0, or its ring peer that lost
         // the connection. Either way the first attempt failed, and the drill's marker shows where.
         assertThat(failLog.toString()).contains("attempt 1 failed").contains("resumed from");
-        assertThat(java.nio.file.Files.readString(tmp.resolve("dp-fail").resolve(".failed-once"))).isEqualTo("step 3\n");
+        assertThat(java.nio.file.Files.readString(tmp.resolve("dp-fail").resolve(".failed-once")))
+                .isEqualTo("step 3\n");
         assertThat(recovered.fingerprints()).isEqualTo(dp.fingerprints());
         assertThat(recovered.losses()).isEqualTo(dp.losses());
     }
