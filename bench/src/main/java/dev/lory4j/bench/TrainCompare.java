@@ -213,31 +213,26 @@ final class TrainCompare {
 
         /** Runs one peer step and returns its seconds (as the peer timed it). */
         double step() {
-            try {
-                in.write("step\n");
-                in.flush();
-                String line = out.readLine();
-                if (line == null) {
-                    throw new IllegalStateException("PyTorch peer stopped (exit status "
-                            + (process.isAlive() ? "none yet" : process.exitValue()) + ")");
-                }
-                return Double.parseDouble(line.strip());
-            } catch (IOException | NumberFormatException e) {
-                throw new IllegalStateException("PyTorch peer: " + e.getMessage(), e);
-            }
+            return Double.parseDouble(ask("step"));
         }
 
         /** The peer's peak resident set size so far, in bytes. */
         long peakRss() {
+            return Long.parseLong(ask("rss"));
+        }
+
+        /** Sends one command line and returns the peer's one-line answer. */
+        private String ask(String command) {
             try {
-                in.write("rss\n");
+                in.write(command + "\n");
                 in.flush();
                 String line = out.readLine();
                 if (line == null) {
-                    throw new IllegalStateException("PyTorch peer stopped before reporting its memory");
+                    throw new IllegalStateException("PyTorch peer stopped before answering '" + command
+                            + "' (exit status " + (process.isAlive() ? "none yet" : process.exitValue()) + ")");
                 }
-                return Long.parseLong(line.strip());
-            } catch (IOException | NumberFormatException e) {
+                return line.strip();
+            } catch (IOException e) {
                 throw new IllegalStateException("PyTorch peer: " + e.getMessage(), e);
             }
         }
