@@ -7,9 +7,9 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * The register-blocked inner loop of {@link Gemm}'s packed path, one per vector-register file: an {@code MR x NR}
  * tile of C held in vector registers while k runs, fed by a packed A panel ({@code MR} floats per k) and a packed B
- * panel ({@code NR} floats per k). {@link #forMachine()} picks one at start-up from the Vector API's preferred
- * species; tests run every constant on any machine (a species wider than the hardware is emulated, slowly but
- * exactly).
+ * panel ({@code NR} floats per k), then written from the registers into C (or into a scratch tile).
+ * {@link #forMachine()} picks one at start-up from the Vector API's preferred species; tests run every constant on
+ * any machine (a species wider than the hardware is emulated, slowly but exactly).
  *
  * <p>How the shapes were chosen (kernel alone on packed data in cache, {@code k = 256}, one thread, Temurin 25,
  * C2): the live registers are about accumulators + B vectors + A broadcasts, and a shape that needs more than the
@@ -29,12 +29,19 @@ enum MicroKernel {
     /** 3 rows x 3 vectors of the preferred species capped at 256 bits: AVX2 (and narrower machines). */
     NARROW(3, 3, narrowSpecies(), 512) {
         @Override
-        void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] tile) {
+        void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] c, int ci, int ldc,
+                    boolean accumulate) {
             VectorSpecies<Float> s = NARROW_SPECIES;
             int v = s.length();
-            FloatVector c00 = FloatVector.zero(s), c01 = FloatVector.zero(s), c02 = FloatVector.zero(s);
-            FloatVector c10 = FloatVector.zero(s), c11 = FloatVector.zero(s), c12 = FloatVector.zero(s);
-            FloatVector c20 = FloatVector.zero(s), c21 = FloatVector.zero(s), c22 = FloatVector.zero(s);
+            FloatVector c00 = start(s, c, ci, accumulate);
+            FloatVector c01 = start(s, c, ci + v, accumulate);
+            FloatVector c02 = start(s, c, ci + 2 * v, accumulate);
+            FloatVector c10 = start(s, c, ci + ldc, accumulate);
+            FloatVector c11 = start(s, c, ci + ldc + v, accumulate);
+            FloatVector c12 = start(s, c, ci + ldc + 2 * v, accumulate);
+            FloatVector c20 = start(s, c, ci + 2 * ldc, accumulate);
+            FloatVector c21 = start(s, c, ci + 2 * ldc + v, accumulate);
+            FloatVector c22 = start(s, c, ci + 2 * ldc + 2 * v, accumulate);
             for (int p = 0; p < kc; p++) {
                 int ia = aIdx + p * 3;
                 int ib = bIdx + p * 3 * v;
@@ -54,36 +61,48 @@ enum MicroKernel {
                 c21 = a2.fma(b1, c21);
                 c22 = a2.fma(b2, c22);
             }
-            int nr = 3 * v;
-            c00.intoArray(tile, 0);
-            c01.intoArray(tile, v);
-            c02.intoArray(tile, 2 * v);
-            c10.intoArray(tile, nr);
-            c11.intoArray(tile, nr + v);
-            c12.intoArray(tile, nr + 2 * v);
-            c20.intoArray(tile, 2 * nr);
-            c21.intoArray(tile, 2 * nr + v);
-            c22.intoArray(tile, 2 * nr + 2 * v);
+            c00.intoArray(c, ci);
+            c01.intoArray(c, ci + v);
+            c02.intoArray(c, ci + 2 * v);
+            c10.intoArray(c, ci + ldc);
+            c11.intoArray(c, ci + ldc + v);
+            c12.intoArray(c, ci + ldc + 2 * v);
+            c20.intoArray(c, ci + 2 * ldc);
+            c21.intoArray(c, ci + 2 * ldc + v);
+            c22.intoArray(c, ci + 2 * ldc + 2 * v);
         }
     },
 
     /** 12 rows x 2 vectors of 16 floats: AVX-512's 32 registers (24 accumulators). */
     WIDE(12, 2, FloatVector.SPECIES_512, 256) {
         @Override
-        void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] tile) {
+        void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] c, int ci, int ldc,
+                    boolean accumulate) {
             VectorSpecies<Float> s = FloatVector.SPECIES_512;
-            FloatVector c00 = FloatVector.zero(s), c01 = FloatVector.zero(s);
-            FloatVector c10 = FloatVector.zero(s), c11 = FloatVector.zero(s);
-            FloatVector c20 = FloatVector.zero(s), c21 = FloatVector.zero(s);
-            FloatVector c30 = FloatVector.zero(s), c31 = FloatVector.zero(s);
-            FloatVector c40 = FloatVector.zero(s), c41 = FloatVector.zero(s);
-            FloatVector c50 = FloatVector.zero(s), c51 = FloatVector.zero(s);
-            FloatVector c60 = FloatVector.zero(s), c61 = FloatVector.zero(s);
-            FloatVector c70 = FloatVector.zero(s), c71 = FloatVector.zero(s);
-            FloatVector c80 = FloatVector.zero(s), c81 = FloatVector.zero(s);
-            FloatVector c90 = FloatVector.zero(s), c91 = FloatVector.zero(s);
-            FloatVector ca0 = FloatVector.zero(s), ca1 = FloatVector.zero(s);
-            FloatVector cb0 = FloatVector.zero(s), cb1 = FloatVector.zero(s);
+            FloatVector c00 = start(s, c, ci, accumulate);
+            FloatVector c01 = start(s, c, ci + 16, accumulate);
+            FloatVector c10 = start(s, c, ci + ldc, accumulate);
+            FloatVector c11 = start(s, c, ci + ldc + 16, accumulate);
+            FloatVector c20 = start(s, c, ci + 2 * ldc, accumulate);
+            FloatVector c21 = start(s, c, ci + 2 * ldc + 16, accumulate);
+            FloatVector c30 = start(s, c, ci + 3 * ldc, accumulate);
+            FloatVector c31 = start(s, c, ci + 3 * ldc + 16, accumulate);
+            FloatVector c40 = start(s, c, ci + 4 * ldc, accumulate);
+            FloatVector c41 = start(s, c, ci + 4 * ldc + 16, accumulate);
+            FloatVector c50 = start(s, c, ci + 5 * ldc, accumulate);
+            FloatVector c51 = start(s, c, ci + 5 * ldc + 16, accumulate);
+            FloatVector c60 = start(s, c, ci + 6 * ldc, accumulate);
+            FloatVector c61 = start(s, c, ci + 6 * ldc + 16, accumulate);
+            FloatVector c70 = start(s, c, ci + 7 * ldc, accumulate);
+            FloatVector c71 = start(s, c, ci + 7 * ldc + 16, accumulate);
+            FloatVector c80 = start(s, c, ci + 8 * ldc, accumulate);
+            FloatVector c81 = start(s, c, ci + 8 * ldc + 16, accumulate);
+            FloatVector c90 = start(s, c, ci + 9 * ldc, accumulate);
+            FloatVector c91 = start(s, c, ci + 9 * ldc + 16, accumulate);
+            FloatVector ca0 = start(s, c, ci + 10 * ldc, accumulate);
+            FloatVector ca1 = start(s, c, ci + 10 * ldc + 16, accumulate);
+            FloatVector cb0 = start(s, c, ci + 11 * ldc, accumulate);
+            FloatVector cb1 = start(s, c, ci + 11 * ldc + 16, accumulate);
             for (int p = 0; p < kc; p++) {
                 int ia = aIdx + p * 12;
                 int ib = bIdx + p * 32;
@@ -126,30 +145,30 @@ enum MicroKernel {
                 cb0 = a.fma(b0, cb0);
                 cb1 = a.fma(b1, cb1);
             }
-            c00.intoArray(tile, 0);
-            c01.intoArray(tile, 16);
-            c10.intoArray(tile, 32);
-            c11.intoArray(tile, 48);
-            c20.intoArray(tile, 64);
-            c21.intoArray(tile, 80);
-            c30.intoArray(tile, 96);
-            c31.intoArray(tile, 112);
-            c40.intoArray(tile, 128);
-            c41.intoArray(tile, 144);
-            c50.intoArray(tile, 160);
-            c51.intoArray(tile, 176);
-            c60.intoArray(tile, 192);
-            c61.intoArray(tile, 208);
-            c70.intoArray(tile, 224);
-            c71.intoArray(tile, 240);
-            c80.intoArray(tile, 256);
-            c81.intoArray(tile, 272);
-            c90.intoArray(tile, 288);
-            c91.intoArray(tile, 304);
-            ca0.intoArray(tile, 320);
-            ca1.intoArray(tile, 336);
-            cb0.intoArray(tile, 352);
-            cb1.intoArray(tile, 368);
+            c00.intoArray(c, ci);
+            c01.intoArray(c, ci + 16);
+            c10.intoArray(c, ci + ldc);
+            c11.intoArray(c, ci + ldc + 16);
+            c20.intoArray(c, ci + 2 * ldc);
+            c21.intoArray(c, ci + 2 * ldc + 16);
+            c30.intoArray(c, ci + 3 * ldc);
+            c31.intoArray(c, ci + 3 * ldc + 16);
+            c40.intoArray(c, ci + 4 * ldc);
+            c41.intoArray(c, ci + 4 * ldc + 16);
+            c50.intoArray(c, ci + 5 * ldc);
+            c51.intoArray(c, ci + 5 * ldc + 16);
+            c60.intoArray(c, ci + 6 * ldc);
+            c61.intoArray(c, ci + 6 * ldc + 16);
+            c70.intoArray(c, ci + 7 * ldc);
+            c71.intoArray(c, ci + 7 * ldc + 16);
+            c80.intoArray(c, ci + 8 * ldc);
+            c81.intoArray(c, ci + 8 * ldc + 16);
+            c90.intoArray(c, ci + 9 * ldc);
+            c91.intoArray(c, ci + 9 * ldc + 16);
+            ca0.intoArray(c, ci + 10 * ldc);
+            ca1.intoArray(c, ci + 10 * ldc + 16);
+            cb0.intoArray(c, ci + 11 * ldc);
+            cb1.intoArray(c, ci + 11 * ldc + 16);
         }
     };
 
@@ -172,8 +191,18 @@ enum MicroKernel {
         this.kcMax = kcMax;
     }
 
-    /** tile[r * nr + j] = Σ_p pa[aIdx + p * mr + r] · pb[bIdx + p * nr + j] for the whole tile, p in order. */
-    abstract void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] tile);
+    /**
+     * c[ci + r * ldc + j] = s + Σ_p pa[aIdx + p * mr + r] · pb[bIdx + p * nr + j] for the whole mr x nr tile, one
+     * fused multiply-add per p in order, where s is the tile's old value when {@code accumulate}, else 0 (C is then
+     * not read).
+     */
+    abstract void kernel(float[] pa, int aIdx, float[] pb, int bIdx, int kc, float[] c, int ci, int ldc,
+                         boolean accumulate);
+
+    /** A tile register's starting value: C's vector at c[i] when accumulating, else zero. */
+    private static FloatVector start(VectorSpecies<Float> s, float[] c, int i, boolean accumulate) {
+        return accumulate ? FloatVector.fromArray(s, c, i) : FloatVector.zero(s);
+    }
 
     private static VectorSpecies<Float> narrowSpecies() {
         VectorSpecies<Float> preferred = FloatVector.SPECIES_PREFERRED;
