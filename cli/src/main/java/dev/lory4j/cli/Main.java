@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
         footer = {"%nAlso (through the launcher): lory4j bench ... (side-by-side measurements) and lory4j spark "
                 + "batch|train|demo (the data pipeline and data-parallel training on Apache Spark)."},
         subcommands = {DemoCommand.class, TrainCommand.class, EvalCommand.class, GenerateCommand.class,
-            InspectCommand.class, ExportCommand.class, TourCommand.class, DumpCommand.class,
+            InspectCommand.class, ExportCommand.class, TourCommand.class, DumpCommand.class, ExperimentCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     /** Where commands print (the caller's stream: a terminal, or a test's buffer). */
