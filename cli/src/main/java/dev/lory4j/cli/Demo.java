@@ -15,6 +15,9 @@ import dev.lory4j.moe.MoeConfig;
 import dev.lory4j.moe.MoeModel;
 import dev.lory4j.moe.RoutingTrace;
 import dev.lory4j.moe.inspect.DemoReport;
+import dev.lory4j.moe.inspect.LabelledBatch;
+import dev.lory4j.moe.inspect.RoutingReport;
+import dev.lory4j.moe.inspect.RunStats;
 import dev.lory4j.moe.train.Batch;
 import dev.lory4j.moe.train.ConsoleProgress;
 import dev.lory4j.moe.train.PackedBatchSource;
@@ -40,18 +43,49 @@ import java.util.TreeMap;
 public final class Demo {
     private Demo() {}
 
-    /** Settings of a demo run; {@link #defaults()} targets ~10 minutes on 2 cores, {@link #quick()} ~2. */
+    /**
+     * Settings of a demo run; {@link #defaults()} targets ~10 minutes on 2 cores, {@link #quick()} ~2.
+     *
+     * @param smokeTest the run only checks that the pipeline works: its perplexities are printed without a verdict
+     */
     public record Options(int steps, int batch, int seqLen, int hidden, int layers, int heads, int intermediate,
-                          int experts, int segment, float lr, int evalRows, long seed, Path out, boolean resume) {
+                          int experts, int segment, float lr, int evalRows, long seed, Path out, boolean resume,
+                          boolean smokeTest) {
         /** About 10 minutes on 2 cores. */
         public static Options defaults() {
-            return new Options(800, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 16, 42, Path.of("runs", "demo"), false);
+            return new Options(800, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 16, 42, Path.of("runs", "demo"), false,
+                    false);
         }
 
-        /** About 2 minutes on 2 cores. */
+        /** About 2 minutes on 2 cores: a smoke test, too short to compare the models. */
         public static Options quick() {
-            return new Options(80, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 8, 42, Path.of("runs", "demo-quick"), false);
+            return new Options(80, 8, 256, 128, 4, 4, 344, 8, 64, 3e-3f, 8, 42, Path.of("runs", "demo-quick"), false,
+                    true);
         }
+
+        /** The options as a JSON object (paths as strings). */
+        public Map<String, Object> toMap() {
+            return recordMap(this);
+        }
+    }
+
+    /** A record's components as a JSON object, in declaration order (paths as strings, non-finite numbers null). */
+    static Map<String, Object> recordMap(Record r) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (java.lang.reflect.RecordComponent c : r.getClass().getRecordComponents()) {
+            try {
+                Object v = c.getAccessor().invoke(r);
+                m.put(c.getName(), v instanceof Path p ? p.toString() : v instanceof Number n ? finite(n) : v);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("cannot read " + r.getClass().getSimpleName() + "." + c.getName(), e);
+            }
+        }
+        return m;
+    }
+
+    /** A number for JSON: null when NaN or infinite (JSON has no such numbers). */
+    static Number finite(Number n) {
+        return (n instanceof Double || n instanceof Float) && !Double.isFinite(n.doubleValue()) ? null : n;
     }
 
     /** Trains one model into {@code dir}, continuing its checkpoint there when {@code resume} and it exists. */
@@ -60,17 +94,26 @@ public final class Demo {
         return resume && Files.exists(ckpt) ? t.resume(ckpt) : t.run();
     }
 
+    /** The version the CLI reports ({@code lory4j --version}). */
+    static String version() {
+        return Main.class.getAnnotation(picocli.CommandLine.Command.class).version()[0];
+    }
+
     /** Runs the demo, printing progress and the final table to {@code out}; returns the per-domain table. */
     public static Map<String, double[]> run(Options o, PrintStream out) throws IOException {
         long t0 = System.nanoTime();
         Files.createDirectories(o.out());
+        if (o.smokeTest()) {
+            out.printf(Locale.ROOT, "a smoke test: %d steps check that the whole pipeline runs; they are too few to "
+                    + "compare dense and Lory (run the demo without --quick for that)%n", o.steps());
+        }
         Tokenizer tok = new ByteTokenizer();
         Corpus corpus = Corpus.bundled();
         List<Document> train = corpus.split(Split.TRAIN).load();
         List<Document> held = corpus.split(Split.HELDOUT).load();
         dev.lory4j.tensor.spi.Backend backend = dev.lory4j.tensor.spi.Backends.current();
-        out.printf(Locale.ROOT, "backend: %s on %s, %d CPU threads%n", backend.name(), backend.deviceName(),
-                dev.lory4j.tensor.kernels.Parallel.threads());
+        int threads = dev.lory4j.tensor.kernels.Parallel.threads();
+        out.printf(Locale.ROOT, "backend: %s on %s, %d CPU threads%n", backend.name(), backend.deviceName(), threads);
         out.printf(Locale.ROOT, "corpus: %d training and %d held-out documents in %d domains%n", train.size(),
                 held.size(), corpus.domainCounts().size());
 
@@ -84,12 +127,15 @@ public final class Demo {
         PackingMetrics shuffled = PackingMetrics.measure(random, order.embeddings(), rowOf);
         out.printf(Locale.ROOT, "similarity batching: %d sequences of %d tokens; adjacent-document cosine %.3f "
                         + "(random packing %.3f), domain purity %.3f (random %.3f)%n", packed.size(), o.seqLen(),
-                similar.meanAdjacentCosine(), shuffled.meanAdjacentCosine(), similar.meanPurity(), shuffled.meanPurity());
+                similar.meanAdjacentCosine(), shuffled.meanAdjacentCosine(), similar.meanPurity(),
+                shuffled.meanPurity());
 
         double unigram = unigramEntropy(packed);
         out.printf(Locale.ROOT, "unigram entropy of the training tokens: %.3f nats/token (a model that beats it has "
                 + "learned more than token frequencies)%n", unigram);
-        Map<String, List<Batch>> eval = evalSets(held, tok, o);
+        Map<String, List<LabelledBatch>> labelled = evalSets(held, tok, o);
+        Map<String, List<Batch>> eval = new LinkedHashMap<>();
+        labelled.forEach((d, list) -> eval.put(d, list.stream().map(LabelledBatch::batch).toList()));
         DecoderConfig dc = new DecoderConfig(tok.vocabSize(), o.hidden(), o.layers(), o.heads(), o.intermediate(),
                 1e-5f, 10000, false, o.seqLen(), 0.02f, true);
         MoeConfig denseCfg = MoeConfig.dense(dc);
@@ -102,15 +148,20 @@ public final class Demo {
                         + "active size%n", new MoeModel(denseCfg, new dev.lory4j.tensor.Rng(0)).lm().parameterCount(),
                 new MoeModel(loryCfg, new dev.lory4j.tensor.Rng(0)).lm().parameterCount(), o.experts(), o.segment());
         int checkpointEvery = Math.max(1, o.steps() / 10); // a killed demo continues with --resume
+        long denseStart = System.nanoTime();
         Trainer.Result dense = train(new Trainer(denseCfg, tc.withCheckpoints(o.out().resolve("dense"),
                 checkpointEvery), new PackedBatchSource(packed, o.batch(), o.seed()), eval,
                 new ConsoleProgress(out, "dense", every)), o.out().resolve("dense"), o.resume());
+        long loryStart = System.nanoTime();
         Trainer.Result lory = train(new Trainer(loryCfg, tc.withCheckpoints(o.out().resolve("lory"),
                 checkpointEvery), new PackedBatchSource(packed, o.batch(), o.seed()), eval,
                 new ConsoleProgress(out, "lory ", every)), o.out().resolve("lory"), o.resume());
+        long loryEnd = System.nanoTime();
 
         // What the experts learned: routing weights on held-out text, per layer and domain.
-        RoutingTrace trace = dev.lory4j.moe.inspect.RoutingReport.trace(lory.model(), eval);
+        List<LabelledBatch> all = new ArrayList<>();
+        labelled.values().forEach(all::addAll);
+        RoutingTrace trace = RoutingReport.trace(lory.model(), all);
 
         Map<String, double[]> table = new TreeMap<>();
         Map<String, Double> dp = dense.evals().get(dense.evals().size() - 1).perplexity();
@@ -118,34 +169,101 @@ public final class Demo {
         for (String d : dp.keySet()) {
             table.put(d, new double[] {dp.get(d), lp.getOrDefault(d, Double.NaN)});
         }
-        out.println();
-        out.printf(Locale.ROOT, "%-12s %12s %12s %8s%n", "domain", "dense ppl", "lory ppl", "change");
-        for (Map.Entry<String, double[]> e : table.entrySet()) {
-            double[] v = e.getValue();
-            out.printf(Locale.ROOT, "%-12s %12.3f %12.3f %+7.1f%%%n", e.getKey(), v[0], v[1], 100 * (v[1] / v[0] - 1));
-        }
+        printTable(table, o, out);
         Files.writeString(o.out().resolve("routing.csv"), trace.toCsv());
         Files.writeString(o.out().resolve("routing.json"), trace.toJson());
+
+        List<String> domains = new ArrayList<>(eval.keySet());
         Map<String, Object> metrics = new LinkedHashMap<>();
-        metrics.put("options", o.toString());
-        metrics.put("adjacent_cosine_similarity_packing", similar.meanAdjacentCosine());
-        metrics.put("adjacent_cosine_random_packing", shuffled.meanAdjacentCosine());
-        metrics.put("purity_similarity_packing", similar.meanPurity());
-        metrics.put("purity_random_packing", shuffled.meanPurity());
-        Map<String, Object> ppl = new LinkedHashMap<>();
-        table.forEach((d, v) -> ppl.put(d, List.of(v[0], v[1])));
-        metrics.put("perplexity_dense_lory", ppl);
+        metrics.put("version", version());
+        metrics.put("smoke_test", o.smokeTest());
+        metrics.put("seed", o.seed());
+        metrics.put("backend", ordered("name", backend.name(), "device", backend.deviceName(),
+                "cpu_threads", threads));
+        metrics.put("wall_seconds", named(((loryStart - denseStart) / 1e9), (loryEnd - loryStart) / 1e9,
+                "total", (System.nanoTime() - t0) / 1e9));
+        metrics.put("tokens_per_second", named(RunStats.tokensPerSecond(dense.steps()),
+                RunStats.tokensPerSecond(lory.steps()), null, 0));
+        Map<String, Object> params = new LinkedHashMap<>();
+        for (Trainer.Result r : List.of(dense, lory)) {
+            params.put(r == dense ? "dense" : "lory", ordered("total",
+                    r.model().lm().parameterCount(), "active", RunStats.activeParameters(r.model())));
+        }
+        metrics.put("parameters", params);
+        metrics.put("options", o.toMap());
+        metrics.put("training", recordMap(tc));
+        metrics.put("model_config", ordered("dense", denseCfg.toMap(), "lory", loryCfg.toMap()));
+        Map<String, Object> packing = new LinkedHashMap<>();
+        packing.put("adjacent_cosine_similarity", similar.meanAdjacentCosine());
+        packing.put("adjacent_cosine_random", shuffled.meanAdjacentCosine());
+        packing.put("purity_similarity", similar.meanPurity());
+        packing.put("purity_random", shuffled.meanPurity());
+        metrics.put("packing", packing);
         metrics.put("unigram_entropy_nats", unigram);
-        metrics.put("loss_dense", losses(dense));
-        metrics.put("loss_lory", losses(lory));
+        Map<String, Object> ppl = new LinkedHashMap<>();
+        table.forEach((d, v) -> ppl.put(d, named(v[0], v[1], null, 0)));
+        metrics.put("perplexity", ppl);
+        metrics.put("eval_history", ordered("dense", history(dense), "lory", history(lory)));
+        metrics.put("upcycle_step", RunStats.upcycleStep(lory.steps()));
+        metrics.put("mutual_information_bits", RoutingReport.mutualInformation(trace, o.experts(), domains));
+        metrics.put("loss", ordered("dense", losses(dense), "lory", losses(lory)));
         Files.writeString(o.out().resolve("metrics.json"), Json.write(metrics));
-        Path report = DemoReport.write(o.out(), dense, lory, table, trace, o.layers(), o.experts(),
-                new ArrayList<>(eval.keySet()), similar, shuffled);
+        Path report = DemoReport.write(o.out(), metrics, new DemoReport.Inputs(dense, lory, trace, domains,
+                RoutingReport.samples(held, 4 * o.segment()), tok, o.seqLen(), similar, shuffled, o.smokeTest()));
         out.printf(Locale.ROOT, "%nfinal training loss (mean of the last 10 steps): dense %.3f, lory %.3f nats/token; "
                 + "unigram entropy %.3f%n", tail(dense), tail(lory), unigram);
         out.printf(Locale.ROOT, "%nreport: %s (checkpoints, metrics.json and routing.csv beside it); %.1f minutes%n",
                 report, (System.nanoTime() - t0) / 60e9);
         return table;
+    }
+
+    /** The per-domain perplexities; the change column only when the run is long enough to compare. */
+    private static void printTable(Map<String, double[]> table, Options o, PrintStream out) {
+        out.println();
+        out.printf(Locale.ROOT, "%-12s %12s %12s%s%n", "domain", "dense ppl", "lory ppl",
+                o.smokeTest() ? "" : String.format(Locale.ROOT, " %8s", "change"));
+        for (Map.Entry<String, double[]> e : table.entrySet()) {
+            double[] v = e.getValue();
+            out.printf(Locale.ROOT, "%-12s %12.3f %12.3f%s%n", e.getKey(), v[0], v[1], o.smokeTest() ? ""
+                    : String.format(Locale.ROOT, " %+7.1f%%", 100 * (v[1] / v[0] - 1)));
+        }
+        if (o.smokeTest()) {
+            out.printf(Locale.ROOT, "(no change column: %d steps are too few for a comparison; this was a smoke test)"
+                    + "%n", o.steps());
+        }
+    }
+
+    /** {"dense": dense, "lory": lory} plus {@code extra} when it is not null, non-finite values null. */
+    private static Map<String, Object> named(double dense, double lory, String extra, double extraValue) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("dense", finite(dense));
+        m.put("lory", finite(lory));
+        if (extra != null) {
+            m.put(extra, finite(extraValue));
+        }
+        return m;
+    }
+
+    /** A JSON object of these key, value pairs in this order. */
+    private static Map<String, Object> ordered(Object... keysAndValues) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            m.put((String) keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return m;
+    }
+
+    /** The periodic evaluations of a run: [{step, perplexity: {domain: x, all: y}, loss: {...}}]. */
+    private static List<Object> history(Trainer.Result r) {
+        List<Object> out = new ArrayList<>();
+        for (Trainer.EvalResult e : r.evals()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("step", e.step());
+            m.put("perplexity", new LinkedHashMap<>(e.perplexity()));
+            m.put("loss", new LinkedHashMap<>(e.loss()));
+            out.add(m);
+        }
+        return out;
     }
 
     private static double tail(Trainer.Result r) {
@@ -178,29 +296,27 @@ public final class Demo {
     }
 
     private static List<Double> losses(Trainer.Result r) {
-        List<Double> l = new ArrayList<>();
-        r.steps().forEach(s -> l.add((double) s.loss()));
-        return l;
+        return java.util.Arrays.stream(RunStats.losses(r.steps())).boxed().toList();
     }
 
-    /** Held-out documents of each domain packed into at most {@code evalRows} rows of L + 1 tokens. */
-    private static Map<String, List<Batch>> evalSets(List<Document> held, Tokenizer tok, Options o) {
+    /**
+     * Held-out documents of each domain packed into at most {@code evalRows} rows of L + 1 tokens, with the documents
+     * and offsets of their tokens.
+     */
+    private static Map<String, List<LabelledBatch>> evalSets(List<Document> held, Tokenizer tok, Options o) {
         Map<String, List<Document>> byDomain = new TreeMap<>();
         held.forEach(d -> byDomain.computeIfAbsent(d.domain(), k -> new ArrayList<>()).add(d));
-        Map<String, List<Batch>> out = new LinkedHashMap<>();
+        Map<String, List<LabelledBatch>> out = new LinkedHashMap<>();
         for (Map.Entry<String, List<Document>> e : byDomain.entrySet()) {
             PackedSequences p = new Packer(tok, o.seqLen() + 1).packRandom(e.getValue(), o.seed());
             int rows = Math.min(p.size(), o.evalRows());
-            List<Batch> batches = new ArrayList<>();
+            List<LabelledBatch> batches = new ArrayList<>();
             for (int start = 0; start < rows; start += o.batch()) {
-                int n = Math.min(o.batch(), rows - start);
-                int[] tokens = new int[n * (o.seqLen() + 1)];
-                int[] seqs = new int[n];
-                for (int i = 0; i < n; i++) {
+                int[] seqs = new int[Math.min(o.batch(), rows - start)];
+                for (int i = 0; i < seqs.length; i++) {
                     seqs[i] = start + i;
-                    p.copyTokens(start + i, tokens, i * (o.seqLen() + 1));
                 }
-                batches.add(PackedBatchSource.toBatch(p, tokens, seqs, n, o.seqLen() + 1));
+                batches.add(LabelledBatch.packed(p, seqs));
             }
             if (!batches.isEmpty()) {
                 out.put(e.getKey(), batches);

@@ -15,7 +15,8 @@ final class DemoCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
 
-    @Option(names = "--quick", description = "80 steps instead of 800.")
+    @Option(names = "--quick", description = "80 steps instead of 800: a smoke test of the pipeline, too short to "
+            + "compare the models (no change column).")
     boolean quick;
 
     @Option(names = "--steps", description = "Training steps of each model.")
@@ -57,7 +58,7 @@ final class DemoCommand implements Callable<Integer> {
                 positive("--seq", seq, o.seqLen()), h, positive("--layers", layers, o.layers()), o.heads(),
                 Math.max(8, (h * 8 / 3 + 7) / 8 * 8), positive("--experts", experts, o.experts()),
                 positive("--segment", segment, o.segment()), o.lr(), o.evalRows(), seed == null ? o.seed() : seed,
-                out == null ? o.out() : out, resume);
+                out == null ? o.out() : out, resume, quick);
         Path dir = run.out();
         if (java.nio.file.Files.isRegularFile(dir)) {
             throw new IllegalArgumentException(dir + " is a file, not a directory");

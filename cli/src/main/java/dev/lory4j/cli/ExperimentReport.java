@@ -9,9 +9,6 @@ import dev.lory4j.cli.ExperimentStats.Interval;
 import dev.lory4j.cli.ExperimentStats.Losses;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -152,18 +149,12 @@ final class ExperimentReport {
     static void write(Experiment.Options o, List<Study> studies, Map<String, Object> results, PrintStream out)
             throws IOException {
         String md = markdown(results);
-        atomicWrite(o.out().resolve("results.json"), Json.write(results));
-        atomicWrite(o.out().resolve("results.md"), md);
-        atomicWrite(o.out().resolve("report.html"), html(results, md));
+        RunDir.writeAtomically(o.out().resolve("results.json"), Json.write(results));
+        RunDir.writeAtomically(o.out().resolve("results.md"), md);
+        RunDir.writeAtomically(o.out().resolve("report.html"), html(results, md));
         out.println();
         out.print(md);
         out.printf(Locale.ROOT, "%nresults: %s (results.md, report.html beside it)%n", o.out().resolve("results.json"));
-    }
-
-    private static void atomicWrite(Path file, String text) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.writeString(tmp, text);
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
     @SuppressWarnings("unchecked")

@@ -21,7 +21,8 @@ import picocli.CommandLine.ParentCommand;
 /** {@code lory4j inspect}: the routing report of a Lory checkpoint on a data file. */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
         description = "The routing report of a Lory model on a data file: report.html (routing weights per layer and "
-                + "domain, expert usage, expert distances), routing.csv and routing.json.")
+                + "domain, specialisation and mutual information, expert usage, expert distances, routing on one "
+                + "document per domain), routing.csv and routing.json.")
 final class InspectCommand implements Callable<Integer> {
     @ParentCommand
     Main main;
@@ -59,7 +60,8 @@ final class InspectCommand implements Callable<Integer> {
         RunDir.checkWritable(java.nio.file.Files.createDirectories(out));
         RoutingTrace trace = RoutingReport.trace(model, windows);
         Path page = RoutingReport.write(out, "lory4j inspect: " + run.checkpoint().getFileName() + " on " + data,
-                model, trace, new ArrayList<>(windows.keySet()));
+                model, trace, new ArrayList<>(windows.keySet()), RoutingReport.samples(docs, 4 * model.config()
+                        .segmentLength()), tok, length);
         main.out.printf(Locale.ROOT, "%d documents in %d domains, windows of %d tokens; report: %s%n", docs.size(),
                 windows.size(), length, page);
         return 0;

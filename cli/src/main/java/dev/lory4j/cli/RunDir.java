@@ -101,10 +101,14 @@ record RunDir(Path dir, Path checkpoint) {
 
     /** Writes a JSON file of the run atomically (a temporary file moved over it). */
     void writeJson(String name, Object value) throws IOException {
-        Path target = file(name);
-        Path tmp = Files.createTempFile(dir, "." + name, ".tmp");
+        writeAtomically(file(name), Json.write(value));
+    }
+
+    /** Writes {@code text} to {@code target} through a temporary file beside it: readers see the old or the new. */
+    static void writeAtomically(Path target, String text) throws IOException {
+        Path tmp = Files.createTempFile(target.toAbsolutePath().getParent(), "." + target.getFileName(), ".tmp");
         try {
-            Files.writeString(tmp, Json.write(value));
+            Files.writeString(tmp, text);
             Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING,
                     java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } finally {

@@ -147,8 +147,9 @@ class CommandsTest {
         Path out = dir.resolve("inspect");
         assertThat(run("inspect", run.toString(), "--data", data.toString(), "--out", out.toString()))
                 .contains("report:");
-        assertThat(Files.readString(out.resolve("report.html"))).contains("Expert usage").contains("recipes");
-        assertThat(Files.readString(out.resolve("routing.csv"))).startsWith("layer,row,segment,domain");
+        assertThat(Files.readString(out.resolve("report.html"))).contains("Expert usage").contains("recipes")
+                .contains("Routing on held-out documents").contains("I(domain; expert), bits");
+        assertThat(Files.readString(out.resolve("routing.csv"))).startsWith("row_id,layer,batch_row,segment,domain");
     }
 
     @Test

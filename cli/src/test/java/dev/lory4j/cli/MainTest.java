@@ -2,6 +2,7 @@ package dev.lory4j.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lory4j.autograd.io.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.File;
 import java.io.PrintStream;
@@ -9,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,8 +47,14 @@ class MainTest {
         assertThat(out).contains("similarity batching:").contains("domain").contains("dense ppl").contains("report:");
         String html = Files.readString(dir.resolve("report.html"));
         assertThat(html).contains("<svg").contains("layer 1").contains("Expert usage");
-        assertThat(Files.readString(dir.resolve("routing.csv"))).startsWith("layer,row,segment,domain,w0,w1,w2");
-        assertThat(Files.readString(dir.resolve("routing.json"))).startsWith("[{\"layer\":0,");
+        assertThat(Files.readString(dir.resolve("routing.csv"))).startsWith("row_id,layer,batch_row,segment,domain,"
+                + "document,doc_offset,token_start,token_end,weights_from_segment,own_tokens,w0,w1,w2\n");
+        assertThat(Files.readString(dir.resolve("routing.json"))).startsWith("[{\"row_id\":0,\"layer\":0,");
+        assertThat(html).contains("Specialisation").contains("bits").contains("Routing on held-out documents")
+                .contains("upcycling").contains("lory4j 0.1.0").doesNotContainPattern("<svg [^>]*\\swidth='\\d+'");
+        assertThat(out).contains("change").doesNotContain("smoke test");
+        checkRoutingCsv(dir.resolve("routing.csv"), 8, 32);
+        checkMetrics(dir.resolve("metrics.json"), false);
         assertThat(out).contains("unigram entropy of the training tokens");
         assertThat(html).contains("How far the experts moved apart");
         assertThat(dir.resolve("lory/latest.safetensors")).exists();
@@ -60,6 +68,63 @@ class MainTest {
         assertThat(resumed).contains("resumed from").contains("at step 6");
         String table = out.substring(out.indexOf("dense ppl"), out.indexOf("final training loss"));
         assertThat(resumed).contains(table); // the same per-domain table
+    }
+
+    /** routing.csv: (layer, domain, row, segment) never repeats; token ranges follow the segments; documents named. */
+    static void checkRoutingCsv(Path csv, int segment, int seqLen) throws Exception {
+        List<String> lines = Files.readAllLines(csv);
+        List<String> head = List.of(lines.get(0).split(","));
+        java.util.Set<String> keys = new java.util.HashSet<>();
+        java.util.Set<String> rows = new java.util.HashSet<>();
+        for (String line : lines.subList(1, lines.size())) {
+            String[] f = line.split(",", -1);
+            java.util.function.Function<String, String> col = name -> f[head.indexOf(name)];
+            int s = Integer.parseInt(col.apply("segment"));
+            assertThat(keys.add(col.apply("layer") + "/" + col.apply("domain") + "/" + col.apply("row_id") + "/" + s))
+                    .as(line).isTrue();
+            rows.add(col.apply("row_id"));
+            assertThat(Integer.parseInt(col.apply("token_start"))).isEqualTo(s * segment);
+            assertThat(Integer.parseInt(col.apply("token_end"))).isEqualTo(Math.min(seqLen, (s + 1) * segment));
+            assertThat(Integer.parseInt(col.apply("weights_from_segment"))).isEqualTo(Math.max(0, s - 1));
+            assertThat(col.apply("own_tokens")).isEqualTo(s == 0 ? "true" : "false");
+            assertThat(col.apply("document")).isNotEmpty();
+            assertThat(Integer.parseInt(col.apply("doc_offset"))).isNotNegative();
+        }
+        assertThat(rows.size()).isGreaterThan(8); // more rows than one batch: ids do not restart per batch
+    }
+
+    /** metrics.json parses and names its fields. */
+    @SuppressWarnings("unchecked")
+    static void checkMetrics(Path file, boolean smokeTest) throws Exception {
+        Map<String, Object> m = Json.parseObject(Files.readString(file), "metrics");
+        assertThat(m).containsKeys("version", "seed", "backend", "wall_seconds", "tokens_per_second", "parameters",
+                "options", "training", "model_config", "perplexity", "eval_history", "upcycle_step",
+                "mutual_information_bits");
+        assertThat(m.get("smoke_test")).isEqualTo(smokeTest);
+        assertThat((Map<String, Object>) m.get("options")).containsEntry("steps", 6L).containsEntry("segment", 8L);
+        Map<String, Map<String, Object>> ppl = (Map<String, Map<String, Object>>) m.get("perplexity");
+        assertThat(ppl.get("code")).containsKeys("dense", "lory");
+        assertThat((Double) ppl.get("code").get("lory")).isGreaterThan(1);
+        Map<String, Map<String, Object>> params = (Map<String, Map<String, Object>>) m.get("parameters");
+        assertThat((Long) params.get("lory").get("active")).isLessThan((Long) params.get("lory").get("total"));
+        List<Map<String, Object>> evals = (List<Map<String, Object>>) ((Map<String, Object>) m.get("eval_history"))
+                .get("lory");
+        assertThat(evals).isNotEmpty();
+        assertThat((Map<String, Object>) evals.get(0).get("perplexity")).containsKeys("code", "all");
+        assertThat((Double) ((Map<String, Object>) m.get("tokens_per_second")).get("lory")).isPositive();
+    }
+
+    @Test
+    void quickDemoIsASmokeTestWithoutAVerdict(@TempDir Path dir) throws Exception {
+        String out = run("demo", "--quick", "--steps", "6", "--hidden", "16", "--layers", "2", "--seq", "32",
+                "--experts", "3", "--segment", "8", "--out", dir.toString());
+        String table = out.substring(out.indexOf("dense ppl"), out.indexOf("final training loss"));
+        assertThat(out).contains("a smoke test");
+        assertThat(table.lines().findFirst().orElseThrow()).doesNotContain("change"); // the header
+        assertThat(table).doesNotContainPattern("[+-]\\d+\\.\\d%").contains("too few for a comparison");
+        assertThat(Files.readString(dir.resolve("report.html"))).contains("A smoke test").doesNotContain(
+                "<th>change</th>");
+        checkMetrics(dir.resolve("metrics.json"), true);
     }
 
     @Test
