@@ -56,7 +56,7 @@ final class DemoCommand implements Callable<Integer> {
         int h = positive("--hidden", hidden, o.hidden());
         Demo.Options run = new Demo.Options(positive("--steps", steps, o.steps()), o.batch(),
                 positive("--seq", seq, o.seqLen()), h, positive("--layers", layers, o.layers()), o.heads(),
-                Math.max(8, (h * 8 / 3 + 7) / 8 * 8), positive("--experts", experts, o.experts()),
+                dev.lory4j.autograd.nn.DecoderConfig.swigluIntermediate(h), positive("--experts", experts, o.experts()),
                 positive("--segment", segment, o.segment()), o.lr(), o.evalRows(), seed == null ? o.seed() : seed,
                 out == null ? o.out() : out, resume, quick);
         Path dir = run.out();

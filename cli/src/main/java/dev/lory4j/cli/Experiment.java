@@ -272,7 +272,7 @@ public final class Experiment {
                              PrintStream out) {
         long t0 = System.nanoTime();
         DecoderConfig dc = new DecoderConfig(tok.vocabSize(), o.hidden(), o.layers(), o.heads(),
-                Math.max(8, (o.hidden() * 8 / 3 + 7) / 8 * 8), 1e-5f, 10000, false, o.seqLen(), 0.02f, true);
+                DecoderConfig.swigluIntermediate(o.hidden()), 1e-5f, 10000, false, o.seqLen(), 0.02f, true);
         MoeConfig cfg = arm.config(dc);
         TrainConfig tc = TrainConfig.defaults(o.steps(), o.lr()).toBuilder().seed(seed)
                 .evalEvery(Math.max(1, o.steps() / 4)).build();

@@ -411,7 +411,7 @@ final class TrainCommand implements Callable<Integer> {
                     .numLayers(DemoCommand.positive("--layers", layers, 4))
                     .numHeads(DemoCommand.positive("--heads", heads, 4))
                     .intermediateSize(DemoCommand.positive("--intermediate", intermediate,
-                            Math.max(8, (h * 8 / 3 + 7) / 8 * 8)))
+                            DecoderConfig.swigluIntermediate(h)))
                     .maxPositions(seqLen).initStd(0.02f).scaledInit(true).build();
             MoeKind k = MoeKind.parse(kind == null ? "lory" : kind);
             MoeConfig lory = MoeConfig.lory(d, DemoCommand.positive("--experts", experts, 8),

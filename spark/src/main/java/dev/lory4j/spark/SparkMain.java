@@ -254,7 +254,7 @@ public final class SparkMain implements Callable<Integer> {
             int rowTokens = TokenShards.manifest(data).rowTokens();
             Tokenizer tok = TokenShards.tokenizer(data);
             DecoderConfig d = DecoderConfig.builder().vocabSize(tok.vocabSize()).hiddenSize(hidden).numLayers(layers)
-                    .numHeads(heads).intermediateSize(Math.max(8, (hidden * 8 / 3 + 7) / 8 * 8))
+                    .numHeads(heads).intermediateSize(DecoderConfig.swigluIntermediate(hidden))
                     .maxPositions(rowTokens - 1).initStd(0.02f).scaledInit(true).build();
             MoeKind k = MoeKind.parse(kind);
             MoeConfig lory = MoeConfig.lory(d, experts, segment);

@@ -31,6 +31,11 @@ public record DecoderConfig(int vocabSize, int hiddenSize, int numLayers, int nu
         return new DecoderConfig(256, 256, 4, 4, 688, 1e-5f, 10000, false, 2048, 0.02f, false);
     }
 
+    /** The SwiGLU width for a model of width {@code hidden}: 8/3 of it, rounded up to a multiple of 8 (at least 8). */
+    public static int swigluIntermediate(int hidden) {
+        return Math.max(8, (hidden * 8 / 3 + 7) / 8 * 8);
+    }
+
     /** A builder starting from {@link #tiny()}'s values; set what differs, then {@link Builder#build()}. */
     public static Builder builder() {
         return new Builder(tiny());
