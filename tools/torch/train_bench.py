@@ -4,7 +4,8 @@
     /usr/bin/python3 tools/torch/train_bench.py --threads 2 [--steps 5] [--warmup 2] [--batch 8] [--seq 512]
                                                 [--device cpu|cuda]
 
-Prints one JSON line: {"peer":"pytorch","threads":N,"tokens_per_s":...,"step_ms":[...]}. The model is the
+Prints one JSON line: {"peer":"pytorch ...","threads":N,"tokens_per_s":...,"step_ms":[...]}; the peer's name says
+which OpenBLAS core ran (peer_blas.py: a generic fallback core is replaced by the one the CPU supports). The model is the
 same as crosscheck.py's (by default vocab 256, hidden 256, 4 layers, 4 heads, intermediate 688, untied head),
 trained with AdamW on random tokens; only the time per step is measured.
 
@@ -18,7 +19,11 @@ import resource
 import sys
 import time
 
-import torch
+import peer_blas
+
+peer_blas.ensure()  # before torch loads OpenBLAS: no generic fallback kernels for the peer (see peer_blas.py)
+
+import torch  # noqa: E402
 
 from crosscheck import Llama
 
@@ -92,7 +97,8 @@ def main():
             params[p + "mlp.down_proj.weight"] = torch.randn(h, inter) * 0.02
     model = FastLlama(cfg, params)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    name = "pytorch " + torch.__version__
+    blas = peer_blas.describe()
+    name = "pytorch " + torch.__version__ + (", " + blas if blas else "")
 
     def one_step():
         tokens = torch.randint(0, v, (a.batch, a.seq))
