@@ -12,7 +12,7 @@ import picocli.CommandLine.ParentCommand;
         description = {"The Lory paper's comparisons on the bundled corpus, each configuration with several seeds: "
                 + "Lory against dense, top-1 and Expert Choice; similarity against random batching; the segment "
                 + "length T and expert count E halved and doubled; a domain left out of training. Perplexity per "
-                + "domain with 95 % intervals by seed and by bootstrap over held-out documents.",
+                + "domain with 95 %% intervals by seed and by bootstrap over held-out documents.",
             "Defaults take about an hour on 2 cores; --quick about a minute (a smoke test). Finished runs are saved "
                 + "and reused: run the same command again to continue a stopped experiment."})
 final class ExperimentCommand implements Callable<Integer> {

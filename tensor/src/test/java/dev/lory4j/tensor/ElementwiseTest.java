@@ -75,6 +75,50 @@ class ElementwiseTest {
     }
 
     @Test
+    void fusedSiluGateEqualsTheOpsItReplacesAndTheirGradients() {
+        Random r = new Random(11);
+        for (int n : SIZES) {
+            float[] a = new float[n];
+            float[] b = new float[n];
+            float[] g = new float[n];
+            for (int i = 0; i < n; i++) {
+                a[i] = (r.nextFloat() * 2 - 1) * 9; // into the saturated ends of the sigmoid
+                b[i] = (float) r.nextGaussian();
+                g[i] = (float) r.nextGaussian();
+            }
+            Tensor at = Tensor.wrap(a, n);
+            Tensor bt = Tensor.wrap(b, n);
+            Tensor gt = Tensor.wrap(g, n);
+            float[] out = new float[n + 2];
+            dev.lory4j.tensor.kernels.Elementwise.siluMul(a, 0, b, 0, out, 2, n);
+            // the ops a.silu().mul(b) and their gradients as autograd would run them, bit for bit
+            float[] want = at.silu().mul(bt).toArray();
+            Tensor sig = at.sigmoid();
+            float[] wantDa = gt.mul(bt).mul(sig.mul(at.mul(sig.neg().add(1f)).add(1f))).toArray();
+            float[] wantDb = gt.mul(at.silu()).toArray();
+            float[] da = new float[n + 1];
+            float[] db = new float[n + 3];
+            dev.lory4j.tensor.kernels.Elementwise.siluMulBackward(a, 0, b, 0, g, 0, da, 1, db, 3, n);
+            float[] onlyDb = new float[n];
+            dev.lory4j.tensor.kernels.Elementwise.siluMulBackward(a, 0, b, 0, g, 0, null, 0, onlyDb, 0, n);
+            for (int i = 0; i < n; i++) {
+                double s = 1 / (1 + Math.exp(-a[i]));
+                assertThat(out[2 + i]).as("n=%d i=%d", n, i).isEqualTo(want[i])
+                        .isCloseTo((float) (a[i] * s * b[i]), org.assertj.core.api.Assertions.within(1e-5f
+                                * (1 + Math.abs(a[i] * b[i]))));
+                assertThat(da[1 + i]).as("dA n=%d i=%d", n, i).isEqualTo(wantDa[i]);
+                assertThat(db[3 + i]).as("dB n=%d i=%d", n, i).isEqualTo(wantDb[i]);
+                assertThat(onlyDb[i]).isEqualTo(wantDb[i]);
+                // against the derivative in double: d/da silu(a) b = b s (1 + a (1 - s))
+                assertThat((double) da[1 + i]).isCloseTo(g[i] * b[i] * s * (1 + a[i] * (1 - s)),
+                        org.assertj.core.api.Assertions.within(1e-5 * (1 + Math.abs(a[i] * g[i] * b[i]))));
+            }
+            assertThat(out[0]).isZero();
+            assertThat(da[0]).isZero();
+        }
+    }
+
+    @Test
     void sigmoidAndSiluSaturateWithoutNaN() {
         Tensor x = Tensor.fromArray(new float[] {-1000f, -90f, 0f, 90f, 1000f}, 5);
         float[] sig = x.sigmoid().toArray();

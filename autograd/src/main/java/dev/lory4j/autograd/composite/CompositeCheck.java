@@ -56,6 +56,10 @@ public final class CompositeCheck {
         all.add(new Example<>(Composites.SELF_ATTENTION, new Composites.SelfAttention(tables[0], tables[1], 3),
                 new Tensor[] {rng.normal(0f, 1f, 2, 7, 10), weight(rng, 12, 10), weight(rng, 12, 10),
                     weight(rng, 12, 10), weight(rng, 10, 12)}));
+        all.add(new Example<>(Composites.SILU_MUL, null, new Tensor[] {rng.normal(0f, 3f, 3, 37),
+            rng.normal(0f, 1f, 3, 37)}));
+        all.add(new Example<>(Composites.SILU_MUL, null, new Tensor[] {rng.normal(0f, 3f, 2, 5, 7).transpose(1, 2),
+            rng.normal(0f, 1f, 2, 7, 5)}));
         all.add(new Example<>(Composites.SWIGLU, null, new Tensor[] {rng.normal(0f, 1f, 3, 5, 7), weight(rng, 11, 7),
             weight(rng, 11, 7), weight(rng, 7, 11)}));
         all.add(new Example<>(Composites.MERGED_PRODUCT, null, new Tensor[] {rng.normal(0f, 1f, 3, 5, 7),

@@ -54,10 +54,17 @@ public final class Composites {
     public static final Composite<SelfAttention> SELF_ATTENTION = new Composite<>("selfAttention",
             new String[] {"x", "wq", "wk", "wv", "wo"}, Composites::checkSelfAttention, Composites::selfAttentionReference);
 
+    /**
+     * The gate of a SwiGLU block, silu(a) ⊙ b for a and b of one shape: a kernel can do it, and its gradient, in one
+     * pass over memory each (the reference runs two ops forward and about eight backward).
+     */
+    public static final Composite<Void> SILU_MUL = new Composite<>("siluMul", new String[] {"a", "b"},
+            (t, a) -> checkSiluMul(t[0], t[1]), (v, a) -> v[0].silu().mul(v[1]));
+
     /** The SwiGLU feed-forward block (silu(x W1ᵀ) ⊙ x W3ᵀ) W2ᵀ for x [..., d], W1 and W3 [f, d], W2 [d', f]. */
     public static final Composite<Void> SWIGLU = new Composite<>("swiGlu", new String[] {"x", "w1", "w3", "w2"},
             (t, a) -> checkSwiGlu(t[0], t[1], t[2], t[3]),
-            (v, a) -> linear(linear(v[0], v[1]).silu().mul(linear(v[0], v[2])), v[3]));
+            (v, a) -> linear(siluMul(linear(v[0], v[1]), linear(v[0], v[2])), v[3]));
 
     /**
      * Products with merged experts (Lory, spec §2.4, §3.2): y_s = x_s · M̄_sᵀ with M̄_s = Σ_e w[s, e] experts[e],
@@ -75,8 +82,8 @@ public final class Composites {
     public static final Composite<Merged> MERGED_SWIGLU = new Composite<>("mergedSwiGlu",
             new String[] {"h", "w", "gate", "up", "down"}, (t, a) -> checkMergedSwiGlu(t[0], t[1], t[2], t[3], t[4]),
             (v, a) -> {
-                Var z = v[0].matmul(merge(v[1], v[2]).transpose(-1, -2)).silu()
-                        .mul(v[0].matmul(merge(v[1], v[3]).transpose(-1, -2)));
+                Var z = siluMul(v[0].matmul(merge(v[1], v[2]).transpose(-1, -2)),
+                        v[0].matmul(merge(v[1], v[3]).transpose(-1, -2)));
                 return z.matmul(merge(v[1], v[4]).transpose(-1, -2));
             });
 
@@ -94,7 +101,7 @@ public final class Composites {
             new String[] {"x", "mask", "weights", "gate", "up", "down"},
             (t, a) -> checkRoutedSwiGlu(t[0], t[1], t[2], t[3], t[4], t[5]), (v, a) -> {
                 Var x = v[0].unsqueeze(0); // [1, n, d]: every expert on every token
-                Var z = x.matmul(v[3].transpose(-1, -2)).silu().mul(x.matmul(v[4].transpose(-1, -2))); // [E, n, f]
+                Var z = siluMul(x.matmul(v[3].transpose(-1, -2)), x.matmul(v[4].transpose(-1, -2))); // [E, n, f]
                 Var y = z.matmul(v[5].transpose(-1, -2)); // [E, n, d']
                 Var combine = v[1].detach().mul(v[2]).t().unsqueeze(-1); // [E, n, 1], 0 where not routed
                 return y.mul(combine).sum(false, 0);
@@ -117,13 +124,18 @@ public final class Composites {
 
     /** Every composite op. */
     public static List<Composite<?>> all() {
-        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, ROUTED_SWIGLU,
+        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, SILU_MUL, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, ROUTED_SWIGLU,
                 CROSS_ENTROPY, LINEAR_CROSS_ENTROPY);
     }
 
     /** {@link #LINEAR}: x · Wᵀ. */
     public static Var linear(Var x, Var weight) {
         return LINEAR.apply(null, x, weight);
+    }
+
+    /** {@link #SILU_MUL}: silu(a) ⊙ b. */
+    public static Var siluMul(Var a, Var b) {
+        return SILU_MUL.apply(null, a, b);
     }
 
     /** Merges experts [E, a, b] with weights [S, E] into S matrices [S, a, b] (spec §3.2: one [S,E]·[E,a·b] product). */
@@ -235,6 +247,13 @@ public final class Composites {
                     + ", Wo " + Shapes.str(wo.shape()) + ", cos " + Shapes.str(cos.shape()) + ", sin "
                     + Shapes.str(sin.shape()) + " and " + heads + " heads do not fit (want x [B, L, d], Wq, Wk, Wv "
                     + "[H·D, d] with D even, Wo [d', H·D], cos and sin [L, D])");
+        }
+    }
+
+    private static void checkSiluMul(Tensor a, Tensor b) {
+        if (!Arrays.equals(a.shape(), b.shape())) {
+            throw new IllegalArgumentException("siluMul: a " + Shapes.str(a.shape()) + " and b " + Shapes.str(b.shape())
+                    + " differ (want one shape)");
         }
     }
 

@@ -2,6 +2,7 @@ package dev.lory4j.autograd.composite;
 
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.kernels.Attention;
+import dev.lory4j.tensor.kernels.Elementwise;
 import dev.lory4j.tensor.spi.Backend;
 import java.util.Map;
 
@@ -24,9 +25,37 @@ final class CpuKernels implements KernelProvider {
             return Map.of(Composites.CROSS_ENTROPY.name(), new CrossEntropyKernel());
         }
         return Map.of(Composites.ATTENTION.name(), new AttentionKernel(),
+                Composites.SILU_MUL.name(), new SiluMulKernel(),
                 Composites.MERGED_SWIGLU.name(), new CpuMergedSwiGlu(),
                 Composites.ROUTED_SWIGLU.name(), new CpuRoutedSwiGlu(),
                 Composites.CROSS_ENTROPY.name(), new CrossEntropyKernel());
+    }
+
+    /** silu(a) ⊙ b and its two gradients, one pass over memory each ({@link Elementwise#siluMul}). */
+    static final class SiluMulKernel implements Kernel<Void> {
+        @Override
+        public Tensor forward(Call<Void> call) {
+            Tensor a = call.input(0).contiguous();
+            Tensor b = call.input(1).contiguous();
+            Tensor out = Tensor.empty(a.shape());
+            Elementwise.siluMul(a.data(), a.offset(), b.data(), b.offset(), out.data(), out.offset(), a.numel());
+            if (call.recording()) {
+                call.save(new Tensor[] {a, b});
+            }
+            return out;
+        }
+
+        @Override
+        public Tensor[] backward(Call<Void> call, Tensor y, Tensor dy, boolean[] needs) {
+            Tensor[] ab = (Tensor[]) call.saved();
+            Tensor g = dy.contiguous();
+            Tensor da = needs[0] ? Tensor.empty(ab[0].shape()) : null;
+            Tensor db = needs[1] ? Tensor.empty(ab[1].shape()) : null;
+            Elementwise.siluMulBackward(ab[0].data(), ab[0].offset(), ab[1].data(), ab[1].offset(), g.data(), g.offset(),
+                    da == null ? null : da.data(), da == null ? 0 : da.offset(), db == null ? null : db.data(),
+                    db == null ? 0 : db.offset(), ab[0].numel());
+            return new Tensor[] {da, db};
+        }
     }
 
     /** log-softmax, then the mean over kept rows of −log p[target]; backward p − onehot, scaled, on kept rows. */

@@ -1,6 +1,7 @@
 package dev.lory4j.autograd.composite;
 
 import dev.lory4j.tensor.Tensor;
+import dev.lory4j.tensor.kernels.Elementwise;
 import dev.lory4j.tensor.kernels.Gemm;
 import dev.lory4j.tensor.kernels.Merge;
 
@@ -83,7 +84,8 @@ final class CpuMergedSwiGlu implements Kernel<Composites.Merged> {
         bmm(s, false, true, t, di, d, ht.data(), ht.offset(), m, s * p, 0f, b, 0); // B = h W̄3ᵀ
         Tensor at = Tensor.wrap(a, s, t, di);
         Tensor bt = Tensor.wrap(b, s, t, di);
-        Tensor z = at.silu().mul(bt);
+        Tensor z = Tensor.empty(s, t, di);
+        Elementwise.siluMul(a, 0, b, 0, z.data(), z.offset(), s * t * di); // Z = SiLU(A) ⊙ B
         float[] y = new float[s * t * d];
         bmm(s, false, true, t, d, di, z.data(), z.offset(), m, 2 * s * p, 0f, y, 0); // y = Z W̄2ᵀ
         if (call.recording()) {
@@ -114,11 +116,11 @@ final class CpuMergedSwiGlu implements Kernel<Composites.Merged> {
         bmm(s, true, false, d, di, t, g.data(), g.offset(), z.data(), z.offset(), 0f, dm, 2 * s * p); // dW̄2 = dYᵀ Z
         float[] dz = new float[s * t * di];
         bmm(s, false, false, t, di, d, g.data(), g.offset(), mb, 2 * s * p, 0f, dz, 0); // dZ = dY W̄2
-        Tensor dzt = Tensor.wrap(dz, s, t, di);
-        Tensor sig = at.sigmoid();
-        Tensor silu = at.mul(sig);
-        Tensor dA = dzt.mul(bt).mul(sig.mul(at.mul(sig.neg().add(1f)).add(1f))); // SiLU'(a) = σ(a)(1 + a(1 − σ(a)))
-        Tensor dB = dzt.mul(silu);
+        Tensor dA = Tensor.empty(s, t, di);
+        Tensor dB = Tensor.empty(s, t, di);
+        // dA = dZ ⊙ B ⊙ SiLU'(A) with SiLU'(a) = σ(a)(1 + a(1 − σ(a))), dB = dZ ⊙ SiLU(A), in one pass
+        Elementwise.siluMulBackward(at.data(), at.offset(), bt.data(), bt.offset(), dz, 0, dA.data(), dA.offset(),
+                dB.data(), dB.offset(), s * t * di);
         bmm(s, true, false, di, d, t, dA.data(), dA.offset(), ht.data(), ht.offset(), 0f, dm, 0); // dW̄1 = dAᵀ h
         bmm(s, true, false, di, d, t, dB.data(), dB.offset(), ht.data(), ht.offset(), 0f, dm, s * p); // dW̄3 = dBᵀ h
 

@@ -31,7 +31,7 @@ final class CpuRoutedSwiGlu implements Kernel<Void> {
                 int[] rows = rowsOf(mask, n, experts, e);
                 if (rows.length > 0) {
                     Var xs = x.indexSelect(0, rows);
-                    Var z = xs.matmul(gate.select(0, e).t()).silu().mul(xs.matmul(up.select(0, e).t()));
+                    Var z = Composites.siluMul(xs.matmul(gate.select(0, e).t()), xs.matmul(up.select(0, e).t()));
                     Var y = z.matmul(down.select(0, e).t());
                     out = out.indexAdd(0, rows, y.mul(w.select(1, e).indexSelect(0, rows).unsqueeze(1)));
                 }

@@ -69,9 +69,9 @@ class CompositesTest {
     void theCpuKernelsEqualTheReferences() {
         Backends.use(new CpuBackend());
         assertThat(Kernels.registered(Backends.current()).keySet()).containsExactlyInAnyOrder("attention",
-                "crossEntropy", "mergedSwiGlu", "routedSwiGlu");
+                "crossEntropy", "mergedSwiGlu", "routedSwiGlu", "siluMul");
         assertThat(CompositeCheck.checkRegisteredKernels(1e-5, 17)).containsExactly("attention", "crossEntropy",
-                "mergedSwiGlu", "routedSwiGlu");
+                "mergedSwiGlu", "routedSwiGlu", "siluMul");
     }
 
     @Test

@@ -199,6 +199,80 @@ public final class Elementwise {
         }
     }
 
+    /**
+     * out[i] = silu(a[i]) * b[i] over contiguous runs, the gate of a SwiGLU block in one pass (silu as
+     * {@link UnaryOp#SILU} computes it, so the result equals {@code a.silu().mul(b)} bit for bit).
+     */
+    public static void siluMul(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        chunked(n, (start, len) -> siluMulRun(a, aOff + start, b, bOff + start, out, outOff + start, len));
+    }
+
+    private static void siluMulRun(float[] a, int ao, float[] b, int bo, float[] o, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, ao + i);
+            v.div(ONE.add(VMath.exp(v.neg()))).mul(FloatVector.fromArray(S, b, bo + i)).intoArray(o, oo + i);
+        }
+        for (; i < n; i++) {
+            o[oo + i] = apply(UnaryOp.SILU, a[ao + i]) * b[bo + i];
+        }
+    }
+
+    /**
+     * The gradients of out = silu(a) * b for output gradient g, in one pass over contiguous runs:
+     * dA[i] = g[i] b[i] σ(a[i]) (1 + a[i] (1 − σ(a[i]))) and dB[i] = g[i] silu(a[i]), with the operations in the order
+     * of the autograd ops {@code a.silu().mul(b)} would run them. Either output may be null (not wanted).
+     */
+    public static void siluMulBackward(float[] a, int aOff, float[] b, int bOff, float[] g, int gOff, float[] dA,
+                                       int dAOff, float[] dB, int dBOff, int n) {
+        chunked(n, (start, len) -> siluMulBackwardRun(a, aOff + start, b, bOff + start, g, gOff + start, dA,
+                dAOff + start, dB, dBOff + start, len));
+    }
+
+    private static void siluMulBackwardRun(float[] a, int ao, float[] b, int bo, float[] g, int go, float[] dA,
+                                           int dao, float[] dB, int dbo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += L) {
+            FloatVector x = FloatVector.fromArray(S, a, ao + i);
+            FloatVector gv = FloatVector.fromArray(S, g, go + i);
+            FloatVector den = ONE.add(VMath.exp(x.neg()));
+            if (dA != null) {
+                FloatVector sig = ONE.div(den);
+                FloatVector slope = sig.mul(x.mul(sig.neg().add(ONE)).add(ONE));
+                gv.mul(FloatVector.fromArray(S, b, bo + i)).mul(slope).intoArray(dA, dao + i);
+            }
+            if (dB != null) {
+                gv.mul(x.div(den)).intoArray(dB, dbo + i);
+            }
+        }
+        for (; i < n; i++) {
+            float x = a[ao + i];
+            if (dA != null) {
+                float sig = apply(UnaryOp.SIGMOID, x);
+                dA[dao + i] = g[go + i] * b[bo + i] * (sig * (x * (-sig + 1f) + 1f));
+            }
+            if (dB != null) {
+                dB[dbo + i] = g[go + i] * apply(UnaryOp.SILU, x);
+            }
+        }
+    }
+
+    /** A loop over [0, n) in runs: split over {@link Parallel} when long, else one run in the calling thread. */
+    private static void chunked(int n, Run run) {
+        if (n >= PARALLEL_THRESHOLD && Parallel.threads() > 1) {
+            int chunks = (n + CHUNK - 1) / CHUNK;
+            Parallel.parallelFor(chunks, c -> run.run(c * CHUNK, Math.min(CHUNK, n - c * CHUNK)));
+        } else if (n > 0) {
+            run.run(0, n);
+        }
+    }
+
+    /** A run [start, start + len) of a {@link #chunked} loop. */
+    @FunctionalInterface
+    private interface Run {
+        void run(int start, int len);
+    }
+
     /** y[i] += alpha * x[i] over contiguous runs (the BLAS axpy). */
     public static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
         FloatVector va = FloatVector.broadcast(S, alpha);
