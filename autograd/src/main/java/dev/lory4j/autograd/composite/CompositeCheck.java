@@ -56,6 +56,12 @@ public final class CompositeCheck {
         all.add(new Example<>(Composites.SELF_ATTENTION, new Composites.SelfAttention(tables[0], tables[1], 3),
                 new Tensor[] {rng.normal(0f, 1f, 2, 7, 10), weight(rng, 12, 10), weight(rng, 12, 10),
                     weight(rng, 12, 10), weight(rng, 10, 12)}));
+        // RoPE: a head view read in place (rows strided), vector tails (D = 2 x 19), and a width below one vector
+        Tensor[] wide = new RoPE(38, 16, 10000).tables(2, 5);
+        all.add(new Example<>(Composites.ROPE, null, new Tensor[] {rng.normal(0f, 1f, 2, 5, 3, 38).transpose(1, 2),
+            wide[0], wide[1]}));
+        Tensor[] narrow = new RoPE(6, 16, 10000).tables(0, 7);
+        all.add(new Example<>(Composites.ROPE, null, new Tensor[] {rng.normal(0f, 1f, 7, 6), narrow[0], narrow[1]}));
         all.add(new Example<>(Composites.SILU_MUL, null, new Tensor[] {rng.normal(0f, 3f, 3, 37),
             rng.normal(0f, 1f, 3, 37)}));
         all.add(new Example<>(Composites.SILU_MUL, null, new Tensor[] {rng.normal(0f, 3f, 2, 5, 7).transpose(1, 2),

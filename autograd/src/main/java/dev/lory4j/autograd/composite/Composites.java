@@ -55,6 +55,15 @@ public final class Composites {
             new String[] {"x", "wq", "wk", "wv", "wo"}, Composites::checkSelfAttention, Composites::selfAttentionReference);
 
     /**
+     * Rotary position embedding (Hugging Face rotate-half) of u [..., L, D] with the tables cos, sin [L, D]:
+     * u ⊙ cos + rotate_half(u) ⊙ sin, rotate_half(u) = [−u[D/2:], u[:D/2]]. A kernel can do it in one pass forward and
+     * one backward (the reference runs about six ops each way). The tables are inputs, not arguments: a captured
+     * generation step looks them up by position, so they change from call to call.
+     */
+    public static final Composite<Void> ROPE = new Composite<>("rope", new String[] {"u", "cos", "sin"},
+            (t, a) -> checkRope(t[0], t[1], t[2]), (v, a) -> ropeReference(v[0], v[1], v[2]));
+
+    /**
      * The gate of a SwiGLU block, silu(a) ⊙ b for a and b of one shape: a kernel can do it, and its gradient, in one
      * pass over memory each (the reference runs two ops forward and about eight backward).
      */
@@ -124,7 +133,7 @@ public final class Composites {
 
     /** Every composite op. */
     public static List<Composite<?>> all() {
-        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, SILU_MUL, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, ROUTED_SWIGLU,
+        return List.of(LINEAR, ATTENTION, SELF_ATTENTION, ROPE, SILU_MUL, SWIGLU, MERGED_PRODUCT, MERGED_SWIGLU, ROUTED_SWIGLU,
                 CROSS_ENTROPY, LINEAR_CROSS_ENTROPY);
     }
 
@@ -150,15 +159,16 @@ public final class Composites {
         return weights.matmul(experts.reshape(e, a * b)).reshape(weights.dim(0), a, b);
     }
 
-    /**
-     * Rotary position embedding (Hugging Face rotate-half) of u [..., L, D] with the tables cos, sin [L, D]:
-     * u ⊙ cos + rotate_half(u) ⊙ sin, rotate_half(u) = [−u[D/2:], u[:D/2]].
-     */
+    /** {@link #ROPE} of u [..., L, D] with the tables cos, sin [L, D]. */
     public static Var rope(Var u, Tensor cos, Tensor sin) {
+        return ROPE.apply((Site) null, null, u, Var.of(cos), Var.of(sin));
+    }
+
+    private static Var ropeReference(Var u, Var cos, Var sin) {
         int dim = u.dim(-1);
         int half = dim / 2;
         Var rotated = Var.concat(-1, u.slice(-1, half, dim).neg(), u.slice(-1, 0, half));
-        return u.mul(Var.of(cos)).add(rotated.mul(Var.of(sin)));
+        return u.mul(cos).add(rotated.mul(sin));
     }
 
     private static Var linearReference(Var x, Var w) {
@@ -247,6 +257,15 @@ public final class Composites {
                     + ", Wo " + Shapes.str(wo.shape()) + ", cos " + Shapes.str(cos.shape()) + ", sin "
                     + Shapes.str(sin.shape()) + " and " + heads + " heads do not fit (want x [B, L, d], Wq, Wk, Wv "
                     + "[H·D, d] with D even, Wo [d', H·D], cos and sin [L, D])");
+        }
+    }
+
+    private static void checkRope(Tensor u, Tensor cos, Tensor sin) {
+        int[] table = {u.rank() < 2 ? -1 : u.dim(-2), u.dim(-1)};
+        if (u.rank() < 2 || u.dim(-1) % 2 != 0 || !Arrays.equals(cos.shape(), table)
+                || !Arrays.equals(sin.shape(), table)) {
+            throw new IllegalArgumentException("rope: u " + Shapes.str(u.shape()) + ", cos " + Shapes.str(cos.shape())
+                    + " and sin " + Shapes.str(sin.shape()) + " do not fit (want u [..., L, D] with D even, tables [L, D])");
         }
     }
 

@@ -3,6 +3,7 @@ package dev.lory4j.autograd.composite;
 import dev.lory4j.tensor.Tensor;
 import dev.lory4j.tensor.kernels.Attention;
 import dev.lory4j.tensor.kernels.Elementwise;
+import dev.lory4j.tensor.kernels.Rotary;
 import dev.lory4j.tensor.spi.Backend;
 import java.util.Map;
 
@@ -26,9 +27,69 @@ final class CpuKernels implements KernelProvider {
         }
         return Map.of(Composites.ATTENTION.name(), new AttentionKernel(),
                 Composites.SILU_MUL.name(), new SiluMulKernel(),
+                Composites.ROPE.name(), new RopeKernel(),
                 Composites.MERGED_SWIGLU.name(), new CpuMergedSwiGlu(),
                 Composites.ROUTED_SWIGLU.name(), new CpuRoutedSwiGlu(),
                 Composites.CROSS_ENTROPY.name(), new CrossEntropyKernel());
+    }
+
+    /** RoPE by {@link Rotary}: rows read in place from a strided u (the heads' views), one pass each way. */
+    static final class RopeKernel implements Kernel<Void> {
+        @Override
+        public Tensor forward(Call<Void> call) {
+            Tensor u = call.input(0);
+            if (u.strides()[u.rank() - 1] != 1) {
+                u = u.contiguous();
+            }
+            int d = u.dim(-1);
+            Tensor cos = call.input(1).contiguous();
+            Tensor sin = call.input(2).contiguous();
+            Tensor out = Tensor.empty(u.shape());
+            Rotary.forward(u.data(), rowStarts(u), u.dim(-2), d, cos.data(), cos.offset(), sin.data(), sin.offset(),
+                    out.data(), out.offset());
+            return out;
+        }
+
+        @Override
+        public Tensor[] backward(Call<Void> call, Tensor y, Tensor dy, boolean[] needs) {
+            // the tables' gradients (never needed in training: they are constants) come from the reference
+            Tensor[] grads = needs[1] || needs[2]
+                    ? call.referenceBackward(dy, new boolean[] {false, needs[1], needs[2]}) : new Tensor[3];
+            if (needs[0]) {
+                Tensor g = dy.contiguous();
+                Tensor cos = call.input(1).contiguous();
+                Tensor sin = call.input(2).contiguous();
+                Tensor du = Tensor.empty(g.shape());
+                int d = g.dim(-1);
+                Rotary.backward(g.data(), g.offset(), g.numel() / d, g.dim(-2), d, cos.data(), cos.offset(),
+                        sin.data(), sin.offset(), du.data(), du.offset());
+                grads[0] = du;
+            }
+            return grads;
+        }
+
+        /** Where each row (last axis) of t starts in its array, rows in row-major order of the leading axes. */
+        private static int[] rowStarts(Tensor t) {
+            int rank = t.rank();
+            int[] shape = t.shape();
+            int[] strides = t.strides();
+            int rows = t.numel() / shape[rank - 1];
+            int[] starts = new int[rows];
+            int[] index = new int[rank - 1];
+            int at = t.offset();
+            for (int r = 0; r < rows; r++) {
+                starts[r] = at;
+                for (int axis = rank - 2; axis >= 0; axis--) { // odometer over the leading axes
+                    at += strides[axis];
+                    if (++index[axis] < shape[axis]) {
+                        break;
+                    }
+                    at -= strides[axis] * shape[axis];
+                    index[axis] = 0;
+                }
+            }
+            return starts;
+        }
     }
 
     /** silu(a) ⊙ b and its two gradients, one pass over memory each ({@link Elementwise#siluMul}). */

@@ -69,9 +69,9 @@ class CompositesTest {
     void theCpuKernelsEqualTheReferences() {
         Backends.use(new CpuBackend());
         assertThat(Kernels.registered(Backends.current()).keySet()).containsExactlyInAnyOrder("attention",
-                "crossEntropy", "mergedSwiGlu", "routedSwiGlu", "siluMul");
+                "crossEntropy", "mergedSwiGlu", "rope", "routedSwiGlu", "siluMul");
         assertThat(CompositeCheck.checkRegisteredKernels(1e-5, 17)).containsExactly("attention", "crossEntropy",
-                "mergedSwiGlu", "routedSwiGlu", "siluMul");
+                "mergedSwiGlu", "rope", "routedSwiGlu", "siluMul");
     }
 
     @Test
