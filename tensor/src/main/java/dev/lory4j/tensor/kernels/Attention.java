@@ -77,7 +77,7 @@ public final class Attention {
                 int keys = Math.min(lk, i0 + rows + lk - lq);
                 // delta_i = dO_i · O_i: the row sums of dP ⊙ P, needed by the softmax backward
                 for (int r = 0; r < rows; r++) {
-                    dp[deltaAt + r] = dot(g, gBase[t] + (i0 + r) * ldg, out, outOff + (t * lq + i0 + r) * dv, dv);
+                    dp[deltaAt + r] = Dots.dot(g, gBase[t] + (i0 + r) * ldg, out, outOff + (t * lq + i0 + r) * dv, dv);
                 }
                 Gemm.sgemm(false, true, rows, keys, d, scale, q, qBase[t] + i0 * ldq, ldq, k, kBase[t], ldk, 0f, p,
                         0, keys);
@@ -152,19 +152,5 @@ public final class Attention {
         for (; i < n; i++) {
             dp[o + i] = (dp[o + i] - delta) * p[o + i];
         }
-    }
-
-    private static float dot(float[] a, int ao, float[] b, int bo, int n) {
-        FloatVector acc = FloatVector.zero(S);
-        int i = 0;
-        int bound = S.loopBound(n);
-        for (; i < bound; i += V) {
-            acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
-        }
-        float sum = VMath.sumLanes(acc);
-        for (; i < n; i++) {
-            sum += a[ao + i] * b[bo + i];
-        }
-        return sum;
     }
 }

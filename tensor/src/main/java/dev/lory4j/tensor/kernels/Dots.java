@@ -14,6 +14,25 @@ public final class Dots {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int V = S.length();
 
+    /**
+     * Σ_{p < n} a[ao + p] · b[bo + p] with one vector accumulator: whole vectors by fused multiply-adds, their lanes
+     * summed by {@link VMath#sumLanes}, then the remaining p one product at a time (the row dot of attention's and the
+     * softmax's backward passes).
+     */
+    public static float dot(float[] a, int ao, float[] b, int bo, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int i = 0;
+        int bound = S.loopBound(n);
+        for (; i < bound; i += V) {
+            acc = FloatVector.fromArray(S, a, ao + i).fma(FloatVector.fromArray(S, b, bo + i), acc);
+        }
+        float sum = VMath.sumLanes(acc);
+        for (; i < n; i++) {
+            sum += a[ao + i] * b[bo + i];
+        }
+        return sum;
+    }
+
     /** Floats of scratch {@link #dots2x4} needs for its lane sums. */
     public static final int LANES = V;
 

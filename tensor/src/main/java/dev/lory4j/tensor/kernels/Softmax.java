@@ -94,19 +94,12 @@ public final class Softmax {
             int yo = yOff + r * cols;
             int go = dyOff + r * cols;
             int xo = dxOff + r * cols;
-            FloatVector acc = FloatVector.zero(S);
+            float dot = Dots.dot(y, yo, dy, go, cols);
+            FloatVector vdot = FloatVector.broadcast(S, dot);
+            FloatVector vs = FloatVector.broadcast(S, scale);
             int i = 0;
             int bound = S.loopBound(cols);
             for (; i < bound; i += L) {
-                acc = FloatVector.fromArray(S, y, yo + i).fma(FloatVector.fromArray(S, dy, go + i), acc);
-            }
-            float dot = VMath.sumLanes(acc);
-            for (; i < cols; i++) {
-                dot += y[yo + i] * dy[go + i];
-            }
-            FloatVector vdot = FloatVector.broadcast(S, dot);
-            FloatVector vs = FloatVector.broadcast(S, scale);
-            for (i = 0; i < bound; i += L) {
                 FloatVector.fromArray(S, dy, go + i).sub(vdot).mul(FloatVector.fromArray(S, y, yo + i)).mul(vs)
                         .intoArray(dx, xo + i);
             }
