@@ -26,16 +26,8 @@ public final class Elementwise {
     /** out[i] = op(a[aOff + i*aInc], b[bOff + i*bInc]) for i in [0, n); increments 0 broadcast one value. */
     public static void binary(BinaryOp op, float[] a, int aOff, int aInc, float[] b, int bOff, int bInc,
                               float[] out, int outOff, int n) {
-        if (n >= PARALLEL_THRESHOLD && Parallel.threads() > 1) {
-            int chunks = (n + CHUNK - 1) / CHUNK;
-            Parallel.parallelFor(chunks, c -> {
-                int start = c * CHUNK;
-                int len = Math.min(CHUNK, n - start);
-                binaryRun(op, a, aOff + start * aInc, aInc, b, bOff + start * bInc, bInc, out, outOff + start, len);
-            });
-        } else {
-            binaryRun(op, a, aOff, aInc, b, bOff, bInc, out, outOff, n);
-        }
+        chunked(n, (start, len) -> binaryRun(op, a, aOff + start * aInc, aInc, b, bOff + start * bInc, bInc, out,
+                outOff + start, len));
     }
 
     private static void binaryRun(BinaryOp op, float[] a, int aOff, int aInc, float[] b, int bOff, int bInc,
@@ -133,15 +125,7 @@ public final class Elementwise {
 
     /** out[i] = op(x[xOff + i*xInc]) for i in [0, n). */
     public static void unary(UnaryOp op, float[] x, int xOff, int xInc, float[] out, int outOff, int n) {
-        if (n >= PARALLEL_THRESHOLD && Parallel.threads() > 1) {
-            int chunks = (n + CHUNK - 1) / CHUNK;
-            Parallel.parallelFor(chunks, c -> {
-                int start = c * CHUNK;
-                unaryRun(op, x, xOff + start * xInc, xInc, out, outOff + start, Math.min(CHUNK, n - start));
-            });
-        } else {
-            unaryRun(op, x, xOff, xInc, out, outOff, n);
-        }
+        chunked(n, (start, len) -> unaryRun(op, x, xOff + start * xInc, xInc, out, outOff + start, len));
     }
 
     private static void unaryRun(UnaryOp op, float[] x, int xOff, int xInc, float[] out, int outOff, int n) {

@@ -18,8 +18,6 @@ import jdk.incubator.vector.VectorSpecies;
 public final class Rotary {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
-    /** Rows per parallel task. */
-    private static final int ROWS_PER_TASK = 256;
 
     private Rotary() {}
 
@@ -30,11 +28,9 @@ public final class Rotary {
     public static void forward(float[] u, int[] rowStart, int len, int d, float[] cos, int cosOff, float[] sin,
                                int sinOff, float[] out, int outOff) {
         check("rope", d, len, rowStart.length);
-        rows(rowStart.length, d, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int t = (r % len) * d;
-                rotate(u, rowStart[r], cos, cosOff + t, sin, sinOff + t, out, outOff + r * d, d / 2, false);
-            }
+        Rows.forRows(rowStart.length, d, r -> {
+            int t = (r % len) * d;
+            rotate(u, rowStart[r], cos, cosOff + t, sin, sinOff + t, out, outOff + r * d, d / 2, false);
         });
     }
 
@@ -45,11 +41,9 @@ public final class Rotary {
     public static void backward(float[] g, int gOff, int rows, int len, int d, float[] cos, int cosOff, float[] sin,
                                 int sinOff, float[] du, int duOff) {
         check("rope backward", d, len, rows);
-        rows(rows, d, (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int t = (r % len) * d;
-                rotate(g, gOff + r * d, cos, cosOff + t, sin, sinOff + t, du, duOff + r * d, d / 2, true);
-            }
+        Rows.forRows(rows, d, r -> {
+            int t = (r % len) * d;
+            rotate(g, gOff + r * d, cos, cosOff + t, sin, sinOff + t, du, duOff + r * d, d / 2, true);
         });
     }
 
@@ -95,21 +89,5 @@ public final class Rotary {
             throw new IllegalArgumentException(op + ": rows of " + d + " (want an even width) and " + rows
                     + " rows for tables of " + len + " positions (want a multiple)");
         }
-    }
-
-    /** Runs body over row ranges, in parallel when there are many. */
-    private static void rows(int rows, int d, RowRange body) {
-        if ((long) rows * d >= Elementwise.PARALLEL_THRESHOLD && Parallel.threads() > 1) {
-            int tasks = (rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-            Parallel.parallelFor(tasks, t -> body.run(t * ROWS_PER_TASK, Math.min(rows, (t + 1) * ROWS_PER_TASK)));
-        } else {
-            body.run(0, rows);
-        }
-    }
-
-    /** Rows [r0, r1). */
-    @FunctionalInterface
-    private interface RowRange {
-        void run(int r0, int r1);
     }
 }
